@@ -1,0 +1,73 @@
+// beam-lambda: `job-server` serves Beam's job endpoint; `run` runs a Python pipeline file
+// against an embedded job server and stops it afterwards.
+import { spawn } from "node:child_process";
+import { parseArgs } from "node:util";
+import { JobServer, defaultPython } from "../driver/index.js";
+
+const USAGE = `usage:
+  beam-lambda job-server [--host 127.0.0.1] [--port 8099] [--workers N] [--partitions N] [--store DIR]
+  beam-lambda run PIPELINE.py [pipeline args...]`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === "job-server") return jobServer(rest);
+  if (command === "run") return run(rest);
+  process.stderr.write(`${USAGE}\n`);
+  return command === "--help" || command === "-h" ? 0 : 2;
+}
+
+function serverOptions(values: Record<string, string | undefined>) {
+  const int = (name: string): number | undefined => {
+    const v = values[name];
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got '${v}'`);
+    return n;
+  };
+  return { host: values.host, port: int("port"), workers: int("workers"), partitions: int("partitions"), storeDir: values.store };
+}
+
+const SERVER_FLAGS = {
+  host: { type: "string" },
+  port: { type: "string" },
+  workers: { type: "string" },
+  partitions: { type: "string" },
+  store: { type: "string" },
+} as const;
+
+async function jobServer(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: SERVER_FLAGS });
+  const server = await JobServer.start(serverOptions(values));
+  process.stdout.write(`beam-lambda job server listening on ${server.address}\n`);
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  await server.stop();
+  return 0;
+}
+
+async function run(args: string[]): Promise<number> {
+  const [file, ...pipelineArgs] = args;
+  if (!file) {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  const server = await JobServer.start({ port: 0 });
+  try {
+    const child = spawn(defaultPython(), [file, "--runner=PortableRunner", `--job_endpoint=${server.address}`, ...pipelineArgs], {
+      stdio: "inherit",
+    });
+    return await new Promise<number>((resolve) => child.on("exit", (code) => resolve(code ?? 1)));
+  } finally {
+    await server.stop();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: Error) => {
+    process.stderr.write(`beam-lambda: ${e.message}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,3 @@
+export * from "./byte-io.js";
+export * from "./coders.js";
+export * from "./windows.js";

@@ -1,0 +1,85 @@
+// The contract between the driver and a worker: one TaskSpec in, one TaskResult out.
+// Both are plain JSON so they can travel as a Lambda payload, an IPC message or an S3 object.
+
+export const TASK_SPEC_VERSION = 1;
+
+/** A byte range of one object in the object store; `end` is exclusive. */
+export interface ObjectRange {
+  key: string;
+  start: number;
+  end: number;
+}
+
+/** How a worker must turn stored records into the elements of one PCollection. */
+export type EdgeRead =
+  /** Elements are forwarded as stored. */
+  | { kind: "plain" }
+  /** Elements are KVs grouped by encoded key and window (GroupByKey). */
+  | { kind: "group"; inputWireCoderId: string; mergeWindows: boolean; timestampCombiner: "endOfWindow" | "earliest" | "latest" };
+
+export interface TaskInput {
+  read: EdgeRead;
+  /** Coder of the elements handed to the SDK (a windowed-value coder in the descriptor). */
+  wireCoderId: string;
+  ranges: ObjectRange[];
+}
+
+export interface SideInputSpec {
+  transformId: string;
+  tag: string;
+  accessPattern: "iterable" | "multimap";
+  input: TaskInput;
+}
+
+export interface TaskOutputSpec {
+  pcollection: string;
+  sinkTransformId: string;
+  wireCoderId: string;
+  /** `key` sends all values of one key to the same partition; `spread` balances elements. */
+  partitionBy: "key" | "spread";
+  partitions: number;
+}
+
+export interface EnvironmentSpec {
+  id: string;
+  /** The harness to run: a local Python process or an SDK worker pool (LOOPBACK / EXTERNAL). */
+  kind: "python-process" | "external";
+  /** For `external`: the worker pool's address. For `python-process`: an optional interpreter. */
+  address?: string;
+  command?: string;
+}
+
+export interface TaskSpec {
+  version: typeof TASK_SPEC_VERSION;
+  jobId: string;
+  stageId: string;
+  stageName: string;
+  taskIndex: number;
+  attempt: number;
+  /** Object-store key of the serialized ProcessBundleDescriptor (shared by all tasks of a stage). */
+  descriptorKey: string;
+  environment: EnvironmentSpec;
+  /** JSON of the job's pipeline options, as the SDK harness reads PIPELINE_OPTIONS. */
+  pipelineOptionsJson: string;
+  /** Object-store prefix holding the job's staged artifacts. */
+  artifactPrefix: string;
+  main: { sourceTransformId: string } & ({ kind: "impulse" } | ({ kind: "edge" } & TaskInput));
+  sideInputs: SideInputSpec[];
+  outputs: TaskOutputSpec[];
+  /** Object-store prefix the attempt writes under; unique per attempt so retries never collide. */
+  outputPrefix: string;
+  /** Event-time timers: delivered once the main input is exhausted (batch semantics). */
+  timers: { transformId: string; timerFamilyId: string; coderId: string }[];
+}
+
+export interface TaskOutputResult {
+  pcollection: string;
+  key: string;
+  /** Partition i is bytes [offsets[i], offsets[i+1]) of the object. */
+  offsets: number[];
+  elements: number;
+}
+
+export type TaskResult =
+  | { ok: true; outputs: TaskOutputResult[]; /** Serialized MonitoringInfo protos, base64. */ monitoringInfos: string[]; workerPid: number }
+  | { ok: false; error: string; retryable: boolean; workerPid: number };

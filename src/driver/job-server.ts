@@ -1,0 +1,117 @@
+// The driver's composition root: a gRPC server with the Job and Artifact services, a planner
+// bound to the local harness's SDK version, and the scheduler running jobs on a Backend.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as grpc from "@grpc/grpc-js";
+import { JobMessage_MessageImportance, JobState_Enum } from "apache-beam/proto/beam_job_api";
+import type { Backend } from "../backends/backend.js";
+import { LocalBackend } from "../backends/local-backend.js";
+import { LocalObjectStore, type ObjectStore } from "../shuffle/index.js";
+import { addArtifactStagingService, artifactPrefix } from "./jobservice/artifact-staging.js";
+import { addJobService, JobRegistry } from "./jobservice/job-service.js";
+import type { Job } from "./job.js";
+import { planPipeline } from "./planner/index.js";
+import { runPlan } from "./scheduler/index.js";
+
+export interface JobServerOptions {
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Worker processes (default: one per core). */
+  workers?: number;
+  /** Partitions per shuffle (default: 2 per worker). */
+  partitions?: number;
+  /** Directory of the local object store (default: a fresh temporary directory). */
+  storeDir?: string;
+  /** Python interpreter with apache-beam for process harnesses (default: the project's .venv). */
+  python?: string;
+  maxAttempts?: number;
+}
+
+const PROJECT_ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+
+export function defaultPython(): string {
+  const venv = join(PROJECT_ROOT, ".venv", "bin", "python");
+  return process.env.BEAM_LAMBDA_PYTHON ?? (existsSync(venv) ? venv : "python3");
+}
+
+function pythonSdkVersion(python: string): string {
+  try {
+    return execFileSync(python, ["-c", "import importlib.metadata as m; print(m.version('apache-beam'))"], { encoding: "utf8" }).trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+export class JobServer {
+  readonly registry = new JobRegistry();
+
+  private constructor(
+    private readonly server: grpc.Server,
+    readonly address: string,
+    readonly store: ObjectStore,
+    private readonly backend: Backend,
+  ) {}
+
+  static async start(options: JobServerOptions = {}): Promise<JobServer> {
+    const host = options.host ?? "127.0.0.1";
+    const workers = options.workers ?? (await import("node:os")).availableParallelism();
+    const partitions = options.partitions ?? Math.max(2, workers * 2);
+    const python = options.python ?? defaultPython();
+    const store = new LocalObjectStore(options.storeDir ?? mkdtempSync(join(tmpdir(), "beam-lambda-store-")));
+    const backend = new LocalBackend({ workers, storeUrl: store.url, python });
+    const sdkVersion = pythonSdkVersion(python);
+    const server = new grpc.Server({ "grpc.max_receive_message_length": -1, "grpc.max_send_message_length": -1 });
+    const port = await new Promise<number>((res, rej) =>
+      server.bindAsync(`${host}:${options.port ?? 8099}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
+    );
+    const address = `${host}:${port}`;
+    const self = new JobServer(server, address, store, backend);
+    addJobService(server, self.registry, {
+      plan: (pipeline) => planPipeline(pipeline, { pythonSdkVersion: sdkVersion }),
+      execute: (job) => self.execute(job, partitions, options.maxAttempts ?? 3),
+      artifactEndpoint: () => address,
+    });
+    addArtifactStagingService(server, self.registry, store);
+    return self;
+  }
+
+  private async execute(job: Job, partitions: number, maxAttempts: number): Promise<void> {
+    if (process.env.BEAM_LAMBDA_VERBOSE) {
+      job.subscribe((e) => {
+        if (e.kind === "message") process.stderr.write(`[${job.id}] ${e.message.messageText}\n`);
+        else process.stderr.write(`[${job.id}] state ${JobState_Enum[e.state]}\n`);
+      });
+    }
+    job.transition(JobState_Enum.RUNNING);
+    const started = Date.now();
+    let tasks = 0;
+    await runPlan(job.plan, this.backend, this.store, {
+      jobId: job.id,
+      pipelineOptionsJson: JSON.stringify(job.pipelineOptions),
+      artifactPrefix: artifactPrefix(job.id),
+      partitions,
+      maxAttempts,
+      signal: job.abort.signal,
+      onStageStarted: (stage, taskCount) =>
+        job.log(JobMessage_MessageImportance.JOB_MESSAGE_DETAILED, `stage ${stage.id} [${stage.name}] started with ${taskCount} tasks`),
+      onTaskCommitted: (_stage, _task, result) => {
+        tasks++;
+        job.workerPids.add(result.workerPid);
+        job.metrics.add(result.monitoringInfos);
+      },
+    });
+    job.log(
+      JobMessage_MessageImportance.JOB_MESSAGE_BASIC,
+      `job ${job.id} ran ${job.plan.stages.length} stages as ${tasks} tasks on ${job.workerPids.size} worker processes in ${Date.now() - started} ms`,
+    );
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((res) => this.server.tryShutdown(() => res()));
+    await this.backend.close();
+  }
+}

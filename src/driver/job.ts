@@ -1,0 +1,84 @@
+// A job's lifecycle: STOPPED (prepared) -> STARTING -> RUNNING -> DONE | FAILED | CANCELLED,
+// with CANCELLING between RUNNING and CANCELLED. Transitions are guarded; listeners (the state
+// and message streams) hear every change.
+import { JobMessage_MessageImportance, JobState_Enum, type JobMessage } from "apache-beam/proto/beam_job_api";
+import type { Pipeline } from "apache-beam/proto/beam_runner_api";
+import type { ExecutionPlan } from "./planner/index.js";
+import { MetricsAggregator } from "./metrics.js";
+
+export const TERMINAL_STATES = new Set<JobState_Enum>([JobState_Enum.DONE, JobState_Enum.FAILED, JobState_Enum.CANCELLED]);
+
+const TRANSITIONS: Record<number, JobState_Enum[]> = {
+  [JobState_Enum.STOPPED]: [JobState_Enum.STARTING, JobState_Enum.CANCELLED, JobState_Enum.FAILED],
+  [JobState_Enum.STARTING]: [JobState_Enum.RUNNING, JobState_Enum.FAILED, JobState_Enum.CANCELLING],
+  [JobState_Enum.RUNNING]: [JobState_Enum.DONE, JobState_Enum.FAILED, JobState_Enum.CANCELLING],
+  [JobState_Enum.CANCELLING]: [JobState_Enum.CANCELLED, JobState_Enum.FAILED, JobState_Enum.DONE],
+};
+
+export type JobEvent = { kind: "state"; state: JobState_Enum; at: Date } | { kind: "message"; message: JobMessage };
+
+export class InvalidJobTransitionError extends Error {
+  override name = "InvalidJobTransitionError";
+}
+
+export class Job {
+  private currentState = JobState_Enum.STOPPED;
+  private stateChangedAt = new Date();
+  readonly messages: JobMessage[] = [];
+  readonly metrics = new MetricsAggregator();
+  /** Process ids of the workers that ran this job's committed tasks. */
+  readonly workerPids = new Set<number>();
+  readonly abort = new AbortController();
+  private readonly listeners = new Set<(e: JobEvent) => void>();
+  private nextMessage = 0;
+
+  constructor(
+    readonly id: string,
+    readonly name: string,
+    readonly pipeline: Pipeline,
+    readonly pipelineOptions: Record<string, unknown>,
+    readonly plan: ExecutionPlan,
+  ) {}
+
+  get state(): JobState_Enum {
+    return this.currentState;
+  }
+
+  get stateTimestamp(): Date {
+    return this.stateChangedAt;
+  }
+
+  get terminal(): boolean {
+    return TERMINAL_STATES.has(this.currentState);
+  }
+
+  transition(to: JobState_Enum): void {
+    if (!TRANSITIONS[this.currentState]?.includes(to)) {
+      throw new InvalidJobTransitionError(`job ${this.id} cannot go from ${JobState_Enum[this.currentState]} to ${JobState_Enum[to]}`);
+    }
+    this.currentState = to;
+    this.stateChangedAt = new Date();
+    this.emit({ kind: "state", state: to, at: this.stateChangedAt });
+  }
+
+  log(importance: JobMessage_MessageImportance, text: string): void {
+    const message: JobMessage = { messageId: `${this.id}-${++this.nextMessage}`, time: new Date().toISOString(), importance, messageText: text };
+    this.messages.push(message);
+    this.emit({ kind: "message", message });
+  }
+
+  fail(text: string): void {
+    this.log(JobMessage_MessageImportance.JOB_MESSAGE_ERROR, text);
+    if (!this.terminal) this.transition(JobState_Enum.FAILED);
+  }
+
+  /** Subscribes to future events; returns the unsubscribe function. */
+  subscribe(listener: (e: JobEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(e: JobEvent): void {
+    for (const l of [...this.listeners]) l(e);
+  }
+}

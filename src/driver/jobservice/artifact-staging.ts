@@ -1,0 +1,67 @@
+// ArtifactStagingService with Beam's reverse-retrieval protocol: the SDK opens the stream and
+// sends its staging token; the runner then asks for each artifact it wants and the SDK streams
+// the bytes back, each artifact ending with is_last. Artifacts land in the ObjectStore under
+// artifacts/<job id>/<staged name>.
+import * as grpc from "@grpc/grpc-js";
+import { createDefinition } from "@protobuf-ts/grpc-backend";
+import {
+  ArtifactStagingService,
+  type ArtifactRequestWrapper,
+  type ArtifactResponseWrapper,
+} from "apache-beam/proto/beam_artifact_api";
+import { ArtifactStagingToRolePayload, type ArtifactInformation } from "apache-beam/proto/beam_runner_api";
+import type { ObjectStore } from "../../shuffle/index.js";
+import type { JobRegistry } from "./job-service.js";
+
+const STAGING_TO_ROLE = "beam:artifact:role:staging_to:v1";
+
+export function artifactPrefix(jobId: string): string {
+  return `artifacts/${jobId}/`;
+}
+
+/** A staged name must stay inside the job's folder: one plain file name. */
+export function checkArtifactName(name: string): string {
+  if (!name || name === "." || name === ".." || /[/\\\0]/.test(name)) {
+    throw new Error(`artifact name '${name}' is not a plain file name; refusing to stage it`);
+  }
+  return name;
+}
+
+export function addArtifactStagingService(server: grpc.Server, registry: JobRegistry, store: ObjectStore): void {
+  server.addService(createDefinition(ArtifactStagingService), {
+    reverseArtifactRetrievalService: (call: grpc.ServerDuplexStream<ArtifactResponseWrapper, ArtifactRequestWrapper>) => {
+      const responses = call[Symbol.asyncIterator]() as AsyncIterator<ArtifactResponseWrapper>;
+      void stage(call, responses, registry, store).then(
+        () => call.end(),
+        (e: Error) => call.destroy(Object.assign(new Error(e.message), { code: grpc.status.INVALID_ARGUMENT })),
+      );
+    },
+  });
+}
+
+async function stage(
+  call: grpc.ServerDuplexStream<ArtifactResponseWrapper, ArtifactRequestWrapper>,
+  responses: AsyncIterator<ArtifactResponseWrapper>,
+  registry: JobRegistry,
+  store: ObjectStore,
+): Promise<void> {
+  const first = await responses.next();
+  if (first.done) return;
+  const job = registry.get(first.value.stagingToken);
+  const artifacts: ArtifactInformation[] = Object.values(job.pipeline.components?.environments ?? {}).flatMap((e) => e.dependencies);
+  for (const [i, artifact] of artifacts.entries()) {
+    const name = checkArtifactName(
+      artifact.roleUrn === STAGING_TO_ROLE ? ArtifactStagingToRolePayload.fromBinary(artifact.rolePayload).stagedName : `artifact-${i}`,
+    );
+    call.write({ request: { oneofKind: "getArtifact", getArtifact: { artifact } } });
+    const chunks: Uint8Array[] = [];
+    for (;;) {
+      const next = await responses.next();
+      if (next.done) throw new Error(`the SDK closed the staging stream while sending '${name}'`);
+      const r = next.value.response;
+      if (r.oneofKind === "getArtifactResponse") chunks.push(r.getArtifactResponse.data);
+      if (next.value.isLast) break;
+    }
+    await store.put(artifactPrefix(job.id) + name, Buffer.concat(chunks));
+  }
+}

@@ -1,0 +1,272 @@
+// Greedy fusion. Each SDK transform joins the stage of its main input's producer when nothing
+// forces a boundary; otherwise it roots a new stage that reads a runner edge. The runner
+// materializes exactly the PCollections that cross a boundary.
+//
+// A transform roots a new stage when its main input comes from a runner transform (Impulse,
+// GroupByKey, Flatten), from another environment, when it has side inputs (they must be complete
+// before it runs), when it is stateful (its input must be partitioned by key) or when the planner
+// wants its input spread over tasks (the Process step of a splittable DoFn).
+import {
+  type Components,
+  ParDoPayload,
+  type PTransform,
+  type Coder,
+} from "apache-beam/proto/beam_runner_api";
+import { ProcessBundleDescriptor, RemoteGrpcPort } from "apache-beam/proto/beam_fn_api";
+import { addCoder, lengthPrefixUnknownCoders } from "../../codec/coders.js";
+import { Coders, SideInputAccess, Transforms, WindowFns } from "../../common/urns.js";
+import type { EdgeRead } from "../../common/task-spec.js";
+import { UnsupportedPipelineError } from "./errors.js";
+import type { Edge, Stage, StageOutput } from "./stage.js";
+
+interface StageBuilder extends Omit<Stage, "descriptor" | "outputs" | "upstream"> {
+  outputs: Map<string, StageOutput>;
+  upstream: Set<string>;
+  /** Root key: stages reading the same runner edge in the same environment share one stage. */
+  rootKey?: string;
+}
+
+/** Placeholder address of the data and state services; the worker fills in its own. */
+export const WORKER_ENDPOINT_PLACEHOLDER = "worker-endpoint-placeholder";
+
+export function fuseStages(leaves: string[], components: Components, spreadInput: Set<string>): Stage[] {
+  return new Fuser(components, spreadInput).fuse(leaves);
+}
+
+class Fuser {
+  private readonly producer = new Map<string, string>();
+  private readonly stageOf = new Map<string, StageBuilder>();
+  private readonly stages: StageBuilder[] = [];
+  private readonly roots = new Map<string, StageBuilder>();
+
+  constructor(
+    private readonly components: Components,
+    private readonly spreadInput: Set<string>,
+  ) {}
+
+  fuse(leaves: string[]): Stage[] {
+    for (const id of leaves) for (const pc of Object.values(this.transform(id).outputs)) this.producer.set(pc, id);
+    this.lengthPrefixPCollectionCoders();
+    for (const id of leaves) {
+      if (!isRunnerTransform(this.transform(id))) this.place(id);
+    }
+    return this.stages.map((s) => this.finish(s));
+  }
+
+  private transform(id: string): PTransform {
+    return this.components.transforms[id]!;
+  }
+
+  /** The SDK and the runner must agree on bytes the runner parses, so unknown coders get a length prefix. */
+  private lengthPrefixPCollectionCoders(): void {
+    for (const pc of Object.values(this.components.pcollections)) {
+      pc.coderId = lengthPrefixUnknownCoders(this.components.coders, pc.coderId);
+    }
+  }
+
+  private wireCoder(pcollection: string): string {
+    const pc = this.components.pcollections[pcollection]!;
+    const strategy = this.components.windowingStrategies[pc.windowingStrategyId]!;
+    const windowCoder = lengthPrefixUnknownCoders(this.components.coders, strategy.windowCoderId);
+    const coder: Coder = { spec: { urn: Coders.windowedValue, payload: new Uint8Array() }, componentCoderIds: [pc.coderId, windowCoder] };
+    return addCoder(this.components.coders, `wv_${pc.coderId}_${windowCoder}`, coder);
+  }
+
+  private place(id: string): void {
+    const t = this.transform(id);
+    const payload = t.spec?.urn === Transforms.parDo ? ParDoPayload.fromBinary(t.spec.payload) : undefined;
+    const sideTags = new Set(Object.keys(payload?.sideInputs ?? {}));
+    const mainTags = Object.keys(t.inputs).filter((tag) => !sideTags.has(tag));
+    if (mainTags.length !== 1) {
+      throw new UnsupportedPipelineError(`expected one main input, found ${mainTags.length}`, t.uniqueName);
+    }
+    const main = t.inputs[mainTags[0]!]!;
+    const stateful = !!payload && (Object.keys(payload.stateSpecs).length > 0 || Object.keys(payload.timerFamilySpecs).length > 0);
+    const producerId = this.producer.get(main);
+    if (!producerId) throw new UnsupportedPipelineError(`main input '${main}' has no producer`, t.uniqueName);
+    const producerStage = this.stageOf.get(producerId);
+
+    const fusable = producerStage && producerStage.environmentId === t.environmentId && sideTags.size === 0 && !stateful && !this.spreadInput.has(id);
+    let stage: StageBuilder;
+    if (fusable) {
+      stage = producerStage;
+    } else {
+      const shareable = sideTags.size === 0 && !stateful;
+      const rootKey = `${main}\0${t.environmentId}`;
+      const existing = shareable ? this.roots.get(rootKey) : undefined;
+      stage = existing ?? this.newStage(t, main, stateful);
+      if (shareable && !existing) this.roots.set(rootKey, stage);
+    }
+    stage.transformIds.push(id);
+    this.stageOf.set(id, stage);
+
+    for (const tag of sideTags) {
+      const access = payload!.sideInputs[tag]!.accessPattern?.urn ?? SideInputAccess.iterable;
+      if (access !== SideInputAccess.iterable && access !== SideInputAccess.multimap) {
+        throw new UnsupportedPipelineError(`side input '${tag}' uses access pattern '${access}'`, t.uniqueName);
+      }
+      const edge = this.edgeFor(t.inputs[tag]!, "spread", t);
+      stage.sideInputs.push({ transformId: id, tag, accessPattern: access === SideInputAccess.multimap ? "multimap" : "iterable", edge });
+      this.linkUpstream(stage, edge);
+    }
+    if (stateful) this.addTimers(stage, id, t, payload!);
+  }
+
+  private newStage(t: PTransform, main: string, stateful: boolean): StageBuilder {
+    const id = `s${this.stages.length + 1}`;
+    const producer = this.transform(this.producer.get(main)!);
+    const stage: StageBuilder = {
+      id,
+      name: "",
+      environmentId: t.environmentId,
+      transformIds: [],
+      sourceTransformId: `${id}/source`,
+      main:
+        producer.spec?.urn === Transforms.impulse
+          ? { kind: "impulse" }
+          : { kind: "edge", edge: this.edgeFor(main, stateful ? "key" : "spread", t) },
+      sideInputs: [],
+      outputs: new Map(),
+      timers: [],
+      upstream: new Set(),
+    };
+    if (stage.main.kind === "edge") this.linkUpstream(stage, stage.main.edge);
+    this.stages.push(stage);
+    return stage;
+  }
+
+  private linkUpstream(stage: StageBuilder, edge: Edge): void {
+    for (const source of edge.sources) stage.upstream.add(this.stageOf.get(this.producer.get(source)!)!.id);
+  }
+
+  /** Describes how a consumer reads `pcollection`, and makes its producers materialize it. */
+  private edgeFor(pcollection: string, partitionBy: "key" | "spread", consumer: PTransform): Edge {
+    const producer = this.transform(this.producer.get(pcollection)!);
+    const urn = producer.spec?.urn;
+    let read: EdgeRead = { kind: "plain" };
+    let encodedAs = pcollection;
+    let sourcesOf = pcollection;
+    if (urn === Transforms.groupByKey) {
+      const input = Object.values(producer.inputs)[0]!;
+      read = { kind: "group", inputWireCoderId: this.wireCoder(input), ...this.groupingOf(input) };
+      partitionBy = "key";
+      encodedAs = input;
+      sourcesOf = input;
+    } else if (urn === Transforms.impulse) {
+      throw new UnsupportedPipelineError("reading an Impulse output as a side input or through a Flatten is not supported", consumer.uniqueName);
+    }
+    const sources = this.materializedSources(sourcesOf, consumer);
+    for (const source of sources) this.materialize(source, this.wireCoder(encodedAs), partitionBy);
+    return { pcollection, read, sources, wireCoderId: this.wireCoder(pcollection) };
+  }
+
+  private groupingOf(input: string): Pick<Extract<EdgeRead, { kind: "group" }>, "mergeWindows" | "timestampCombiner"> {
+    const pc = this.components.pcollections[input]!;
+    const strategy = this.components.windowingStrategies[pc.windowingStrategyId]!;
+    const windowFn = strategy.windowFn?.urn ?? WindowFns.global;
+    if (strategy.mergeStatus === 2 /* NEEDS_MERGE */ && windowFn !== WindowFns.sessions) {
+      throw new UnsupportedPipelineError(`custom merging window function '${windowFn}' is not supported`, pc.uniqueName);
+    }
+    // OutputTime: 1 = END_OF_WINDOW, 2 = LATEST_IN_PANE, 3 = EARLIEST_IN_PANE.
+    const timestampCombiner = strategy.outputTime === 2 ? "latest" : strategy.outputTime === 3 ? "earliest" : "endOfWindow";
+    return { mergeWindows: windowFn === WindowFns.sessions, timestampCombiner };
+  }
+
+  /** Follows Flattens back to the PCollections that stages actually produce. */
+  private materializedSources(pcollection: string, consumer: PTransform): string[] {
+    const producer = this.transform(this.producer.get(pcollection)!);
+    const urn = producer.spec?.urn;
+    if (urn === Transforms.flatten) {
+      return Object.values(producer.inputs).flatMap((input) => this.materializedSources(input, consumer));
+    }
+    if (urn === Transforms.groupByKey || urn === Transforms.impulse) {
+      throw new UnsupportedPipelineError(
+        `the output of '${producer.uniqueName}' flows into another runner transform without an SDK transform between them`,
+        consumer.uniqueName,
+      );
+    }
+    return [pcollection];
+  }
+
+  private materialize(pcollection: string, wireCoderId: string, partitionBy: "key" | "spread"): void {
+    const stage = this.stageOf.get(this.producer.get(pcollection)!)!;
+    const existing = stage.outputs.get(pcollection);
+    if (existing) {
+      if (partitionBy === "key") existing.partitionBy = "key";
+      return;
+    }
+    stage.outputs.set(pcollection, { pcollection, sinkTransformId: `${stage.id}/sink/${pcollection}`, wireCoderId, partitionBy });
+  }
+
+  private addTimers(stage: StageBuilder, id: string, t: PTransform, payload: ParDoPayload): void {
+    let changed = false;
+    for (const [family, spec] of Object.entries(payload.timerFamilySpecs)) {
+      const coderId = lengthPrefixUnknownCoders(this.components.coders, spec.timerFamilyCoderId);
+      if (coderId !== spec.timerFamilyCoderId) {
+        spec.timerFamilyCoderId = coderId;
+        changed = true;
+      }
+      stage.timers.push({ transformId: id, timerFamilyId: family, coderId });
+    }
+    if (changed) t.spec = { urn: t.spec!.urn, payload: ParDoPayload.toBinary(payload) };
+  }
+
+  private finish(s: StageBuilder): Stage {
+    const transforms: Record<string, PTransform> = {};
+    const pcollections = new Set<string>();
+    for (const id of s.transformIds) {
+      const t = this.transform(id);
+      transforms[id] = t;
+      for (const pc of [...Object.values(t.inputs), ...Object.values(t.outputs)]) pcollections.add(pc);
+    }
+    const mainPcollection = s.main.kind === "edge" ? s.main.edge.pcollection : this.mainInputOf(s);
+    const mainWire = s.main.kind === "edge" ? s.main.edge.wireCoderId : this.wireCoder(mainPcollection);
+    transforms[s.sourceTransformId] = dataTransform(s.sourceTransformId, Transforms.dataSource, mainWire, {}, { out: mainPcollection });
+    for (const out of s.outputs.values()) {
+      transforms[out.sinkTransformId] = dataTransform(out.sinkTransformId, Transforms.dataSink, out.wireCoderId, { in: out.pcollection }, {});
+    }
+    const descriptor = ProcessBundleDescriptor.create({
+      id: s.id,
+      transforms,
+      pcollections: Object.fromEntries([...pcollections].map((pc) => [pc, this.components.pcollections[pc]!])),
+      windowingStrategies: this.components.windowingStrategies,
+      coders: this.components.coders,
+      environments: this.components.environments,
+      stateApiServiceDescriptor: { url: WORKER_ENDPOINT_PLACEHOLDER },
+      timerApiServiceDescriptor: s.timers.length > 0 ? { url: WORKER_ENDPOINT_PLACEHOLDER } : undefined,
+    });
+    return {
+      ...s,
+      name: s.transformIds.map((id) => this.transform(id).uniqueName).join(" + "),
+      outputs: [...s.outputs.values()],
+      upstream: [...s.upstream],
+      descriptor,
+    };
+  }
+
+  private mainInputOf(s: StageBuilder): string {
+    const first = this.transform(s.transformIds[0]!);
+    const payload = first.spec?.urn === Transforms.parDo ? ParDoPayload.fromBinary(first.spec.payload) : undefined;
+    const tag = Object.keys(first.inputs).find((k) => !(k in (payload?.sideInputs ?? {})))!;
+    return first.inputs[tag]!;
+  }
+}
+
+function isRunnerTransform(t: PTransform): boolean {
+  const urn = t.spec?.urn;
+  return urn === Transforms.impulse || urn === Transforms.groupByKey || urn === Transforms.flatten;
+}
+
+function dataTransform(id: string, urn: string, coderId: string, inputs: Record<string, string>, outputs: Record<string, string>): PTransform {
+  const port = RemoteGrpcPort.toBinary({ apiServiceDescriptor: { url: WORKER_ENDPOINT_PLACEHOLDER }, coderId });
+  return {
+    uniqueName: id,
+    spec: { urn, payload: port },
+    subtransforms: [],
+    inputs,
+    outputs,
+    displayData: [],
+    environmentId: "",
+    annotations: {},
+  };
+}

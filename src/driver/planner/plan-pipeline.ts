@@ -1,0 +1,198 @@
+// The planner: a pure function from a Beam pipeline proto to an execution plan.
+// It reads as its phases: validate, expand splittable DoFns, fuse, then describe each stage.
+import {
+  Components,
+  DockerPayload,
+  ExternalPayload,
+  ParDoPayload,
+  Pipeline,
+  type PTransform,
+} from "apache-beam/proto/beam_runner_api";
+import { Environments, Requirements, Transforms } from "../../common/urns.js";
+import type { EnvironmentSpec } from "../../common/task-spec.js";
+import { UnsupportedPipelineError } from "./errors.js";
+import { expandSplittableDoFns } from "./expand-sdf.js";
+import { fuseStages } from "./fuse-stages.js";
+import type { ExecutionPlan } from "./stage.js";
+
+export interface PlannerOptions {
+  /** apache-beam version of the local Python harness; DOCKER environments must match it. */
+  pythonSdkVersion: string;
+}
+
+const SUPPORTED_REQUIREMENTS = new Set<string>([
+  Requirements.splittableDoFn,
+  Requirements.statefulProcessing,
+  Requirements.stableInput,
+]);
+
+/** Transforms the runner executes itself rather than handing to an SDK. */
+export const RUNNER_TRANSFORMS = new Set<string>([Transforms.impulse, Transforms.groupByKey, Transforms.flatten]);
+
+/** Transforms an SDK harness executes; any other leaf is rejected at Prepare. */
+const SDK_TRANSFORMS = new Set<string>([
+  Transforms.parDo,
+  Transforms.windowInto,
+  Transforms.assignWindows,
+  Transforms.combinePerKeyPrecombine,
+  Transforms.combinePerKeyMergeAccumulators,
+  Transforms.combinePerKeyExtractOutputs,
+  Transforms.combineGroupedValues,
+  Transforms.pairWithRestriction,
+  Transforms.splitAndSizeRestrictions,
+  Transforms.processSizedElementsAndRestrictions,
+  Transforms.mapWindows,
+  Transforms.mergeWindows,
+  Transforms.toString,
+]);
+
+export function planPipeline(pipelineBytesOrProto: Uint8Array | Pipeline, options: PlannerOptions): ExecutionPlan {
+  const pipeline =
+    pipelineBytesOrProto instanceof Uint8Array ? Pipeline.fromBinary(pipelineBytesOrProto) : Pipeline.clone(pipelineBytesOrProto);
+  const components = pipeline.components ?? Components.create();
+  checkRequirements(pipeline);
+  const leaves = leafTransforms(pipeline, components);
+  checkTransforms(leaves, components);
+  const environments = resolveEnvironments(leaves, components, options);
+  const expanded = expandSplittableDoFns(leaves, components);
+  const stages = fuseStages(expanded.leaves, components, expanded.spreadInput);
+  return { stages, environments };
+}
+
+function checkRequirements(pipeline: Pipeline): void {
+  for (const requirement of pipeline.requirements) {
+    if (!SUPPORTED_REQUIREMENTS.has(requirement)) {
+      throw new UnsupportedPipelineError(`the pipeline requires '${requirement}', which this runner does not support`);
+    }
+  }
+}
+
+/**
+ * The primitive transforms, in topological order. Composites are replaced by their parts,
+ * except the runner's own primitives, which some SDKs still give subtransforms.
+ */
+function leafTransforms(pipeline: Pipeline, components: Components): string[] {
+  const leaves: string[] = [];
+  const visit = (id: string): void => {
+    const t = components.transforms[id];
+    if (!t) throw new UnsupportedPipelineError(`the pipeline references transform '${id}', which it does not define`);
+    const urn = t.spec?.urn ?? "";
+    if (t.subtransforms.length > 0 && !RUNNER_TRANSFORMS.has(urn)) t.subtransforms.forEach(visit);
+    else leaves.push(id);
+  };
+  pipeline.rootTransformIds.forEach(visit);
+  return topologicalOrder(leaves, components);
+}
+
+function topologicalOrder(ids: string[], components: Components): string[] {
+  const producer = new Map<string, string>();
+  for (const id of ids) for (const pc of Object.values(components.transforms[id]!.outputs)) producer.set(pc, id);
+  const done = new Set<string>();
+  const visiting = new Set<string>();
+  const order: string[] = [];
+  const visit = (id: string): void => {
+    if (done.has(id)) return;
+    if (visiting.has(id)) throw new UnsupportedPipelineError("the pipeline graph has a cycle", components.transforms[id]!.uniqueName);
+    visiting.add(id);
+    for (const pc of Object.values(components.transforms[id]!.inputs)) {
+      const p = producer.get(pc);
+      if (p) visit(p);
+    }
+    visiting.delete(id);
+    done.add(id);
+    order.push(id);
+  };
+  ids.forEach(visit);
+  return order;
+}
+
+function checkTransforms(leaves: string[], components: Components): void {
+  for (const id of leaves) {
+    const t = components.transforms[id]!;
+    const urn = t.spec?.urn ?? "";
+    if (RUNNER_TRANSFORMS.has(urn)) continue;
+    if (urn === Transforms.testStream) {
+      throw new UnsupportedPipelineError("TestStream (beam:transform:teststream:v1) needs a streaming runner; this runner is batch-only", t.uniqueName);
+    }
+    if (!SDK_TRANSFORMS.has(urn)) {
+      throw new UnsupportedPipelineError(`URN '${urn || "(none)"}' is not supported by this runner`, t.uniqueName);
+    }
+    if (!t.environmentId) {
+      throw new UnsupportedPipelineError(`URN '${urn}' must run in an SDK environment but the transform names none`, t.uniqueName);
+    }
+    if (urn === Transforms.parDo) checkParDo(t);
+  }
+}
+
+function checkParDo(t: PTransform): void {
+  const payload = ParDoPayload.fromBinary(t.spec!.payload);
+  if (payload.requestsFinalization) {
+    throw new UnsupportedPipelineError("bundle finalization is not supported", t.uniqueName);
+  }
+  if (payload.requiresTimeSortedInput) {
+    throw new UnsupportedPipelineError("time-sorted input (@RequiresTimeSortedInput) is not supported", t.uniqueName);
+  }
+  for (const [name, spec] of Object.entries(payload.stateSpecs)) {
+    const kind = spec.spec.oneofKind;
+    if (kind !== "bagSpec" && kind !== "readModifyWriteSpec" && kind !== "combiningSpec" && kind !== undefined) {
+      throw new UnsupportedPipelineError(`state '${name}' is a ${kind}; only bag, value and combining state are supported`, t.uniqueName);
+    }
+  }
+  for (const [name, spec] of Object.entries(payload.timerFamilySpecs)) {
+    // TimeDomain 1 = EVENT_TIME. Processing-time timers have no meaning in a batch runner.
+    if (spec.timeDomain !== 1) {
+      throw new UnsupportedPipelineError(`timer '${name}' uses a processing-time domain; only event-time timers are supported`, t.uniqueName);
+    }
+  }
+}
+
+function resolveEnvironments(leaves: string[], components: Components, options: PlannerOptions): Record<string, EnvironmentSpec> {
+  const used = new Set(leaves.map((id) => components.transforms[id]!.environmentId).filter(Boolean));
+  const out: Record<string, EnvironmentSpec> = {};
+  for (const id of used) {
+    const env = components.environments[id];
+    const user = leaves.map((l) => components.transforms[l]!).find((t) => t.environmentId === id)!.uniqueName;
+    if (!env) throw new UnsupportedPipelineError(`environment '${id}' is not defined in the pipeline`, user);
+    out[id] = resolveEnvironment(id, env.urn, env.payload, options, user);
+  }
+  return out;
+}
+
+const PYTHON_SDK_IMAGE = /^(?:.*\/)?beam_python3\.\d+_sdk:(.+)$/;
+
+function resolveEnvironment(id: string, urn: string, payload: Uint8Array, options: PlannerOptions, user: string): EnvironmentSpec {
+  switch (urn) {
+    case Environments.external:
+    case Environments.loopback: {
+      const address = ExternalPayload.fromBinary(payload).endpoint?.url;
+      if (!address) throw new UnsupportedPipelineError(`environment '${id}' is EXTERNAL but has no worker pool address`, user);
+      return { id, kind: "external", address };
+    }
+    case Environments.docker: {
+      const image = DockerPayload.fromBinary(payload).containerImage;
+      const match = PYTHON_SDK_IMAGE.exec(image);
+      if (!match) {
+        throw new UnsupportedPipelineError(
+          `environment '${id}' asks for Docker image '${image}'; without Docker this runner can only run Beam Python SDK ` +
+            `images on its local harness (use --environment_type=LOOPBACK or PROCESS for other SDKs)`,
+          user,
+        );
+      }
+      const version = match[1]!.replace(/\.dev.*$/, "");
+      if (version !== options.pythonSdkVersion) {
+        throw new UnsupportedPipelineError(
+          `the pipeline was built with apache-beam ${version} but this runner's Python harness is apache-beam ` +
+            `${options.pythonSdkVersion}; submit with apache-beam==${options.pythonSdkVersion} or use --environment_type=LOOPBACK`,
+          user,
+        );
+      }
+      return { id, kind: "python-process" };
+    }
+    case Environments.process:
+    case Environments.default:
+    case "":
+      return { id, kind: "python-process" };
+    default:
+      throw new UnsupportedPipelineError(`environment '${id}' has unsupported type '${urn}'`, user);
+  }
+}

@@ -1,0 +1,54 @@
+import type { ProcessBundleDescriptor } from "apache-beam/proto/beam_fn_api";
+import type { EdgeRead } from "../../common/task-spec.js";
+
+/**
+ * Where the elements of a PCollection consumed by a stage come from. The runner materializes
+ * every PCollection that crosses a stage boundary; an edge says which materialized PCollections
+ * feed the consumer (several, after a Flatten) and how to read them (as they are, or grouped).
+ */
+export interface Edge {
+  /** The PCollection as its consumers see it. */
+  pcollection: string;
+  read: EdgeRead;
+  /** Materialized PCollections (stage outputs) whose elements make up this edge. */
+  sources: string[];
+  /** Windowed-value coder of the elements handed to the consuming stage. */
+  wireCoderId: string;
+}
+
+export interface StageOutput {
+  pcollection: string;
+  sinkTransformId: string;
+  wireCoderId: string;
+  partitionBy: "key" | "spread";
+}
+
+export interface StageSideInput {
+  transformId: string;
+  tag: string;
+  accessPattern: "iterable" | "multimap";
+  edge: Edge;
+}
+
+/** A fused stage: SDK transforms run together in one bundle, one task per input partition. */
+export interface Stage {
+  id: string;
+  /** Unique names of the stage's user transforms, for messages. */
+  name: string;
+  environmentId: string;
+  transformIds: string[];
+  sourceTransformId: string;
+  main: { kind: "impulse" } | { kind: "edge"; edge: Edge };
+  sideInputs: StageSideInput[];
+  outputs: StageOutput[];
+  timers: { transformId: string; timerFamilyId: string; coderId: string }[];
+  /** Stages whose outputs this stage reads; it starts only once they have committed. */
+  upstream: string[];
+  descriptor: ProcessBundleDescriptor;
+}
+
+export interface ExecutionPlan {
+  stages: Stage[];
+  /** Environments by id, resolved to how the worker runs them. */
+  environments: Record<string, import("../../common/task-spec.js").EnvironmentSpec>;
+}

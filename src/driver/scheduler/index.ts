@@ -1,0 +1,2 @@
+export { runPlan, type RunOptions } from "./run-plan.js";
+export { StageFailedError } from "./errors.js";

@@ -1,0 +1,5 @@
+export type { ObjectStore, ByteRange } from "./object-store.js";
+export { ObjectNotFoundError } from "./object-store.js";
+export { LocalObjectStore } from "./local-object-store.js";
+export { PartitionedObjectWriter, readRecords, partitionOf } from "./partitioned-object.js";
+export { openObjectStore } from "./open-object-store.js";

@@ -1,0 +1,85 @@
+import { randomUUID } from "node:crypto";
+import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { dirname, join, relative, resolve, sep } from "node:path";
+import { pathToFileURL } from "node:url";
+import { type ByteRange, ObjectNotFoundError, type ObjectStore } from "./object-store.js";
+
+/** An ObjectStore over a local directory. Writes go to a temporary name and are renamed into place. */
+export class LocalObjectStore implements ObjectStore {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = resolve(root);
+  }
+
+  get url(): string {
+    return pathToFileURL(this.root).href;
+  }
+
+  private path(key: string): string {
+    const p = resolve(this.root, key);
+    if (p !== this.root && !p.startsWith(this.root + sep)) throw new Error(`object key '${key}' escapes the store`);
+    return p;
+  }
+
+  async put(key: string, data: Uint8Array): Promise<void> {
+    const target = this.path(key);
+    await mkdir(dirname(target), { recursive: true });
+    const temp = `${target}.tmp-${randomUUID()}`;
+    await writeFile(temp, data);
+    await rename(temp, target);
+  }
+
+  async get(key: string, range?: ByteRange): Promise<Buffer> {
+    const p = this.path(key);
+    try {
+      if (!range) return await readFile(p);
+      const fh = await open(p, "r");
+      try {
+        const buf = Buffer.allocUnsafe(range.end - range.start);
+        const { bytesRead } = await fh.read(buf, 0, buf.length, range.start);
+        return buf.subarray(0, bytesRead);
+      } finally {
+        await fh.close();
+      }
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new ObjectNotFoundError(key, { cause: e });
+      throw e;
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      return (await stat(this.path(key))).isFile();
+    } catch {
+      return false;
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const base = this.path(prefix.endsWith("/") ? prefix : dirname(prefix) + "/");
+    const out: string[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        const full = join(dir, e.name);
+        if (e.isDirectory()) await walk(full);
+        else if (!e.name.includes(".tmp-")) {
+          const key = relative(this.root, full).split(sep).join("/");
+          if (key.startsWith(prefix)) out.push(key);
+        }
+      }
+    };
+    await walk(base);
+    return out.sort();
+  }
+
+  async deletePrefix(prefix: string): Promise<void> {
+    for (const key of await this.list(prefix)) await rm(this.path(key), { force: true });
+  }
+}

@@ -1,0 +1,26 @@
+/** A byte range of an object; `end` is exclusive. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * Where artifacts, bundle descriptors and shuffle data live: local files or S3.
+ * `put` is atomic: a reader sees the whole object or no object, never a part.
+ */
+export interface ObjectStore {
+  put(key: string, data: Uint8Array): Promise<void>;
+  get(key: string, range?: ByteRange): Promise<Buffer>;
+  exists(key: string): Promise<boolean>;
+  list(prefix: string): Promise<string[]>;
+  deletePrefix(prefix: string): Promise<void>;
+  /** A description for messages and for handing the store to a worker, e.g. `file:///tmp/x`. */
+  readonly url: string;
+}
+
+export class ObjectNotFoundError extends Error {
+  override name = "ObjectNotFoundError";
+  constructor(readonly key: string, options?: ErrorOptions) {
+    super(`object '${key}' does not exist`, options);
+  }
+}

@@ -1,0 +1,63 @@
+// One map task's output for one PCollection is ONE object: its partitions back to back, each a
+// sequence of records (varint length + bytes), followed by an index so the object describes itself:
+//
+//   [partition 0 records][partition 1 records]...[partition R-1 records]
+//   [offset_0 .. offset_R as uint64 BE][R as uint32 BE]["BLRP"]
+//
+// The writer returns the offsets too; the driver passes each reducer its byte range directly, so a
+// reducer needs one ranged GET per map output and never reads the index.
+import { ByteReader, encodeVarint } from "../codec/byte-io.js";
+import type { ObjectStore } from "./object-store.js";
+
+const MAGIC = Buffer.from("BLRP");
+
+/** Buffers records per partition, then writes them as one object. */
+export class PartitionedObjectWriter {
+  private readonly parts: Uint8Array[][];
+  private readonly sizes: number[];
+  private count = 0;
+
+  constructor(readonly partitions: number) {
+    this.parts = Array.from({ length: partitions }, () => []);
+    this.sizes = new Array(partitions).fill(0);
+  }
+
+  get records(): number {
+    return this.count;
+  }
+
+  add(partition: number, record: Uint8Array): void {
+    const len = encodeVarint(record.length);
+    this.parts[partition]!.push(len, record);
+    this.sizes[partition]! += len.length + record.length;
+    this.count++;
+  }
+
+  /** Writes the object and returns the partition offsets (R + 1 of them). */
+  async write(store: ObjectStore, key: string): Promise<number[]> {
+    const offsets = [0];
+    for (const size of this.sizes) offsets.push(offsets[offsets.length - 1]! + size);
+    const index = Buffer.alloc(8 * offsets.length + 8);
+    offsets.forEach((o, i) => index.writeBigUInt64BE(BigInt(o), 8 * i));
+    index.writeUInt32BE(this.partitions, 8 * offsets.length);
+    MAGIC.copy(index, 8 * offsets.length + 4);
+    await store.put(key, Buffer.concat([...this.parts.flat(), index]));
+    return offsets;
+  }
+}
+
+/** Splits a run of records (one partition's bytes) into the records. */
+export function* readRecords(bytes: Uint8Array): Generator<Uint8Array> {
+  const r = new ByteReader(bytes);
+  while (!r.done) yield r.readBytes(r.readVarint());
+}
+
+/** Stable hash of a key's bytes to a partition (FNV-1a, 32 bit). */
+export function partitionOf(key: Uint8Array, partitions: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key[i]!;
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % partitions;
+}

@@ -1,0 +1,29 @@
+// The worker's one entry point: a Lambda handler taking a TaskSpec and returning a TaskResult.
+// Local worker processes call the same function; it never knows which backend invoked it.
+import type { TaskResult, TaskSpec } from "../common/task-spec.js";
+import { TASK_SPEC_VERSION } from "../common/task-spec.js";
+import { openObjectStore } from "../shuffle/index.js";
+import { TaskRunner } from "./task-runner.js";
+
+let runner: Promise<TaskRunner> | undefined;
+
+/** Kept across invocations: the Fn API server and warm SDK harnesses outlive one task. */
+function taskRunner(): Promise<TaskRunner> {
+  runner ??= TaskRunner.create(openObjectStore(requiredEnv("BEAM_LAMBDA_STORE")), {
+    python: process.env.BEAM_LAMBDA_PYTHON ?? "python3",
+  });
+  return runner;
+}
+
+export async function handler(spec: TaskSpec): Promise<TaskResult> {
+  if (spec.version !== TASK_SPEC_VERSION) {
+    return { ok: false, retryable: false, workerPid: process.pid, error: `task spec version ${spec.version} is not ${TASK_SPEC_VERSION}` };
+  }
+  return (await taskRunner()).run(spec);
+}
+
+function requiredEnv(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`the worker needs ${name} in its environment`);
+  return v;
+}

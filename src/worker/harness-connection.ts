@@ -1,0 +1,208 @@
+// The runner's side of one SDK harness's Fn API streams.
+//
+// One bundle, as the worker drives it:
+//   runner                                   SDK harness
+//   control: RegisterRequest(descriptor) ──▶
+//                                        ◀── RegisterResponse
+//   control: ProcessBundleRequest(id) ─────▶
+//   data: Elements{source, chunk}... ──────▶  (is_last on the source, and on each timer family)
+//                                        ◀── state: get/append/clear (side inputs, user state)
+//                                        ◀── data: Elements{sink, chunk}... is_last per sink
+//                                        ◀── control: ProcessBundleResponse(metrics) or error
+// The bundle is done when the response has arrived AND every sink has sent is_last: the two
+// travel on different streams, so either may come first.
+import type * as grpc from "@grpc/grpc-js";
+import type {
+  Elements,
+  InstructionRequest,
+  InstructionResponse,
+  LogEntry,
+  ProcessBundleDescriptor,
+  ProcessBundleResponse,
+  StateRequest,
+  StateResponse,
+} from "apache-beam/proto/beam_fn_api";
+
+export interface BundleReceiver {
+  onData(transformId: string, data: Uint8Array, isLast: boolean): void;
+  onTimers(transformId: string, timerFamilyId: string, timers: Uint8Array, isLast: boolean): void;
+}
+
+export type StateHandler = (request: StateRequest) => Promise<StateResponse["response"]>;
+
+export class HarnessError extends Error {
+  override name = "HarnessError";
+}
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(v: T): void;
+  reject(e: unknown): void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
+const MAX_REMEMBERED_LOGS = 50;
+
+export class HarnessConnection {
+  private control?: grpc.ServerDuplexStream<InstructionResponse, InstructionRequest>;
+  private data?: grpc.ServerDuplexStream<Elements, Elements>;
+  private readonly controlReady = deferred<void>();
+  private readonly dataReady = deferred<void>();
+  private readonly pending = new Map<string, Deferred<InstructionResponse>>();
+  private readonly receivers = new Map<string, BundleReceiver>();
+  private readonly stateHandlers = new Map<string, StateHandler>();
+  private readonly descriptors = new Map<string, ProcessBundleDescriptor>();
+  private readonly registered = new Set<string>();
+  private readonly logs: string[] = [];
+  private closedWith?: Error;
+  private nextInstruction = 0;
+
+  constructor(readonly workerId: string) {}
+
+  /** Resolves once the harness has opened its control stream. */
+  get ready(): Promise<void> {
+    return this.controlReady.promise;
+  }
+
+  attachControl(call: grpc.ServerDuplexStream<InstructionResponse, InstructionRequest>): void {
+    this.control = call;
+    call.on("data", (response: InstructionResponse) => {
+      const waiter = this.pending.get(response.instructionId);
+      this.pending.delete(response.instructionId);
+      waiter?.resolve(response);
+    });
+    const lost = (): void => this.close(new HarnessError(`the SDK harness ${this.workerId} closed its control stream`));
+    call.on("end", lost);
+    call.on("error", lost);
+    this.controlReady.resolve();
+  }
+
+  attachData(call: grpc.ServerDuplexStream<Elements, Elements>): void {
+    this.data = call;
+    call.on("data", (elements: Elements) => {
+      for (const d of elements.data) this.receivers.get(d.instructionId)?.onData(d.transformId, d.data, d.isLast);
+      for (const t of elements.timers) this.receivers.get(t.instructionId)?.onTimers(t.transformId, t.timerFamilyId, t.timers, t.isLast);
+    });
+    call.on("error", () => undefined);
+    call.on("end", () => call.end());
+    this.dataReady.resolve();
+  }
+
+  attachState(call: grpc.ServerDuplexStream<StateRequest, StateResponse>): void {
+    call.on("data", (request: StateRequest) => {
+      const handler = this.stateHandlers.get(request.instructionId);
+      const answer = handler
+        ? handler(request)
+        : Promise.reject(new Error(`no bundle '${request.instructionId}' is running on this worker`));
+      answer.then(
+        (response) => call.write({ id: request.id, error: "", response }),
+        (e: unknown) => call.write({ id: request.id, error: String((e as Error)?.message ?? e), response: { oneofKind: undefined } }),
+      );
+    });
+    call.on("error", () => undefined);
+    call.on("end", () => call.end());
+  }
+
+  onLog(entry: LogEntry): void {
+    // Severity 6 = ERROR, 7 = CRITICAL. Errors are kept to explain a failing bundle.
+    if (entry.severity >= 6) {
+      this.logs.push(entry.message + (entry.trace ? `\n${entry.trace}` : ""));
+      if (this.logs.length > MAX_REMEMBERED_LOGS) this.logs.shift();
+    }
+    if (process.env.BEAM_LAMBDA_HARNESS_LOGS) process.stderr.write(`[harness ${this.workerId}] ${entry.message}\n`);
+  }
+
+  descriptor(id: string): ProcessBundleDescriptor | undefined {
+    return this.descriptors.get(id);
+  }
+
+  /** Makes the descriptor known to the harness (once per harness). */
+  async register(descriptor: ProcessBundleDescriptor): Promise<void> {
+    if (this.registered.has(descriptor.id)) return;
+    this.descriptors.set(descriptor.id, descriptor);
+    const response = await this.instruct({ oneofKind: "register", register: { processBundleDescriptor: [descriptor] } });
+    if (response.error) throw new HarnessError(`the SDK harness rejected bundle descriptor ${descriptor.id}: ${response.error}`);
+    this.registered.add(descriptor.id);
+  }
+
+  /** Starts a bundle; returns its instruction id and a promise of the harness's response. */
+  startBundle(
+    descriptorId: string,
+    receiver: BundleReceiver,
+    stateHandler: StateHandler,
+  ): { instructionId: string; response: Promise<ProcessBundleResponse> } {
+    const instructionId = `${this.workerId}-b${++this.nextInstruction}`;
+    this.receivers.set(instructionId, receiver);
+    this.stateHandlers.set(instructionId, stateHandler);
+    const response = this.instruct(
+      { oneofKind: "processBundle", processBundle: { processBundleDescriptorId: descriptorId, cacheTokens: [] } },
+      instructionId,
+    ).then((r) => {
+      if (r.error) throw new HarnessError(r.error);
+      if (r.response.oneofKind !== "processBundle") throw new HarnessError(`unexpected response '${r.response.oneofKind}'`);
+      return r.response.processBundle;
+    });
+    response.catch(() => undefined);
+    return { instructionId, response };
+  }
+
+  finishBundle(instructionId: string): void {
+    this.receivers.delete(instructionId);
+    this.stateHandlers.delete(instructionId);
+  }
+
+  /** Sends data to the harness, waiting for the data stream to open and for flow control. */
+  async send(elements: Elements): Promise<void> {
+    await Promise.race([this.dataReady.promise, this.controlReady.promise.then(() => this.dataReady.promise)]);
+    this.throwIfClosed();
+    if (!this.data!.write(elements)) {
+      await new Promise<void>((resolve) => this.data!.once("drain", resolve));
+    }
+  }
+
+  recentErrors(): string[] {
+    return [...this.logs];
+  }
+
+  close(error: Error): void {
+    if (this.closedWith) return;
+    this.closedWith = error;
+    this.controlReady.reject(error);
+    this.dataReady.reject(error);
+    for (const waiter of this.pending.values()) waiter.reject(error);
+    this.pending.clear();
+    try {
+      this.control?.end();
+      this.data?.end();
+    } catch {
+      // The stream may already be gone; nothing more to release.
+    }
+  }
+
+  get closed(): Error | undefined {
+    return this.closedWith;
+  }
+
+  private throwIfClosed(): void {
+    if (this.closedWith) throw this.closedWith;
+  }
+
+  private async instruct(request: InstructionRequest["request"], instructionId = `${this.workerId}-i${++this.nextInstruction}`): Promise<InstructionResponse> {
+    await this.controlReady.promise;
+    this.throwIfClosed();
+    const waiter = deferred<InstructionResponse>();
+    this.pending.set(instructionId, waiter);
+    this.control!.write({ instructionId, request });
+    return waiter.promise;
+  }
+}

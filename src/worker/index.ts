@@ -1,0 +1,2 @@
+export { handler } from "./handler.js";
+export { TaskRunner } from "./task-runner.js";

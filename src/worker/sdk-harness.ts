@@ -1,0 +1,145 @@
+// Starting and keeping SDK harnesses. A harness serves one job's environment and stays warm
+// between tasks (and, on Lambda, between invocations of the same execution environment).
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import { BeamFnExternalWorkerPoolClient } from "apache-beam/proto/beam_fn_api.grpc-client";
+import type { StartWorkerResponse } from "apache-beam/proto/beam_fn_api";
+import type { EnvironmentSpec } from "../common/task-spec.js";
+import type { ObjectStore } from "../shuffle/index.js";
+import type { FnApiServer } from "./fn-api-server.js";
+import { type HarnessConnection, HarnessError } from "./harness-connection.js";
+
+const HARNESS_START_TIMEOUT_MS = 120_000;
+
+export interface HarnessOptions {
+  /** Python interpreter with apache-beam installed, for python-process environments. */
+  python: string;
+}
+
+export interface SdkHarness {
+  readonly connection: HarnessConnection;
+  stop(): Promise<void>;
+}
+
+let harnessCounter = 0;
+
+export async function startHarness(
+  server: FnApiServer,
+  env: EnvironmentSpec,
+  job: { jobId: string; pipelineOptionsJson: string; artifactPrefix: string },
+  store: ObjectStore,
+  options: HarnessOptions,
+): Promise<SdkHarness> {
+  const workerId = `w${process.pid}-${++harnessCounter}`;
+  const connection = server.connectionFor(workerId);
+  const harness =
+    env.kind === "external"
+      ? await startExternal(server, workerId, env.address!)
+      : await startPythonProcess(server, workerId, job, store, options, env);
+  const timeout = setTimeout(
+    () => connection.close(new HarnessError(`the SDK harness ${workerId} did not connect within ${HARNESS_START_TIMEOUT_MS / 1000}s`)),
+    HARNESS_START_TIMEOUT_MS,
+  );
+  try {
+    await connection.ready;
+  } finally {
+    clearTimeout(timeout);
+  }
+  return harness;
+}
+
+async function startExternal(server: FnApiServer, workerId: string, address: string): Promise<SdkHarness> {
+  const client = new BeamFnExternalWorkerPoolClient(address, grpc.credentials.createInsecure());
+  const endpoint = { url: server.address };
+  try {
+    const response = await new Promise<StartWorkerResponse>((resolve, reject) =>
+      client.startWorker(
+        { workerId, controlEndpoint: endpoint, loggingEndpoint: endpoint, artifactEndpoint: endpoint, provisionEndpoint: endpoint, params: {} },
+        (err, res) => (err ? reject(err) : resolve(res!)),
+      ),
+    );
+    if (response.error) throw new HarnessError(`the SDK worker pool at ${address} could not start a worker: ${response.error}`);
+  } catch (e) {
+    if (e instanceof HarnessError) throw e;
+    throw new HarnessError(`cannot reach the SDK worker pool at ${address} (LOOPBACK/EXTERNAL environment)`, { cause: e });
+  } finally {
+    client.close();
+  }
+  const connection = server.connectionFor(workerId);
+  return {
+    connection,
+    async stop() {
+      server.forget(workerId);
+    },
+  };
+}
+
+async function startPythonProcess(
+  server: FnApiServer,
+  workerId: string,
+  job: { jobId: string; pipelineOptionsJson: string; artifactPrefix: string },
+  store: ObjectStore,
+  options: HarnessOptions,
+  env: EnvironmentSpec,
+): Promise<SdkHarness> {
+  const semiPersistentDir = join(tmpdir(), "beam-lambda-harness", workerId);
+  await stageArtifacts(store, job.artifactPrefix, join(semiPersistentDir, "staged"));
+  const descriptor = `url: "${server.address}"`;
+  const child: ChildProcess = spawn(env.command ?? options.python, ["-m", "apache_beam.runners.worker.sdk_worker_main"], {
+    env: {
+      ...process.env,
+      CONTROL_API_SERVICE_DESCRIPTOR: descriptor,
+      LOGGING_API_SERVICE_DESCRIPTOR: descriptor,
+      PIPELINE_OPTIONS: job.pipelineOptionsJson,
+      SEMI_PERSISTENT_DIRECTORY: semiPersistentDir,
+      WORKER_ID: workerId,
+      RUNNER_CAPABILITIES: "",
+      JOB_ID: job.jobId,
+    },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  const stderr: string[] = [];
+  child.stderr!.on("data", (chunk: Buffer) => {
+    stderr.push(chunk.toString());
+    if (stderr.length > 200) stderr.shift();
+    if (process.env.BEAM_LAMBDA_HARNESS_LOGS) process.stderr.write(chunk);
+  });
+  const connection = server.connectionFor(workerId);
+  child.on("exit", (code, signal) => {
+    const tail = stderr.join("").split("\n").slice(-30).join("\n");
+    connection.close(new HarnessError(`the Python SDK harness exited (code ${code}, signal ${signal}):\n${tail}`));
+  });
+  child.on("error", (e) => connection.close(new HarnessError(`cannot start the Python SDK harness '${options.python}': ${e.message}`)));
+  return {
+    connection,
+    async stop() {
+      server.forget(workerId);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGTERM");
+        await new Promise((resolve) => {
+          const t = setTimeout(() => {
+            child.kill("SIGKILL");
+            resolve(undefined);
+          }, 3000);
+          child.once("exit", () => {
+            clearTimeout(t);
+            resolve(undefined);
+          });
+        });
+      }
+    },
+  };
+}
+
+/** The harness loads staged files (e.g. the pickled main session) from SEMI_PERSISTENT_DIRECTORY/staged. */
+async function stageArtifacts(store: ObjectStore, prefix: string, dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  for (const key of await store.list(prefix)) {
+    const name = key.slice(prefix.length).replace(/^\/+/, "");
+    if (!name || name.includes("/")) continue;
+    await writeFile(join(dir, name), await store.get(key));
+  }
+}

@@ -1,0 +1,115 @@
+// The State API as one task sees it: side inputs (read-only, loaded from the object store on
+// first use) and user state (bag / value / combining state, all bags on the wire), kept for the
+// whole task so that timer bundles see the state their elements wrote.
+import type { StateRequest, StateResponse } from "apache-beam/proto/beam_fn_api";
+import { ByteReader } from "../codec/byte-io.js";
+import { type CoderTree, splitKv, splitWindowedValue } from "../codec/coders.js";
+import type { SideInputSpec } from "../common/task-spec.js";
+import type { ObjectStore } from "../shuffle/index.js";
+import { readInput } from "./edge-reader.js";
+
+const latin1 = (b: Uint8Array): string => Buffer.from(b).toString("latin1");
+
+interface SideInputIndex {
+  /** Values by window, in input order (iterable access). */
+  values: Map<string, Uint8Array[]>;
+  /** Values by window then key (multimap access). */
+  byKey: Map<string, Map<string, { key: Uint8Array; values: Uint8Array[] }>>;
+}
+
+export class TaskStateStore {
+  private readonly sideInputs = new Map<string, Promise<SideInputIndex>>();
+  private readonly userState = new Map<string, Uint8Array[]>();
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly specs: SideInputSpec[],
+    private readonly coders: (id: string) => CoderTree,
+  ) {}
+
+  handle = async (request: StateRequest): Promise<StateResponse["response"]> => {
+    const key = request.stateKey?.type;
+    const op = request.request;
+    switch (key?.oneofKind) {
+      case "iterableSideInput": {
+        const k = key.iterableSideInput;
+        const index = await this.sideInput(k.transformId, k.sideInputId);
+        return get(op, concat(index.values.get(latin1(k.window)) ?? []));
+      }
+      case "multimapSideInput": {
+        const k = key.multimapSideInput;
+        const index = await this.sideInput(k.transformId, k.sideInputId);
+        return get(op, concat(index.byKey.get(latin1(k.window))?.get(latin1(k.key))?.values ?? []));
+      }
+      case "multimapKeysSideInput": {
+        const k = key.multimapKeysSideInput;
+        const index = await this.sideInput(k.transformId, k.sideInputId);
+        return get(op, concat([...(index.byKey.get(latin1(k.window))?.values() ?? [])].map((e) => e.key)));
+      }
+      case "bagUserState": {
+        const k = key.bagUserState;
+        const id = [k.transformId, k.userStateId, latin1(k.window), latin1(k.key)].join("\0");
+        if (op.oneofKind === "get") return { oneofKind: "get", get: { data: concat(this.userState.get(id) ?? []), continuationToken: new Uint8Array() } };
+        if (op.oneofKind === "append") {
+          const bag = this.userState.get(id) ?? [];
+          bag.push(op.append.data);
+          this.userState.set(id, bag);
+          return { oneofKind: "append", append: {} };
+        }
+        if (op.oneofKind === "clear") {
+          this.userState.delete(id);
+          return { oneofKind: "clear", clear: {} };
+        }
+        throw new Error(`unsupported state operation '${op.oneofKind}'`);
+      }
+      default:
+        throw new Error(`this runner does not serve state keys of type '${key?.oneofKind ?? "unknown"}'`);
+    }
+  };
+
+  private sideInput(transformId: string, tag: string): Promise<SideInputIndex> {
+    const id = `${transformId}\0${tag}`;
+    let index = this.sideInputs.get(id);
+    if (!index) {
+      const spec = this.specs.find((s) => s.transformId === transformId && s.tag === tag);
+      if (!spec) return Promise.reject(new Error(`no side input '${tag}' for transform '${transformId}'`));
+      index = this.loadSideInput(spec);
+      this.sideInputs.set(id, index);
+    }
+    return index;
+  }
+
+  private async loadSideInput(spec: SideInputSpec): Promise<SideInputIndex> {
+    const wire = this.coders(spec.input.wireCoderId);
+    const elements = await readInput(this.store, spec.input, this.coders);
+    const index: SideInputIndex = { values: new Map(), byKey: new Map() };
+    for (const element of elements) {
+      const wv = splitWindowedValue(wire, new ByteReader(element));
+      for (const window of wv.windows) {
+        const w = latin1(window);
+        if (spec.accessPattern === "iterable") {
+          const list = index.values.get(w) ?? [];
+          list.push(wv.value);
+          index.values.set(w, list);
+        } else {
+          const { key, value } = splitKv(wire.components[0]!, wv.value);
+          const keys = index.byKey.get(w) ?? new Map();
+          index.byKey.set(w, keys);
+          const slot = keys.get(latin1(key)) ?? { key, values: [] };
+          slot.values.push(value);
+          keys.set(latin1(key), slot);
+        }
+      }
+    }
+    return index;
+  }
+}
+
+function get(op: StateRequest["request"], data: Uint8Array): StateResponse["response"] {
+  if (op.oneofKind !== "get") throw new Error(`side inputs are read-only; got '${op.oneofKind}'`);
+  return { oneofKind: "get", get: { data, continuationToken: new Uint8Array() } };
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  return Buffer.concat(parts);
+}

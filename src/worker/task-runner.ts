@@ -1,0 +1,326 @@
+// Runs one task: a stage's bundle over one input partition, on a warm SDK harness.
+import { randomUUID } from "node:crypto";
+import { ProcessBundleDescriptor, RemoteGrpcPort } from "apache-beam/proto/beam_fn_api";
+import { MonitoringInfo } from "apache-beam/proto/metrics";
+import { ByteReader, decodeTimestampMillis, encodeTimestampMillis } from "../codec/byte-io.js";
+import { type CoderTree, resolveCoder, skipValue, splitElements, splitKv, splitWindowedValue } from "../codec/coders.js";
+import { MIN_TIMESTAMP_MILLIS, PANE_NO_FIRING, encodeWindowedValue } from "../codec/windows.js";
+import type { EnvironmentSpec, TaskOutputResult, TaskResult, TaskSpec } from "../common/task-spec.js";
+import { Transforms } from "../common/urns.js";
+import { type ObjectStore, PartitionedObjectWriter, partitionOf } from "../shuffle/index.js";
+import { readInput } from "./edge-reader.js";
+import { FnApiServer } from "./fn-api-server.js";
+import { type HarnessConnection, HarnessError } from "./harness-connection.js";
+import { type HarnessOptions, type SdkHarness, startHarness } from "./sdk-harness.js";
+import { TaskStateStore } from "./state-store.js";
+
+/** Elements per data message sent to the harness; keeps messages near a megabyte. */
+const SEND_CHUNK_BYTES = 1 << 20;
+/** Harnesses kept warm per worker; older ones are stopped when a new job needs one. */
+const MAX_WARM_HARNESSES = 2;
+/** Guards against a timer that keeps re-setting itself forever. */
+const MAX_TIMER_ROUNDS = 10_000;
+
+export class TaskRunner {
+  private readonly harnesses = new Map<string, Promise<SdkHarness>>();
+  private readonly descriptors = new Map<string, Promise<ProcessBundleDescriptor>>();
+
+  private constructor(
+    private readonly server: FnApiServer,
+    private readonly store: ObjectStore,
+    private readonly options: HarnessOptions,
+  ) {}
+
+  static async create(store: ObjectStore, options: HarnessOptions): Promise<TaskRunner> {
+    return new TaskRunner(await FnApiServer.start(), store, options);
+  }
+
+  async run(spec: TaskSpec): Promise<TaskResult> {
+    let harness: SdkHarness | undefined;
+    try {
+      const descriptor = await this.descriptor(spec.descriptorKey);
+      harness = await this.harness(spec);
+      const connection = harness.connection;
+      await connection.register(descriptor);
+      const outputs = await this.execute(spec, descriptor, connection);
+      return { ok: true, workerPid: process.pid, ...outputs };
+    } catch (e) {
+      const lostHarness = harness?.connection.closed !== undefined;
+      if (lostHarness) this.dropHarness(spec);
+      const logs = harness?.connection.recentErrors().slice(-3).join("\n") ?? "";
+      const message = e instanceof Error ? e.message : String(e);
+      return {
+        ok: false,
+        workerPid: process.pid,
+        error: message + (logs && !message.includes(logs) ? `\nSDK harness errors:\n${logs}` : ""),
+        retryable: true,
+      };
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const h of this.harnesses.values()) await h.then((x) => x.stop(), () => undefined);
+    this.harnesses.clear();
+    await this.server.stop();
+  }
+
+  private descriptor(key: string): Promise<ProcessBundleDescriptor> {
+    let d = this.descriptors.get(key);
+    if (!d) {
+      d = this.store.get(key).then((bytes) => withEndpoint(ProcessBundleDescriptor.fromBinary(bytes), key, this.server.address));
+      d.catch(() => this.descriptors.delete(key));
+      this.descriptors.set(key, d);
+    }
+    return d;
+  }
+
+  private harnessKey(spec: TaskSpec): string {
+    return `${spec.jobId}\0${spec.environment.id}`;
+  }
+
+  private harness(spec: TaskSpec): Promise<SdkHarness> {
+    const key = this.harnessKey(spec);
+    let h = this.harnesses.get(key);
+    if (!h) {
+      while (this.harnesses.size >= MAX_WARM_HARNESSES) {
+        const [oldest, harness] = this.harnesses.entries().next().value as [string, Promise<SdkHarness>];
+        this.harnesses.delete(oldest);
+        void harness.then((x) => x.stop(), () => undefined);
+      }
+      h = startHarness(this.server, spec.environment satisfies EnvironmentSpec, spec, this.store, this.options);
+      h.catch(() => this.harnesses.delete(key));
+      this.harnesses.set(key, h);
+    }
+    return h;
+  }
+
+  private dropHarness(spec: TaskSpec): void {
+    const key = this.harnessKey(spec);
+    const h = this.harnesses.get(key);
+    this.harnesses.delete(key);
+    void h?.then((x) => x.stop(), () => undefined);
+  }
+
+  private async execute(
+    spec: TaskSpec,
+    descriptor: ProcessBundleDescriptor,
+    connection: HarnessConnection,
+  ): Promise<{ outputs: TaskOutputResult[]; monitoringInfos: string[] }> {
+    const coderCache = new Map<string, CoderTree>();
+    const coders = (id: string): CoderTree => {
+      let c = coderCache.get(id);
+      if (!c) coderCache.set(id, (c = resolveCoder(descriptor.coders, id)));
+      return c;
+    };
+    const sinks = new Map(
+      spec.outputs.map((o) => [o.sinkTransformId, { spec: o, coder: coders(o.wireCoderId), writer: new PartitionedObjectWriter(o.partitions) }]),
+    );
+    let spread = 0;
+    const onOutput = (transformId: string, data: Uint8Array): void => {
+      const sink = sinks.get(transformId);
+      if (!sink) return;
+      for (const element of splitElements(sink.coder, data)) {
+        let partition: number;
+        if (sink.spec.partitionBy === "key") {
+          const wv = splitWindowedValue(sink.coder, new ByteReader(element));
+          partition = partitionOf(splitKv(sink.coder.components[0]!, wv.value).key, sink.spec.partitions);
+        } else {
+          partition = spread++ % sink.spec.partitions;
+        }
+        // Copy: the harness's message buffer is reused by gRPC.
+        sink.writer.add(partition, Buffer.from(element));
+      }
+    };
+
+    const state = new TaskStateStore(this.store, spec.sideInputs, coders);
+    const mainElements =
+      spec.main.kind === "impulse"
+        ? [encodeWindowedValue(encodeTimestampMillis(MIN_TIMESTAMP_MILLIS), new Uint8Array(), PANE_NO_FIRING, [Uint8Array.of(0)])]
+        : await readInput(this.store, spec.main, coders);
+
+    const metrics: MonitoringInfo[][] = [];
+    let timers = new PendingTimers(spec, coders);
+    metrics.push(await this.bundle(spec, descriptor.id, connection, mainElements, [], state, onOutput, timers));
+    for (let round = 0; timers.size > 0; round++) {
+      if (round >= MAX_TIMER_ROUNDS) throw new Error(`timers were still being set after ${MAX_TIMER_ROUNDS} rounds`);
+      const firing = timers.drain();
+      timers = new PendingTimers(spec, coders);
+      metrics.push(await this.bundle(spec, descriptor.id, connection, [], firing, state, onOutput, timers));
+    }
+
+    const outputs: TaskOutputResult[] = [];
+    for (const { spec: o, writer } of sinks.values()) {
+      const key = `${spec.outputPrefix}/${safeName(o.pcollection)}`;
+      outputs.push({ pcollection: o.pcollection, key, offsets: await writer.write(this.store, key), elements: writer.records });
+    }
+    return { outputs, monitoringInfos: metrics.flat().map((m) => Buffer.from(MonitoringInfo.toBinary(m)).toString("base64")) };
+  }
+
+  /** Runs one bundle to completion and returns its metrics. */
+  private async bundle(
+    spec: TaskSpec,
+    descriptorId: string,
+    connection: HarnessConnection,
+    elements: Uint8Array[],
+    firing: { transformId: string; timerFamilyId: string; timers: Uint8Array[] }[],
+    state: TaskStateStore,
+    onOutput: (transformId: string, data: Uint8Array) => void,
+    timers: PendingTimers,
+  ): Promise<MonitoringInfo[]> {
+    const openSinks = new Set(spec.outputs.map((o) => o.sinkTransformId));
+    const openTimerOutputs = new Set(spec.timers.map((t) => `${t.transformId}\0${t.timerFamilyId}`));
+    let outputsDone!: () => void;
+    const allOutputs = new Promise<void>((resolve) => (outputsDone = resolve));
+    const check = (): void => {
+      if (openSinks.size === 0 && openTimerOutputs.size === 0) outputsDone();
+    };
+    check();
+    const { instructionId, response } = connection.startBundle(
+      descriptorId,
+      {
+        onData(transformId, data, isLast) {
+          if (data.length > 0) onOutput(transformId, data);
+          if (isLast) {
+            openSinks.delete(transformId);
+            check();
+          }
+        },
+        onTimers(transformId, timerFamilyId, data, isLast) {
+          if (data.length > 0) timers.add(transformId, timerFamilyId, data);
+          if (isLast) {
+            openTimerOutputs.delete(`${transformId}\0${timerFamilyId}`);
+            check();
+          }
+        },
+      },
+      state.handle,
+    );
+    try {
+      await sendChunked(connection, instructionId, spec.main.sourceTransformId, elements);
+      for (const t of spec.timers) {
+        const f = firing.find((x) => x.transformId === t.transformId && x.timerFamilyId === t.timerFamilyId);
+        const base = { instructionId, transformId: t.transformId, timerFamilyId: t.timerFamilyId };
+        if (f) await connection.send({ data: [], timers: [{ ...base, timers: Buffer.concat(f.timers), isLast: false }] });
+        await connection.send({ data: [], timers: [{ ...base, timers: new Uint8Array(), isLast: true }] });
+      }
+      const result = await Promise.race([response, connectionLost(connection)]);
+      await Promise.race([allOutputs, connectionLost(connection)]);
+      return result.monitoringInfos;
+    } catch (e) {
+      if (e instanceof HarnessError) throw new HarnessError(`stage '${spec.stageName}' failed: ${e.message}`, { cause: e });
+      throw e;
+    } finally {
+      connection.finishBundle(instructionId);
+    }
+  }
+}
+
+async function sendChunked(connection: HarnessConnection, instructionId: string, transformId: string, elements: Uint8Array[]): Promise<void> {
+  let chunk: Uint8Array[] = [];
+  let size = 0;
+  const flush = async (): Promise<void> => {
+    if (chunk.length > 0) await connection.send({ data: [{ instructionId, transformId, data: Buffer.concat(chunk), isLast: false }], timers: [] });
+    chunk = [];
+    size = 0;
+  };
+  for (const e of elements) {
+    chunk.push(e);
+    size += e.length;
+    if (size >= SEND_CHUNK_BYTES) await flush();
+  }
+  await flush();
+  // The Fn API ignores data in a message that carries is_last, so the end goes alone.
+  await connection.send({ data: [{ instructionId, transformId, data: new Uint8Array(), isLast: true }], timers: [] });
+}
+
+function connectionLost(connection: HarnessConnection): Promise<never> {
+  return new Promise((_, reject) => {
+    const poll = setInterval(() => {
+      if (connection.closed) {
+        clearInterval(poll);
+        reject(connection.closed);
+      }
+    }, 200);
+    poll.unref();
+  });
+}
+
+/**
+ * Timers set during a bundle, keyed by (transform, family, key, tag, windows): a later setting
+ * replaces an earlier one and a clear removes it. In batch the watermark jumps to the end of
+ * time once the input is exhausted, so every timer left standing fires, earliest first.
+ */
+class PendingTimers {
+  private readonly byId = new Map<string, { fireAt: bigint; bytes: Uint8Array; transformId: string; family: string }>();
+
+  constructor(
+    private readonly spec: TaskSpec,
+    private readonly coders: (id: string) => CoderTree,
+  ) {}
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  add(transformId: string, family: string, data: Uint8Array): void {
+    const t = this.spec.timers.find((x) => x.transformId === transformId && x.timerFamilyId === family);
+    if (!t) throw new Error(`the harness set timer family '${family}' on '${transformId}', which the plan does not declare`);
+    const coder = this.coders(t.coderId);
+    const r = new ByteReader(data);
+    while (!r.done) {
+      const start = r.pos;
+      skipValue(coder.components[0]!, r); // key
+      r.skip(r.readVarint()); // tag
+      const count = r.readInt32BE();
+      for (let i = 0; i < count; i++) skipValue(coder.components[1]!, r);
+      const identityEnd = r.pos;
+      const cleared = r.readByte() === 1;
+      let fireAt = 0n;
+      if (!cleared) {
+        fireAt = decodeTimestampMillis(r.readBytes(8));
+        r.skip(8);
+        const pane = r.readByte() >> 4;
+        if (pane === 1) r.skipVarint();
+        else if (pane === 2) {
+          r.skipVarint();
+          r.skipVarint();
+        }
+      }
+      const id = `${transformId}\0${family}\0${Buffer.from(data.subarray(start, identityEnd)).toString("latin1")}`;
+      if (cleared) this.byId.delete(id);
+      else this.byId.set(id, { fireAt, bytes: Buffer.from(data.subarray(start, r.pos)), transformId, family });
+    }
+  }
+
+  drain(): { transformId: string; timerFamilyId: string; timers: Uint8Array[] }[] {
+    const sorted = [...this.byId.values()].sort((a, b) => (a.fireAt < b.fireAt ? -1 : a.fireAt > b.fireAt ? 1 : 0));
+    const out = new Map<string, { transformId: string; timerFamilyId: string; timers: Uint8Array[] }>();
+    for (const t of sorted) {
+      const k = `${t.transformId}\0${t.family}`;
+      let group = out.get(k);
+      if (!group) out.set(k, (group = { transformId: t.transformId, timerFamilyId: t.family, timers: [] }));
+      group.timers.push(t.bytes);
+    }
+    this.byId.clear();
+    return [...out.values()];
+  }
+}
+
+/** Fills the worker's own address into the data ports and the state endpoint. */
+function withEndpoint(d: ProcessBundleDescriptor, id: string, address: string): ProcessBundleDescriptor {
+  d.id = id;
+  for (const t of Object.values(d.transforms)) {
+    if (t.spec?.urn === Transforms.dataSource || t.spec?.urn === Transforms.dataSink) {
+      const port = RemoteGrpcPort.fromBinary(t.spec.payload);
+      port.apiServiceDescriptor = { url: address, authentication: undefined } as never;
+      t.spec.payload = RemoteGrpcPort.toBinary(port);
+    }
+  }
+  if (d.stateApiServiceDescriptor) d.stateApiServiceDescriptor = { url: address } as never;
+  if (d.timerApiServiceDescriptor) d.timerApiServiceDescriptor = { url: address } as never;
+  return d;
+}
+
+function safeName(pcollection: string): string {
+  return pcollection.replace(/[^A-Za-z0-9_.-]/g, "_") + "-" + randomUUID().slice(0, 8);
+}
