@@ -10,7 +10,7 @@ import { Transforms } from "../common/urns.js";
 import { type ObjectStore, PartitionedObjectWriter, partitionOf } from "../shuffle/index.js";
 import { readInput } from "./edge-reader.js";
 import { FnApiServer } from "./fn-api-server.js";
-import { type HarnessConnection, HarnessError } from "./harness-connection.js";
+import type { HarnessConnection } from "./harness-connection.js";
 import { type HarnessOptions, type SdkHarness, startHarness } from "./sdk-harness.js";
 import { TaskStateStore } from "./state-store.js";
 
@@ -206,9 +206,6 @@ export class TaskRunner {
       const result = await Promise.race([response, connectionLost(connection)]);
       await Promise.race([allOutputs, connectionLost(connection)]);
       return result.monitoringInfos;
-    } catch (e) {
-      if (e instanceof HarnessError) throw new HarnessError(`stage '${spec.stageName}' failed: ${e.message}`, { cause: e });
-      throw e;
     } finally {
       connection.finishBundle(instructionId);
     }

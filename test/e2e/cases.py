@@ -1,0 +1,227 @@
+"""Beam Python pipelines the runner must run, each returning the PCollection whose contents the
+tests compare with Beam's own FnApiRunner. Outputs are made order-independent here (grouped
+values sorted, dicts as sorted items) because no runner promises an order."""
+import os
+import random
+
+import apache_beam as beam
+from apache_beam import window
+from apache_beam.coders import VarIntCoder
+from apache_beam.metrics import Metrics
+from apache_beam.transforms.timeutil import TimeDomain
+from apache_beam.transforms.userstate import BagStateSpec, TimerSpec, on_timer
+
+CASES = {}
+
+
+def case(fn):
+    CASES[fn.__name__] = fn
+    return fn
+
+
+def write_text_files(workdir, count=4, lines=300):
+    os.makedirs(workdir, exist_ok=True)
+    rng = random.Random(7)
+    words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"]
+    for i in range(count):
+        with open(os.path.join(workdir, f"input-{i}.txt"), "w") as f:
+            for _ in range(lines):
+                f.write(" ".join(rng.choice(words) for _ in range(rng.randint(1, 9))) + "\n")
+    return os.path.join(workdir, "input-*.txt")
+
+
+@case
+def wordcount_files(p, workdir):
+    pattern = write_text_files(os.path.join(workdir, "wordcount-input"))
+    out = os.path.join(workdir, "wordcount-out", "counts")
+    counts = (
+        p
+        | beam.io.ReadFromText(pattern)
+        | beam.FlatMap(str.split)
+        | beam.combiners.Count.PerElement()
+    )
+    written = counts | beam.MapTuple(lambda w, c: f"{w}\t{c}") | beam.io.WriteToText(out)
+    # Read back what the file sink wrote, once it has finalized.
+    return (
+        written
+        | beam.combiners.Count.Globally()
+        | beam.FlatMap(lambda _, pattern: [l.rstrip("\n") for f in sorted(__import__("glob").glob(pattern)) for l in open(f)], out + "*")
+    )
+
+
+def numbers(p, n=200):
+    return p | "Numbers" >> beam.Create(list(range(n)))
+
+
+@case
+def combiners(p, workdir):
+    nums = numbers(p)
+    keyed = nums | beam.Map(lambda x: (x % 5, x))
+    return (
+        keyed | "SumPerKey" >> beam.CombinePerKey(sum) | "TagSum" >> beam.Map(lambda kv: ("sum_per_key", kv)),
+        nums | "SumGlobally" >> beam.CombineGlobally(sum) | "TagGlobal" >> beam.Map(lambda v: ("sum_globally", v)),
+        nums | "Count" >> beam.combiners.Count.Globally() | "TagCount" >> beam.Map(lambda v: ("count", v)),
+        nums | "Top" >> beam.combiners.Top.Of(5) | "TagTop" >> beam.Map(lambda v: ("top", v)),
+        nums | "Mean" >> beam.combiners.Mean.Globally() | "TagMean" >> beam.Map(lambda v: ("mean", v)),
+        keyed | "MeanPerKey" >> beam.combiners.Mean.PerKey() | "TagMeanPerKey" >> beam.Map(lambda v: ("mean_per_key", v)),
+    ) | beam.Flatten()
+
+
+@case
+def cogroupbykey(p, workdir):
+    emails = p | "Emails" >> beam.Create([("amy", "amy@x"), ("carl", "carl@x"), ("julia", "julia@x"), ("carl", "carl@y")])
+    phones = p | "Phones" >> beam.Create([("amy", "111"), ("james", "222"), ("amy", "333"), ("carl", "444")])
+    return (
+        {"emails": emails, "phones": phones}
+        | beam.CoGroupByKey()
+        | beam.MapTuple(lambda k, v: (k, sorted(v["emails"]), sorted(v["phones"])))
+    )
+
+
+@case
+def flatten_partition_multi_output(p, workdir):
+    a = p | "A" >> beam.Create(range(0, 10))
+    b = p | "B" >> beam.Create(range(100, 110))
+    c = p | "C" >> beam.Create(range(1000, 1005)) | "Double" >> beam.Map(lambda x: x * 2)
+    merged = (a, b, c) | "Flatten3" >> beam.Flatten()
+    evens, odds, big = merged | beam.Partition(lambda x, n: 2 if x >= 1000 else x % 2, 3)
+
+    class SplitDigits(beam.DoFn):
+        def process(self, x):
+            if x % 3 == 0:
+                yield beam.pvalue.TaggedOutput("threes", x)
+            else:
+                yield x
+
+    results = merged | "Split" >> beam.ParDo(SplitDigits()).with_outputs("threes", main="rest")
+    return (
+        evens | "TagE" >> beam.Map(lambda x: ("even", x)),
+        odds | "TagO" >> beam.Map(lambda x: ("odd", x)),
+        big | "TagB" >> beam.Map(lambda x: ("big", x)),
+        results.threes | "TagT" >> beam.Map(lambda x: ("three", x)),
+        results.rest | "TagR" >> beam.Map(lambda x: ("rest", x)),
+    ) | "FlattenAll" >> beam.Flatten()
+
+
+@case
+def side_inputs(p, workdir):
+    main = p | "Main" >> beam.Create(["a", "b", "c"])
+    single = p | "Single" >> beam.Create([10])
+    it = p | "Iter" >> beam.Create([1, 2, 3])
+    lst = p | "List" >> beam.Create([4, 5])
+    kvs = p | "Dict" >> beam.Create([("a", 1), ("b", 2)])
+    multi = p | "Multi" >> beam.Create([("a", 1), ("a", 2), ("c", 3)])
+
+    def use(x, single, it, lst, d, mm):
+        return (x, single, sorted(it), sorted(lst), d.get(x), sorted(mm[x]), sorted(d.items()))
+
+    return main | beam.Map(
+        use,
+        single=beam.pvalue.AsSingleton(single),
+        it=beam.pvalue.AsIter(it),
+        lst=beam.pvalue.AsList(lst),
+        d=beam.pvalue.AsDict(kvs),
+        mm=beam.pvalue.AsMultiMap(multi),
+    )
+
+
+def timestamped(p, label, items):
+    return p | label >> beam.Create(items) | f"{label}Stamp" >> beam.Map(lambda kv: window.TimestampedValue(kv, kv[1]))
+
+
+class FormatWindow(beam.DoFn):
+    def process(self, kv, w=beam.DoFn.WindowParam):
+        k, v = kv
+        yield (k, sorted(v) if isinstance(v, (list, tuple)) or hasattr(v, "__iter__") else v, float(w.start), float(w.end))
+
+
+@case
+def windowing(p, workdir):
+    events = [("k1", t) for t in (1, 2, 5, 11, 12, 30, 31, 45)] + [("k2", t) for t in (3, 20, 21, 22)]
+    out = []
+    for name, fn in (
+        ("Fixed", window.FixedWindows(10)),
+        ("Sliding", window.SlidingWindows(20, 10)),
+        ("Sessions", window.Sessions(5)),
+    ):
+        out.append(
+            timestamped(p, name, events)
+            | f"{name}Window" >> beam.WindowInto(fn)
+            | f"{name}Group" >> beam.GroupByKey()
+            | f"{name}Format" >> beam.ParDo(FormatWindow())
+            | f"{name}Tag" >> beam.Map(lambda x, name=name: (name,) + x)
+        )
+    out.append(
+        timestamped(p, "FixedSum", events)
+        | "FixedSumWindow" >> beam.WindowInto(window.FixedWindows(10))
+        | "FixedSumCombine" >> beam.CombinePerKey(sum)
+        | "FixedSumFormat" >> beam.ParDo(FormatWindow())
+        | "FixedSumTag" >> beam.Map(lambda x: ("FixedSum",) + x)
+    )
+    return tuple(out) | beam.Flatten()
+
+
+class BufferUntilTimer(beam.DoFn):
+    BUFFER = BagStateSpec("buffer", VarIntCoder())
+    FLUSH = TimerSpec("flush", TimeDomain.WATERMARK)
+
+    def process(self, kv, ts=beam.DoFn.TimestampParam, buffer=beam.DoFn.StateParam(BUFFER), flush=beam.DoFn.TimerParam(FLUSH)):
+        buffer.add(kv[1])
+        flush.set(100)
+
+    @on_timer(FLUSH)
+    def on_flush(self, key=beam.DoFn.KeyParam, buffer=beam.DoFn.StateParam(BUFFER)):
+        values = sorted(buffer.read())
+        buffer.clear()
+        yield (key, values, sum(values))
+
+
+@case
+def stateful_timer(p, workdir):
+    data = [(f"k{i % 4}", i) for i in range(40)]
+    return (
+        p
+        | beam.Create(data)
+        | beam.Map(lambda kv: window.TimestampedValue(kv, kv[1]))
+        | beam.ParDo(BufferUntilTimer())
+    )
+
+
+@case
+def reshuffle_two_gbks(p, workdir):
+    n = 100_000
+    return (
+        p
+        | beam.Create(list(range(n)))
+        | beam.Reshuffle()
+        | "Key1" >> beam.Map(lambda x: (x % 1000, x))
+        | "Group1" >> beam.GroupByKey()
+        | "Sum1" >> beam.MapTuple(lambda k, vs: (k % 10, (len(list(vs)), sum(vs))))
+        | "Group2" >> beam.GroupByKey()
+        | "Sum2" >> beam.MapTuple(lambda k, vs: (k, sum(c for c, _ in vs), sum(s for _, s in vs)))
+    )
+
+
+@case
+def metrics(p, workdir):
+    class Measure(beam.DoFn):
+        def __init__(self):
+            self.seen = Metrics.counter("cases", "elements_seen")
+            self.sizes = Metrics.distribution("cases", "element_size")
+
+        def process(self, x):
+            self.seen.inc()
+            self.sizes.update(x)
+            yield x
+
+    return numbers(p, 50) | beam.ParDo(Measure()) | beam.combiners.Count.Globally()
+
+
+@case
+def failing_dofn(p, workdir):
+    def explode(x):
+        if x == 7:
+            raise ValueError("boom: the element was seven")
+        return x
+
+    return numbers(p, 20) | "Explode" >> beam.Map(explode)
