@@ -1,0 +1,34 @@
+"""Captures the pipeline protos the Python SDK's PortableRunner submits, for the planner's unit
+tests (test/fixtures/*.pb). Re-run after changing the pinned apache-beam:
+
+    .venv/bin/python scripts/capture-pipelines.py test/fixtures
+"""
+import os
+import sys
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.runners.portability.portable_runner import PortableRunner
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "e2e"))
+from cases import CASES  # noqa: E402
+
+CAPTURED = ["wordcount_files", "side_inputs", "windowing", "stateful_timer", "flatten_partition_multi_output"]
+
+
+def capture(name, out_dir):
+    options = PipelineOptions(["--job_endpoint=localhost:1"])
+    p = beam.Pipeline(options=options)
+    CASES[name](p, os.path.join("/tmp", "capture-pipelines", name))
+    proto = p.to_runner_api(default_environment=PortableRunner._create_environment(options))
+    optimized = PortableRunner._optimize_pipeline(proto, options)
+    with open(os.path.join(out_dir, f"{name}.pb"), "wb") as f:
+        f.write(optimized.SerializeToString())
+
+
+if __name__ == "__main__":
+    out_dir = sys.argv[1]
+    os.makedirs(out_dir, exist_ok=True)
+    for name in CAPTURED:
+        capture(name, out_dir)
+        print(f"captured {name}")

@@ -1,0 +1,144 @@
+// The planner on real pipeline protos captured from the Python SDK (scripts/capture-pipelines.py).
+import { readFileSync } from "node:fs";
+import { DockerPayload, Pipeline } from "apache-beam/proto/beam_runner_api";
+import { describe, expect, it } from "vitest";
+import { isRunnerKnownCoder, resolveCoder, type CoderTree } from "../../src/codec/index.js";
+import { Environments, Transforms } from "../../src/common/urns.js";
+import { type ExecutionPlan, type Stage, UnsupportedPipelineError, planPipeline } from "../../src/driver/planner/index.js";
+
+const fixture = (name: string): Pipeline => Pipeline.fromBinary(readFileSync(new URL(`../fixtures/${name}.pb`, import.meta.url)));
+const plan = (name: string, version = "2.77.0"): ExecutionPlan => planPipeline(fixture(name), { pythonSdkVersion: version });
+
+function allRunnerKnown(tree: CoderTree): boolean {
+  // Below a length prefix the bytes are opaque to the runner, so anything goes there.
+  if (tree.urn === "beam:coder:length_prefix:v1") return true;
+  return isRunnerKnownCoder(tree.urn) && tree.components.every(allRunnerKnown);
+}
+
+const urnsOf = (stage: Stage): string[] => stage.transformIds.map((id) => stage.descriptor.transforms[id]!.spec!.urn);
+
+describe("planning wordcount (ReadFromText, Count.PerElement, WriteToText)", () => {
+  const p = plan("wordcount_files");
+
+  it("expands the splittable read and spreads the restrictions over tasks", () => {
+    const process = p.stages.find((s) => urnsOf(s)[0] === Transforms.processSizedElementsAndRestrictions)!;
+    expect(process).toBeDefined();
+    expect(process.main.kind).toBe("edge");
+    const split = p.stages.find((s) => urnsOf(s).includes(Transforms.splitAndSizeRestrictions))!;
+    expect(urnsOf(split)).toContain(Transforms.pairWithRestriction);
+    expect(process.upstream).toContain(split.id);
+  });
+
+  it("reads each GroupByKey's output as a grouped edge partitioned by key", () => {
+    const grouped = p.stages.filter((s) => s.main.kind === "edge" && s.main.edge.read.kind === "group");
+    const gbks = Object.values(fixture("wordcount_files").components!.transforms).filter((t) => t.spec?.urn === Transforms.groupByKey);
+    expect(gbks.length).toBeGreaterThanOrEqual(2);
+    expect(grouped.length).toBe(gbks.length);
+    for (const stage of grouped) {
+      const edge = stage.main.kind === "edge" ? stage.main.edge : undefined;
+      for (const source of edge!.sources) {
+        const producer = p.stages.find((s) => s.outputs.some((o) => o.pcollection === source))!;
+        expect(producer.outputs.find((o) => o.pcollection === source)!.partitionBy).toBe("key");
+      }
+    }
+  });
+
+  it("orders stages so that every stage comes after the stages it reads", () => {
+    const seen = new Set<string>();
+    for (const s of p.stages) {
+      for (const u of s.upstream) expect(seen.has(u)).toBe(true);
+      seen.add(s.id);
+    }
+  });
+
+  it("length-prefixes every coder the runner must parse", () => {
+    for (const s of p.stages) {
+      const coders = s.descriptor.coders;
+      const wire = [
+        ...s.outputs.map((o) => o.wireCoderId),
+        ...(s.main.kind === "edge" ? [s.main.edge.wireCoderId] : []),
+        ...s.sideInputs.map((si) => si.edge.wireCoderId),
+      ];
+      for (const id of wire) expect(allRunnerKnown(resolveCoder(coders, id)), `${s.id}: ${id}`).toBe(true);
+    }
+  });
+
+  it("gives each stage one data source and a sink per materialized output", () => {
+    for (const s of p.stages) {
+      const urns = Object.values(s.descriptor.transforms).map((t) => t.spec!.urn);
+      expect(urns.filter((u) => u === Transforms.dataSource)).toHaveLength(1);
+      expect(urns.filter((u) => u === Transforms.dataSink)).toHaveLength(s.outputs.length);
+    }
+  });
+
+  it("keeps runner transforms (Impulse, GroupByKey) out of every stage", () => {
+    for (const s of p.stages) {
+      expect(urnsOf(s)).not.toContain(Transforms.groupByKey);
+      expect(urnsOf(s)).not.toContain(Transforms.impulse);
+    }
+  });
+});
+
+describe("planning side inputs", () => {
+  it("materializes each side input and starts the consumer only after its producer", () => {
+    const p = plan("side_inputs");
+    const consumer = p.stages.find((s) => s.sideInputs.length > 0)!;
+    expect(consumer.sideInputs.map((si) => si.accessPattern).sort()).toEqual(["iterable", "iterable", "iterable", "iterable", "multimap"]); // Python builds AsDict on iterable access
+    for (const si of consumer.sideInputs) {
+      for (const source of si.edge.sources) {
+        const producer = p.stages.find((s) => s.outputs.some((o) => o.pcollection === source))!;
+        expect(consumer.upstream).toContain(producer.id);
+      }
+    }
+  });
+});
+
+describe("planning a stateful DoFn with a timer", () => {
+  const p = plan("stateful_timer");
+  const stateful = p.stages.find((s) => s.timers.length > 0)!;
+
+  it("roots it in its own stage whose input is partitioned by key", () => {
+    expect(stateful.main.kind).toBe("edge");
+    const edge = stateful.main.kind === "edge" ? stateful.main.edge : undefined;
+    const producer = p.stages.find((s) => s.outputs.some((o) => o.pcollection === edge!.sources[0]))!;
+    expect(producer.outputs.find((o) => o.pcollection === edge!.sources[0])!.partitionBy).toBe("key");
+  });
+
+  it("declares its timer family with a coder the runner can parse", () => {
+    expect(stateful.timers).toHaveLength(1);
+    expect(allRunnerKnown(resolveCoder(stateful.descriptor.coders, stateful.timers[0]!.coderId))).toBe(true);
+    expect(stateful.descriptor.timerApiServiceDescriptor).toBeDefined();
+  });
+});
+
+describe("planning Flatten and multi-output ParDo", () => {
+  it("reads a Flatten's output as the union of its inputs", () => {
+    const p = plan("flatten_partition_multi_output");
+    const unions = p.stages.filter((s) => s.main.kind === "edge" && s.main.edge.sources.length >= 3);
+    expect(unions.length).toBeGreaterThan(0);
+  });
+});
+
+describe("rejecting what the runner cannot run, at Prepare", () => {
+  it("names the transform with an unsupported URN", () => {
+    const pipeline = fixture("wordcount_files");
+    const [id, t] = Object.entries(pipeline.components!.transforms).find(([, t]) => t.spec?.urn === Transforms.parDo && t.uniqueName.includes("FlatMap"))!;
+    pipeline.components!.transforms[id] = { ...t, spec: { urn: "beam:transform:made_up:v1", payload: new Uint8Array() } };
+    expect(() => planPipeline(pipeline, { pythonSdkVersion: "2.77.0" })).toThrow(UnsupportedPipelineError);
+    expect(() => planPipeline(pipeline, { pythonSdkVersion: "2.77.0" })).toThrow(`transform '${t.uniqueName}': URN 'beam:transform:made_up:v1'`);
+  });
+
+  it("refuses a Docker environment built by another SDK version, before any work starts", () => {
+    const pipeline = fixture("wordcount_files");
+    const env = Object.values(pipeline.components!.environments)[0]!;
+    expect(env.urn).toBe(Environments.docker);
+    expect(DockerPayload.fromBinary(env.payload).containerImage).toMatch(/beam_python3\.11_sdk:2\.77\.0$/);
+    expect(() => planPipeline(pipeline, { pythonSdkVersion: "2.70.0" })).toThrow(/built with apache-beam 2\.77\.0 but this runner's Python harness is apache-beam 2\.70\.0/);
+  });
+
+  it("refuses requirements it does not honour", () => {
+    const pipeline = fixture("wordcount_files");
+    pipeline.requirements.push("beam:requirement:pardo:finalization:v1");
+    expect(() => planPipeline(pipeline, { pythonSdkVersion: "2.77.0" })).toThrow(/requires 'beam:requirement:pardo:finalization:v1'/);
+  });
+});
