@@ -32,6 +32,8 @@ export interface SideInputSpec {
 }
 
 export interface TaskOutputSpec {
+  /** The materialization this output feeds (a PCollection in one encoding). */
+  id: string;
   pcollection: string;
   sinkTransformId: string;
   wireCoderId: string;
@@ -63,6 +65,11 @@ export interface TaskSpec {
   pipelineOptionsJson: string;
   /** Object-store prefix holding the job's staged artifacts. */
   artifactPrefix: string;
+  /**
+   * The one transform reading the main input, when there is exactly one: a splittable DoFn's
+   * checkpointed residuals for it are resumed by sending them through the source again.
+   */
+  mainConsumer?: string;
   main: { sourceTransformId: string } & ({ kind: "impulse" } | ({ kind: "edge" } & TaskInput));
   sideInputs: SideInputSpec[];
   outputs: TaskOutputSpec[];
@@ -73,7 +80,8 @@ export interface TaskSpec {
 }
 
 export interface TaskOutputResult {
-  pcollection: string;
+  /** TaskOutputSpec.id */
+  id: string;
   key: string;
   /** Partition i is bytes [offsets[i], offsets[i+1]) of the object. */
   offsets: number[];

@@ -1,47 +1,83 @@
 // Aggregates the MonitoringInfos of committed task attempts into one job-wide set, the way
-// Beam's runners report them: counters summed, distributions combined, per metric and labels.
+// Beam's runners report them: per metric URN and labels, counters summed, distributions
+// combined, gauges the latest, string sets unioned. Types the runner cannot combine (bounded
+// tries, histograms) keep the last value reported.
 import { MonitoringInfo } from "apache-beam/proto/metrics";
 import { ByteReader, ByteWriter } from "../codec/byte-io.js";
 
 const SUM_INT64 = "beam:metrics:sum_int64:v1";
 const DISTRIBUTION_INT64 = "beam:metrics:distribution_int64:v1";
+const LATEST_INT64 = "beam:metrics:latest_int64:v1";
+const SET_STRING = "beam:metrics:set_string:v1";
+
+/** Only user metrics are reported; the SDK's own (element counts, timings) are per bundle noise here. */
+const USER_METRIC_PREFIX = "beam:metric:user:";
+
+type Combine = (a: Uint8Array, b: Uint8Array) => Uint8Array;
+
+const COMBINERS: Record<string, Combine> = {
+  [SUM_INT64]: (a, b) => encodeVarints([varints(a)[0]! + varints(b)[0]!]),
+  [DISTRIBUTION_INT64]: (a, b) => {
+    const [c1, s1, min1, max1] = varints(a) as [bigint, bigint, bigint, bigint];
+    const [c2, s2, min2, max2] = varints(b) as [bigint, bigint, bigint, bigint];
+    if (c1 === 0n) return b;
+    if (c2 === 0n) return a;
+    return encodeVarints([c1 + c2, s1 + s2, min1 < min2 ? min1 : min2, max1 > max2 ? max1 : max2]);
+  },
+  // Payload: varint timestamp (ms), varint value. The later timestamp wins.
+  [LATEST_INT64]: (a, b) => (varints(b)[0]! >= varints(a)[0]! ? b : a),
+  // Payload: IterableCoder(StrUtf8Coder), outer context.
+  [SET_STRING]: (a, b) => encodeStringSet(new Set([...decodeStringSet(a), ...decodeStringSet(b)])),
+};
 
 export class MetricsAggregator {
-  private readonly metrics = new Map<string, { info: MonitoringInfo; values: bigint[] }>();
+  private readonly metrics = new Map<string, MonitoringInfo>();
 
   /** Adds one committed attempt's metrics (serialized MonitoringInfo protos, base64). */
   add(encoded: string[]): void {
     for (const e of encoded) {
       const info = MonitoringInfo.fromBinary(Buffer.from(e, "base64"));
-      if (info.type !== SUM_INT64 && info.type !== DISTRIBUTION_INT64) continue;
+      if (!info.urn.startsWith(USER_METRIC_PREFIX)) continue;
       const labels = Object.entries(info.labels).sort(([a], [b]) => a.localeCompare(b));
       const id = JSON.stringify([info.urn, info.type, labels]);
-      const values = decodeValues(info.payload);
       const existing = this.metrics.get(id);
-      if (!existing) {
-        this.metrics.set(id, { info, values });
-      } else if (info.type === SUM_INT64) {
-        existing.values[0]! += values[0]!;
-      } else {
-        const [c1, s1, min1, max1] = existing.values as [bigint, bigint, bigint, bigint];
-        const [c2, s2, min2, max2] = values as [bigint, bigint, bigint, bigint];
-        existing.values = c1 === 0n ? values : c2 === 0n ? existing.values : [c1 + c2, s1 + s2, min1 < min2 ? min1 : min2, max1 > max2 ? max1 : max2];
-      }
+      const combine = COMBINERS[info.type];
+      this.metrics.set(id, existing && combine ? { ...info, payload: combine(existing.payload, info.payload) } : info);
     }
   }
 
   results(): MonitoringInfo[] {
-    return [...this.metrics.values()].map(({ info, values }) => {
-      const w = new ByteWriter();
-      for (const v of values) w.varint(v);
-      return { ...info, payload: w.finish() };
-    });
+    return [...this.metrics.values()];
   }
 }
 
-function decodeValues(payload: Uint8Array): bigint[] {
+function varints(payload: Uint8Array): bigint[] {
   const r = new ByteReader(payload);
   const out: bigint[] = [];
   while (!r.done) out.push(r.readVarBigInt());
   return out;
+}
+
+function encodeVarints(values: bigint[]): Uint8Array {
+  const w = new ByteWriter();
+  for (const v of values) w.varint(v);
+  return w.finish();
+}
+
+function decodeStringSet(payload: Uint8Array): string[] {
+  const r = new ByteReader(payload);
+  const out: string[] = [];
+  if (r.done) return out;
+  const count = r.readInt32BE();
+  for (let i = 0; i < count; i++) out.push(Buffer.from(r.readBytes(r.readVarint())).toString("utf8"));
+  return out;
+}
+
+function encodeStringSet(values: Set<string>): Uint8Array {
+  const w = new ByteWriter().int32BE(values.size);
+  for (const v of values) {
+    const b = Buffer.from(v, "utf8");
+    w.varint(b.length).bytes(b);
+  }
+  return w.finish();
 }

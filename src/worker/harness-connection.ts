@@ -156,6 +156,12 @@ export class HarnessConnection {
     return { instructionId, response };
   }
 
+  /** Runs the bundle's finalization callbacks. Their failures are the SDK's to log, not the task's. */
+  async finalizeBundle(instructionId: string): Promise<void> {
+    const response = await this.instruct({ oneofKind: "finalizeBundle", finalizeBundle: { instructionId } });
+    if (response.error) this.logs.push(`bundle finalization of ${instructionId} failed: ${response.error}`);
+  }
+
   finishBundle(instructionId: string): void {
     this.receivers.delete(instructionId);
     this.stateHandlers.delete(instructionId);

@@ -1,6 +1,7 @@
 // Runs one task: a stage's bundle over one input partition, on a warm SDK harness.
 import { randomUUID } from "node:crypto";
-import { ProcessBundleDescriptor, RemoteGrpcPort } from "apache-beam/proto/beam_fn_api";
+import { type ProcessBundleResponse, ProcessBundleDescriptor, RemoteGrpcPort } from "apache-beam/proto/beam_fn_api";
+import { setTimeout as delay } from "node:timers/promises";
 import { MonitoringInfo } from "apache-beam/proto/metrics";
 import { ByteReader, decodeTimestampMillis, encodeTimestampMillis } from "../codec/byte-io.js";
 import { type CoderTree, resolveCoder, skipValue, splitElements, splitKv, splitWindowedValue } from "../codec/coders.js";
@@ -20,6 +21,24 @@ const SEND_CHUNK_BYTES = 1 << 20;
 const MAX_WARM_HARNESSES = 2;
 /** Guards against a timer that keeps re-setting itself forever. */
 const MAX_TIMER_ROUNDS = 10_000;
+/** Guards against a splittable DoFn that defers forever (an unbounded source in a batch job). */
+const MAX_RESUME_ROUNDS = 100_000;
+/** Pause before resuming deferred work; batch has no reason to honour longer requested delays. */
+const RESUME_DELAY_MS = 10;
+
+type FiringTimers = { transformId: string; timerFamilyId: string; timers: Uint8Array[] }[];
+
+/** The elements to resume a checkpointed splittable DoFn with, encoded as the stage's source sends them. */
+function residualElements(spec: TaskSpec, response: ProcessBundleResponse): Uint8Array[] {
+  return response.residualRoots.map((root) => {
+    const app = root.application;
+    if (!app) throw new Error("the harness returned a residual without an application");
+    if (app.transformId !== spec.mainConsumer) {
+      throw new Error(`the harness returned a residual for '${app.transformId}', which does not read the stage's input`);
+    }
+    return app.element;
+  });
+}
 
 export class TaskRunner {
   private readonly harnesses = new Map<string, Promise<SdkHarness>>();
@@ -140,18 +159,32 @@ export class TaskRunner {
 
     const metrics: MonitoringInfo[][] = [];
     let timers = new PendingTimers(spec, coders);
-    metrics.push(await this.bundle(spec, descriptor.id, connection, mainElements, [], state, onOutput, timers));
+    const runBundle = async (elements: Uint8Array[], firing: FiringTimers): Promise<Uint8Array[]> => {
+      const done = await this.bundle(spec, descriptor.id, connection, elements, firing, state, onOutput, timers);
+      metrics.push(done.response.monitoringInfos);
+      // Finalization callbacks (e.g. acknowledging a source) run once the bundle's output is in
+      // the worker's hands, before any checkpointed remainder is resumed.
+      if (done.response.requiresFinalization) await connection.finalizeBundle(done.instructionId);
+      return residualElements(spec, done.response);
+    };
+    // A splittable DoFn may checkpoint: its residual restrictions come back as new input.
+    for (let pending = mainElements, round = 0; pending.length > 0 || round === 0; round++) {
+      if (round >= MAX_RESUME_ROUNDS) throw new Error(`a splittable DoFn was still deferring work after ${MAX_RESUME_ROUNDS} bundles`);
+      pending = await runBundle(pending, []);
+      if (pending.length > 0) await delay(RESUME_DELAY_MS);
+    }
     for (let round = 0; timers.size > 0; round++) {
       if (round >= MAX_TIMER_ROUNDS) throw new Error(`timers were still being set after ${MAX_TIMER_ROUNDS} rounds`);
       const firing = timers.drain();
       timers = new PendingTimers(spec, coders);
-      metrics.push(await this.bundle(spec, descriptor.id, connection, [], firing, state, onOutput, timers));
+      const residuals = await runBundle([], firing);
+      if (residuals.length > 0) throw new Error("a timer callback deferred work (residual restrictions), which batch timers do not support");
     }
 
     const outputs: TaskOutputResult[] = [];
     for (const { spec: o, writer } of sinks.values()) {
       const key = `${spec.outputPrefix}/${safeName(o.pcollection)}`;
-      outputs.push({ pcollection: o.pcollection, key, offsets: await writer.write(this.store, key), elements: writer.records });
+      outputs.push({ id: o.id, key, offsets: await writer.write(this.store, key), elements: writer.records });
     }
     return { outputs, monitoringInfos: metrics.flat().map((m) => Buffer.from(MonitoringInfo.toBinary(m)).toString("base64")) };
   }
@@ -162,15 +195,30 @@ export class TaskRunner {
     descriptorId: string,
     connection: HarnessConnection,
     elements: Uint8Array[],
-    firing: { transformId: string; timerFamilyId: string; timers: Uint8Array[] }[],
+    firing: FiringTimers,
     state: TaskStateStore,
     onOutput: (transformId: string, data: Uint8Array) => void,
     timers: PendingTimers,
-  ): Promise<MonitoringInfo[]> {
+  ): Promise<{ instructionId: string; response: ProcessBundleResponse }> {
     const openSinks = new Set(spec.outputs.map((o) => o.sinkTransformId));
     const openTimerOutputs = new Set(spec.timers.map((t) => `${t.transformId}\0${t.timerFamilyId}`));
     let outputsDone!: () => void;
-    const allOutputs = new Promise<void>((resolve) => (outputsDone = resolve));
+    let bundleFailed!: (e: unknown) => void;
+    const allOutputs = new Promise<void>((resolve, reject) => {
+      outputsDone = resolve;
+      bundleFailed = reject;
+    });
+    allOutputs.catch(() => undefined);
+    // A bad element must fail this bundle, never the worker process.
+    const guarded =
+      <A extends unknown[]>(fn: (...args: A) => void) =>
+      (...args: A): void => {
+        try {
+          fn(...args);
+        } catch (e) {
+          bundleFailed(e);
+        }
+      };
     const check = (): void => {
       if (openSinks.size === 0 && openTimerOutputs.size === 0) outputsDone();
     };
@@ -178,20 +226,20 @@ export class TaskRunner {
     const { instructionId, response } = connection.startBundle(
       descriptorId,
       {
-        onData(transformId, data, isLast) {
+        onData: guarded((transformId: string, data: Uint8Array, isLast: boolean) => {
           if (data.length > 0) onOutput(transformId, data);
           if (isLast) {
             openSinks.delete(transformId);
             check();
           }
-        },
-        onTimers(transformId, timerFamilyId, data, isLast) {
+        }),
+        onTimers: guarded((transformId: string, timerFamilyId: string, data: Uint8Array, isLast: boolean) => {
           if (data.length > 0) timers.add(transformId, timerFamilyId, data);
           if (isLast) {
             openTimerOutputs.delete(`${transformId}\0${timerFamilyId}`);
             check();
           }
-        },
+        }),
       },
       state.handle,
     );
@@ -203,9 +251,9 @@ export class TaskRunner {
         if (f) await connection.send({ data: [], timers: [{ ...base, timers: Buffer.concat(f.timers), isLast: false }] });
         await connection.send({ data: [], timers: [{ ...base, timers: new Uint8Array(), isLast: true }] });
       }
-      const result = await Promise.race([response, connectionLost(connection)]);
+      const result = await Promise.race([response, connectionLost(connection), allOutputs.then(() => response)]);
       await Promise.race([allOutputs, connectionLost(connection)]);
-      return result.monitoringInfos;
+      return { instructionId, response: result };
     } finally {
       connection.finishBundle(instructionId);
     }

@@ -37,8 +37,8 @@ describe("planning wordcount (ReadFromText, Count.PerElement, WriteToText)", () 
     for (const stage of grouped) {
       const edge = stage.main.kind === "edge" ? stage.main.edge : undefined;
       for (const source of edge!.sources) {
-        const producer = p.stages.find((s) => s.outputs.some((o) => o.pcollection === source))!;
-        expect(producer.outputs.find((o) => o.pcollection === source)!.partitionBy).toBe("key");
+        const producer = p.stages.find((s) => s.outputs.some((o) => o.id === source))!;
+        expect(producer.outputs.find((o) => o.id === source)!.partitionBy).toBe("key");
       }
     }
   });
@@ -86,7 +86,7 @@ describe("planning side inputs", () => {
     expect(consumer.sideInputs.map((si) => si.accessPattern).sort()).toEqual(["iterable", "iterable", "iterable", "iterable", "multimap"]); // Python builds AsDict on iterable access
     for (const si of consumer.sideInputs) {
       for (const source of si.edge.sources) {
-        const producer = p.stages.find((s) => s.outputs.some((o) => o.pcollection === source))!;
+        const producer = p.stages.find((s) => s.outputs.some((o) => o.id === source))!;
         expect(consumer.upstream).toContain(producer.id);
       }
     }
@@ -100,8 +100,8 @@ describe("planning a stateful DoFn with a timer", () => {
   it("roots it in its own stage whose input is partitioned by key", () => {
     expect(stateful.main.kind).toBe("edge");
     const edge = stateful.main.kind === "edge" ? stateful.main.edge : undefined;
-    const producer = p.stages.find((s) => s.outputs.some((o) => o.pcollection === edge!.sources[0]))!;
-    expect(producer.outputs.find((o) => o.pcollection === edge!.sources[0])!.partitionBy).toBe("key");
+    const producer = p.stages.find((s) => s.outputs.some((o) => o.id === edge!.sources[0]))!;
+    expect(producer.outputs.find((o) => o.id === edge!.sources[0])!.partitionBy).toBe("key");
   });
 
   it("declares its timer family with a coder the runner can parse", () => {
@@ -138,7 +138,7 @@ describe("rejecting what the runner cannot run, at Prepare", () => {
 
   it("refuses requirements it does not honour", () => {
     const pipeline = fixture("wordcount_files");
-    pipeline.requirements.push("beam:requirement:pardo:finalization:v1");
-    expect(() => planPipeline(pipeline, { pythonSdkVersion: "2.77.0" })).toThrow(/requires 'beam:requirement:pardo:finalization:v1'/);
+    pipeline.requirements.push("beam:requirement:pardo:time_sorted_input:v1");
+    expect(() => planPipeline(pipeline, { pythonSdkVersion: "2.77.0" })).toThrow(/requires 'beam:requirement:pardo:time_sorted_input:v1'/);
   });
 });

@@ -82,7 +82,7 @@ describe("Beam Python pipelines on the embedded backend", () => {
 
   it("fails the job with the Python exception text when a DoFn raises", () => {
     expect(ours.failing_dofn!.error).toContain("ValueError: boom: the element was seven");
-    expect(ours.failing_dofn!.error).toMatch(/failed in state FAILED: stage s\d+ \[.*Explode.*\]/);
+    expect(ours.failing_dofn!.error).toMatch(/failed in state FAILED: stage s\d+ failed in task \d+ at transform 'Explode'/);
     expect(jobNamed("failing_dofn")?.state).toBe(JobState_Enum.FAILED);
   });
 

@@ -38,6 +38,7 @@ class Fuser {
   private readonly stageOf = new Map<string, StageBuilder>();
   private readonly stages: StageBuilder[] = [];
   private readonly roots = new Map<string, StageBuilder>();
+  private readonly materializedBy = new Map<string, StageBuilder>();
 
   constructor(
     private readonly components: Components,
@@ -136,7 +137,7 @@ class Fuser {
   }
 
   private linkUpstream(stage: StageBuilder, edge: Edge): void {
-    for (const source of edge.sources) stage.upstream.add(this.stageOf.get(this.producer.get(source)!)!.id);
+    for (const source of edge.sources) stage.upstream.add(this.materializedBy.get(source)!.id);
   }
 
   /** Describes how a consumer reads `pcollection`, and makes its producers materialize it. */
@@ -155,8 +156,8 @@ class Fuser {
     } else if (urn === Transforms.impulse) {
       throw new UnsupportedPipelineError("reading an Impulse output as a side input or through a Flatten is not supported", consumer.uniqueName);
     }
-    const sources = this.materializedSources(sourcesOf, consumer);
-    for (const source of sources) this.materialize(source, this.wireCoder(encodedAs), partitionBy);
+    const encoding = this.wireCoder(encodedAs);
+    const sources = this.materializedSources(sourcesOf, consumer).map((source) => this.materialize(source, encoding, partitionBy, consumer));
     return { pcollection, read, sources, wireCoderId: this.wireCoder(pcollection) };
   }
 
@@ -188,14 +189,21 @@ class Fuser {
     return [pcollection];
   }
 
-  private materialize(pcollection: string, wireCoderId: string, partitionBy: "key" | "spread"): void {
+  /** Makes the producing stage write `pcollection` encoded with `wireCoderId`; returns the materialization's id. */
+  private materialize(pcollection: string, wireCoderId: string, partitionBy: "key" | "spread", consumer: PTransform): string {
     const stage = this.stageOf.get(this.producer.get(pcollection)!)!;
-    const existing = stage.outputs.get(pcollection);
+    if (partitionBy === "key" && this.components.coders[this.components.coders[wireCoderId]!.componentCoderIds[0]!]!.spec?.urn !== Coders.kv) {
+      throw new UnsupportedPipelineError(`its input '${pcollection}' must be key-value pairs to be grouped or keyed by the runner`, consumer.uniqueName);
+    }
+    const id = `${pcollection}@${wireCoderId}`;
+    const existing = stage.outputs.get(id);
     if (existing) {
       if (partitionBy === "key") existing.partitionBy = "key";
-      return;
+      return id;
     }
-    stage.outputs.set(pcollection, { pcollection, sinkTransformId: `${stage.id}/sink/${pcollection}`, wireCoderId, partitionBy });
+    this.materializedBy.set(id, stage);
+    stage.outputs.set(id, { id, pcollection, sinkTransformId: `${stage.id}/sink/${id}`, wireCoderId, partitionBy });
+    return id;
   }
 
   private addTimers(stage: StageBuilder, id: string, t: PTransform, payload: ParDoPayload): void {
@@ -221,6 +229,7 @@ class Fuser {
     }
     const mainPcollection = s.main.kind === "edge" ? s.main.edge.pcollection : this.mainInputOf(s);
     const mainWire = s.main.kind === "edge" ? s.main.edge.wireCoderId : this.wireCoder(mainPcollection);
+    const consumers = s.transformIds.filter((id) => Object.values(this.transform(id).inputs).includes(mainPcollection));
     transforms[s.sourceTransformId] = dataTransform(s.sourceTransformId, Transforms.dataSource, mainWire, {}, { out: mainPcollection });
     for (const out of s.outputs.values()) {
       transforms[out.sinkTransformId] = dataTransform(out.sinkTransformId, Transforms.dataSink, out.wireCoderId, { in: out.pcollection }, {});
@@ -238,6 +247,7 @@ class Fuser {
     return {
       ...s,
       name: s.transformIds.map((id) => this.transform(id).uniqueName).join(" + "),
+      mainConsumer: consumers.length === 1 ? consumers[0] : undefined,
       outputs: [...s.outputs.values()],
       upstream: [...s.upstream],
       descriptor,

@@ -24,6 +24,7 @@ const SUPPORTED_REQUIREMENTS = new Set<string>([
   Requirements.splittableDoFn,
   Requirements.statefulProcessing,
   Requirements.stableInput,
+  Requirements.bundleFinalization,
 ]);
 
 /** Transforms the runner executes itself rather than handing to an SDK. */
@@ -126,9 +127,6 @@ function checkTransforms(leaves: string[], components: Components): void {
 
 function checkParDo(t: PTransform): void {
   const payload = ParDoPayload.fromBinary(t.spec!.payload);
-  if (payload.requestsFinalization) {
-    throw new UnsupportedPipelineError("bundle finalization is not supported", t.uniqueName);
-  }
   if (payload.requiresTimeSortedInput) {
     throw new UnsupportedPipelineError("time-sorted input (@RequiresTimeSortedInput) is not supported", t.uniqueName);
   }

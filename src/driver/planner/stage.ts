@@ -10,13 +10,18 @@ export interface Edge {
   /** The PCollection as its consumers see it. */
   pcollection: string;
   read: EdgeRead;
-  /** Materialized PCollections (stage outputs) whose elements make up this edge. */
+  /** Ids of the materializations (stage outputs) whose elements make up this edge. */
   sources: string[];
   /** Windowed-value coder of the elements handed to the consuming stage. */
   wireCoderId: string;
 }
 
 export interface StageOutput {
+  /**
+   * Identifies this materialization: one PCollection in one encoding. A PCollection read by
+   * consumers that expect different coders (a Flatten's inputs) is written once per coder.
+   */
+  id: string;
   pcollection: string;
   sinkTransformId: string;
   wireCoderId: string;
@@ -38,6 +43,8 @@ export interface Stage {
   environmentId: string;
   transformIds: string[];
   sourceTransformId: string;
+  /** The one transform reading the main input, if only one does (see TaskSpec.mainConsumer). */
+  mainConsumer?: string;
   main: { kind: "impulse" } | { kind: "edge"; edge: Edge };
   sideInputs: StageSideInput[];
   outputs: StageOutput[];

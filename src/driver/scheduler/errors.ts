@@ -1,12 +1,18 @@
-/** A task failed on every attempt; the job fails with this, naming the stage and its transforms. */
+/** A task failed on every attempt; the job fails with this, naming the stage and, when the SDK
+ * says, the transform that raised. */
 export class StageFailedError extends Error {
   override name = "StageFailedError";
+  /** The transform the SDK blamed ("[while running 'X']"), if it named one. */
+  readonly transform?: string;
+
   constructor(
     readonly stageId: string,
     readonly stageName: string,
     readonly taskIndex: number,
     readonly reason: string,
   ) {
-    super(`stage ${stageId} [${stageName}] failed (task ${taskIndex}): ${reason}`);
+    const transform = /while running '([^']+)'/.exec(reason)?.[1];
+    super(`stage ${stageId} failed in task ${taskIndex}${transform ? ` at transform '${transform}'` : ""}: ${reason}`);
+    this.transform = transform;
   }
 }

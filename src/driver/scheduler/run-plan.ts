@@ -28,7 +28,7 @@ export interface RunOptions {
   onStageStarted?(stage: Stage, tasks: number): void;
 }
 
-/** Committed outputs of one PCollection: one entry per task that produced any. */
+/** Committed outputs by materialization id: one entry per task that produced any. */
 type Materialized = Map<string, TaskOutputResult[]>;
 
 export async function runPlan(plan: ExecutionPlan, backend: Backend, store: ObjectStore, options: RunOptions): Promise<void> {
@@ -98,6 +98,7 @@ async function runStage(
       environment,
       pipelineOptionsJson: options.pipelineOptionsJson,
       artifactPrefix: options.artifactPrefix,
+      mainConsumer: stage.mainConsumer,
       main: main ? { sourceTransformId: stage.sourceTransformId, kind: "edge", ...main } : { sourceTransformId: stage.sourceTransformId, kind: "impulse" },
       sideInputs,
       outputs: stage.outputs.map((o) => ({ ...o, partitions: options.partitions })),
@@ -109,12 +110,12 @@ async function runStage(
   const results = await Promise.all(specs.map((spec) => runTask(spec, stage, backend, options, jobPrefix)));
   for (const outputs of results) {
     for (const out of outputs) {
-      const list = materialized.get(out.pcollection) ?? [];
+      const list = materialized.get(out.id) ?? [];
       list.push(out);
-      materialized.set(out.pcollection, list);
+      materialized.set(out.id, list);
     }
   }
-  for (const o of stage.outputs) if (!materialized.has(o.pcollection)) materialized.set(o.pcollection, []);
+  for (const o of stage.outputs) if (!materialized.has(o.id)) materialized.set(o.id, []);
 }
 
 async function runTask(spec: TaskSpec, stage: Stage, backend: Backend, options: RunOptions, jobPrefix: string): Promise<TaskOutputResult[]> {
