@@ -6,5 +6,7 @@ export interface Backend {
   readonly concurrency: number;
   /** Runs one attempt. Resolves with its result; a lost worker is a failed, retryable result. */
   invoke(spec: TaskSpec): Promise<TaskResult>;
+  /** Drops a cancelled job's queued attempts and stops its running ones where the backend can. */
+  cancelJob(jobId: string): void;
   close(): Promise<void>;
 }

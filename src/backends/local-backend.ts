@@ -18,7 +18,7 @@ interface WorkerProcess {
   child: ChildProcess;
   /** Set once the process has loaded the handler and said so. */
   ready: boolean;
-  busy?: { id: number; resolve(r: TaskResult): void };
+  busy?: { id: number; jobId: string; resolve(r: TaskResult): void };
 }
 
 export class LocalBackend implements Backend {
@@ -41,6 +41,14 @@ export class LocalBackend implements Backend {
       this.queue.push({ spec, resolve });
       this.dispatch();
     });
+  }
+
+  cancelJob(jobId: string): void {
+    const cancelled: TaskResult = { ok: false, retryable: false, workerPid: 0, error: `job ${jobId} was cancelled` };
+    for (const queued of this.queue.filter((q) => q.spec.jobId === jobId)) queued.resolve(cancelled);
+    this.queue.splice(0, this.queue.length, ...this.queue.filter((q) => q.spec.jobId !== jobId));
+    // A worker busy with the job is killed (and replaced): its harness may be stuck in user code.
+    for (const worker of this.workers) if (worker.busy?.jobId === jobId) worker.child.kill("SIGKILL");
   }
 
   async close(): Promise<void> {
@@ -97,7 +105,7 @@ export class LocalBackend implements Backend {
       if (worker.busy || !worker.ready) continue;
       const { spec, resolve } = this.queue.shift()!;
       const id = ++this.nextId;
-      worker.busy = { id, resolve };
+      worker.busy = { id, jobId: spec.jobId, resolve };
       worker.child.send({ id, spec });
     }
   }

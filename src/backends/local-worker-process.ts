@@ -1,10 +1,15 @@
 // Entry point of a local worker process: receives TaskSpecs over IPC and answers with
 // TaskResults, through the very handler the Lambda backend invokes.
-import { handler } from "../worker/handler.js";
 import type { TaskSpec } from "../common/task-spec.js";
+import { handler } from "../worker/handler.js";
+
+/** The backend may shut down while a worker is starting or finishing a task. */
+function reply(message: unknown): void {
+  if (process.connected) process.send!(message);
+}
 
 process.on("message", (message: { id: number; spec: TaskSpec }) => {
-  void handler(message.spec).then((result) => process.send!({ id: message.id, result }));
+  void handler(message.spec).then((result) => reply({ id: message.id, result }));
 });
 process.on("disconnect", () => process.exit(0));
-process.send!({ ready: true });
+reply({ ready: true });

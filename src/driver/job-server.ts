@@ -86,6 +86,7 @@ export class JobServer {
         else process.stderr.write(`[${job.id}] state ${JobState_Enum[e.state]}\n`);
       });
     }
+    job.abort.signal.addEventListener("abort", () => this.backend.cancelJob(job.id), { once: true });
     job.transition(JobState_Enum.RUNNING);
     const started = Date.now();
     let tasks = 0;

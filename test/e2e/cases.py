@@ -12,6 +12,8 @@ from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import BagStateSpec, TimerSpec, on_timer
 
 CASES = {}
+# Set by run_cases.py: "fnapi" (the reference) or "portable" (ours). Fault cases only break ours.
+RUNNER = None
 
 
 def case(fn):
@@ -225,3 +227,52 @@ def failing_dofn(p, workdir):
         return x
 
     return numbers(p, 20) | "Explode" >> beam.Map(explode)
+
+
+def fail_once(marker, kill):
+    """Kills a process the first time any worker gets here; retries then find the marker."""
+
+    def maybe_fail(x):
+        if marker and x == 3 and not os.path.exists(marker):
+            open(marker, "w").close()
+            kill()
+        return x
+
+    return maybe_fail
+
+
+@case
+def harness_killed_mid_task(p, workdir):
+    marker = os.path.join(workdir, "harness-killed") if RUNNER == "portable" else None
+    return (
+        numbers(p, 100)
+        | "MaybeKillHarness" >> beam.Map(fail_once(marker, lambda: os._exit(1)))
+        | beam.Map(lambda x: (x % 7, x))
+        | beam.GroupByKey()
+        | beam.MapTuple(lambda k, vs: (k, sorted(vs)))
+    )
+
+
+@case
+def worker_killed_mid_task(p, workdir):
+    # The harness's parent is the runner's worker process: kill it, as a Lambda timeout would.
+    marker = os.path.join(workdir, "worker-killed") if RUNNER == "portable" else None
+    return (
+        numbers(p, 100)
+        | "MaybeKillWorker" >> beam.Map(fail_once(marker, lambda: os.kill(os.getppid(), 9)))
+        | beam.Map(lambda x: (x % 7, x))
+        | beam.GroupByKey()
+        | beam.MapTuple(lambda k, vs: (k, sorted(vs)))
+    )
+
+
+@case
+def hot_key_million_values(p, workdir):
+    return (
+        p
+        | beam.Impulse()
+        | beam.FlatMap(lambda _: range(1_000_000))
+        | beam.Map(lambda x: ("hot", x) if x % 1000 else (f"cold-{x % 7}", x))
+        | beam.GroupByKey()
+        | beam.MapTuple(lambda k, vs: (k, sum(1 for _ in vs), sum(vs)))
+    )

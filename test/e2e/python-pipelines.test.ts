@@ -1,7 +1,7 @@
 // Real Beam Python pipelines submitted to our job endpoint, compared with the same pipelines on
 // Beam's in-process FnApiRunner. The cases live in cases.py; run_cases.py runs them on a runner.
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -28,6 +28,9 @@ const CASES = [
   "stateful_timer",
   "reshuffle_two_gbks",
   "metrics",
+  "hot_key_million_values",
+  "harness_killed_mid_task",
+  "worker_killed_mid_task",
 ];
 
 let server: JobServer;
@@ -35,9 +38,15 @@ let reference: Record<string, CaseResult>;
 let ours: Record<string, CaseResult>;
 const workdir = mkdtempSync(join(tmpdir(), "beam-lambda-e2e-"));
 
-async function runCases(runner: "fnapi" | "portable", names: string[], extra: string[] = []): Promise<Record<string, CaseResult>> {
-  const out = join(workdir, `${runner}-${names.length}-${Date.now()}.json`);
-  await run(defaultPython(), [join(here, "run_cases.py"), "--runner", runner, "--workdir", workdir, "--out", out, ...extra, ...names], {
+/** Runs cases on one runner; each call gets its own directory unless `dir` is given. */
+async function runCases(
+  runner: "fnapi" | "portable",
+  names: string[],
+  extra: string[] = [],
+  dir = mkdtempSync(join(workdir, "run-")),
+): Promise<Record<string, CaseResult>> {
+  const out = join(dir, `${runner}.json`);
+  await run(defaultPython(), [join(here, "run_cases.py"), "--runner", runner, "--workdir", dir, "--out", out, ...extra, ...names], {
     maxBuffer: 64 << 20,
   });
   return JSON.parse(readFileSync(out, "utf8")) as Record<string, CaseResult>;
@@ -52,8 +61,8 @@ beforeAll(async () => {
   // The failing case runs between passing ones: the server must keep serving after it.
   const all = [...CASES.slice(0, 3), "failing_dofn", ...CASES.slice(3)];
   [reference, ours] = await Promise.all([
-    runCases("fnapi", all),
-    runCases("portable", all, ["--job_endpoint", server.address]),
+    runCases("fnapi", all, [], workdir),
+    runCases("portable", all, ["--job_endpoint", server.address], workdir),
   ]);
 });
 
@@ -80,6 +89,15 @@ describe("Beam Python pipelines on the embedded backend", () => {
     expect(job!.workerPids.size).toBeGreaterThan(1);
   });
 
+  it.each([
+    ["harness_killed_mid_task", "harness-killed"],
+    ["worker_killed_mid_task", "worker-killed"],
+  ])("%s: the fault really happened, the task was retried and the output has no duplicates or losses", (name, marker) => {
+    expect(existsSync(join(workdir, "portable", name, marker))).toBe(true);
+    expect(jobNamed(name)?.state).toBe(JobState_Enum.DONE);
+    expect(ours[name]!.lines).toEqual(reference[name]!.lines);
+  });
+
   it("fails the job with the Python exception text when a DoFn raises", () => {
     expect(ours.failing_dofn!.error).toContain("ValueError: boom: the element was seven");
     expect(ours.failing_dofn!.error).toMatch(/failed in state FAILED: stage s\d+ failed in task \d+ at transform 'Explode'/);
@@ -104,6 +122,44 @@ describe("Beam Python pipelines on the embedded backend", () => {
     expect(failure).toContain("transform 'MyTestStream'");
     expect(failure).toContain("beam:transform:teststream:v1");
     expect(server.registry.jobs.size).toBe(jobsBefore);
+  });
+});
+
+describe("several jobs on one job server", () => {
+  it("run at once without seeing each other's data", async () => {
+    const [a, b] = await Promise.all([
+      runCases("portable", ["combiners", "side_inputs"], ["--job_endpoint", server.address]),
+      runCases("portable", ["cogroupbykey", "windowing"], ["--job_endpoint", server.address]),
+    ]);
+    for (const [name, result] of Object.entries({ ...a, ...b })) {
+      expect(result.error, name).toBeNull();
+      expect(result.lines, name).toEqual(reference[name]!.lines);
+    }
+  });
+
+  it("cancel a running job promptly, and the server goes on serving", async () => {
+    const script = [
+      "import time, apache_beam as beam",
+      "from apache_beam.options.pipeline_options import PipelineOptions",
+      `p = beam.Pipeline(options=PipelineOptions(['--runner=PortableRunner', '--job_endpoint=${server.address}', '--job_name=cancel_me']))`,
+      "_ = p | beam.Create([1, 2, 3]) | beam.Map(lambda x: time.sleep(120))",
+      "result = p.run()",
+      "while str(result.state) != 'RUNNING': time.sleep(0.2)",
+      "time.sleep(2)",
+      "result.cancel()",
+      "try:",
+      "    result.wait_until_finish()",
+      "except RuntimeError as e:",
+      "    print('wait_until_finish raised:', e)",
+      "print('final state', result.state)",
+    ].join("\n");
+    const started = Date.now();
+    const { stdout } = await run(defaultPython(), ["-c", script]);
+    expect(stdout).toContain("final state CANCELLED");
+    expect(jobNamed("cancel_me")?.state).toBe(JobState_Enum.CANCELLED);
+    expect(Date.now() - started).toBeLessThan(100_000); // well before the DoFn's sleep ends
+    const after = await runCases("portable", ["cogroupbykey"], ["--job_endpoint", server.address]);
+    expect(after.cogroupbykey!.lines).toEqual(reference.cogroupbykey!.lines);
   });
 });
 

@@ -30,6 +30,7 @@ CASES = cases.CASES
 
 
 def run_case(name, args):
+    cases.RUNNER = args.runner
     workdir = os.path.join(args.workdir, args.runner, name)
     os.makedirs(workdir, exist_ok=True)
     out = os.path.join(workdir, "result", "part")

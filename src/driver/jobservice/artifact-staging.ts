@@ -33,7 +33,7 @@ export function addArtifactStagingService(server: grpc.Server, registry: JobRegi
       const responses = call[Symbol.asyncIterator]() as AsyncIterator<ArtifactResponseWrapper>;
       void stage(call, responses, registry, store).then(
         () => call.end(),
-        (e: Error) => call.destroy(Object.assign(new Error(e.message), { code: grpc.status.INVALID_ARGUMENT })),
+        (e: Error) => call.emit("error", { code: grpc.status.INVALID_ARGUMENT, details: e.message }),
       );
     },
   });

@@ -129,7 +129,7 @@ function streamJob<T>(
   try {
     job = registry.get(call.request.jobId);
   } catch (e) {
-    call.destroy(Object.assign(new Error((e as Error).message), { code: grpc.status.NOT_FOUND }));
+    call.emit("error", { code: grpc.status.NOT_FOUND, details: (e as Error).message });
     return;
   }
   const write = (m: T): void => {

@@ -40,6 +40,13 @@ export async function runPlan(plan: ExecutionPlan, backend: Backend, store: Obje
   const done = new Set<string>();
   const running = new Map<string, Promise<void>>();
   const failures: unknown[] = [];
+  // Cancelling stops scheduling at once; attempts already running finish on their workers and
+  // their results are dropped (a Lambda invocation cannot be stopped either).
+  const aborted = new Promise<never>((_, reject) => {
+    if (options.signal?.aborted) reject(options.signal.reason);
+    options.signal?.addEventListener("abort", () => reject(options.signal!.reason), { once: true });
+  });
+  aborted.catch(() => undefined);
 
   while (done.size < plan.stages.length && failures.length === 0) {
     if (options.signal?.aborted) throw options.signal.reason;
@@ -60,7 +67,7 @@ export async function runPlan(plan: ExecutionPlan, backend: Backend, store: Obje
       if (done.size < plan.stages.length && failures.length === 0) throw new Error("the stage graph cannot make progress (a stage waits on itself)");
       break;
     }
-    await Promise.race(running.values());
+    await Promise.race([...running.values(), aborted]);
   }
   await Promise.allSettled(running.values());
   if (failures.length > 0) throw failures[0];
