@@ -8,7 +8,6 @@ export const Transforms = {
   flatten: "beam:transform:flatten:v1",
   groupByKey: "beam:transform:group_by_key:v1",
   windowInto: "beam:transform:window_into:v1",
-  assignWindows: "beam:transform:assign_windows:v1",
   reshuffle: "beam:transform:reshuffle:v1",
   combinePerKey: "beam:transform:combine_per_key:v1",
   combineGlobally: "beam:transform:combine_globally:v1",
@@ -65,7 +64,7 @@ export const Environments = {
   process: "beam:env:process:v1",
   external: "beam:env:external:v1",
   default: "beam:env:default:v1",
-  loopback: "beam:env:loopback:v1",
+  // The Python SDK's LOOPBACK is an EXTERNAL environment pointing at its own worker pool.
 } as const;
 
 /** Pipeline requirements (Pipeline.requirements) that this runner honours. */

@@ -119,6 +119,28 @@ describe("planning Flatten and multi-output ParDo", () => {
   });
 });
 
+describe("combiner lifting", () => {
+  it("lifts a CombinePerKey the SDK submitted unlifted, so only accumulators are shuffled", () => {
+    const pipeline = fixture("combiners_unoptimized");
+    const combines = Object.values(pipeline.components!.transforms).filter((t) => t.spec?.urn === Transforms.combinePerKey);
+    expect(combines.length).toBeGreaterThan(0);
+    const p = planPipeline(pipeline, { pythonSdkVersion: "2.77.0" });
+    const urns = p.stages.flatMap(urnsOf);
+    for (const urn of [Transforms.combinePerKeyPrecombine, Transforms.combinePerKeyMergeAccumulators, Transforms.combinePerKeyExtractOutputs]) {
+      expect(urns.filter((u) => u === urn).length).toBe(combines.length);
+    }
+    // No CombinePerKey was expanded into its unlifted parts (GroupByKey + CombineValues).
+    expect(urns).not.toContain(Transforms.combineGroupedValues);
+  });
+
+  it("leaves an already lifted pipeline as the SDK sent it", () => {
+    const pipeline = fixture("wordcount_files");
+    const precombines = Object.values(pipeline.components!.transforms).filter((t) => t.spec?.urn === Transforms.combinePerKeyPrecombine).length;
+    const planned = plan("wordcount_files").stages.flatMap(urnsOf).filter((u) => u === Transforms.combinePerKeyPrecombine).length;
+    expect(planned).toBe(precombines);
+  });
+});
+
 describe("rejecting what the runner cannot run, at Prepare", () => {
   it("names the transform with an unsupported URN", () => {
     const pipeline = fixture("wordcount_files");

@@ -125,6 +125,14 @@ describe("Beam Python pipelines on the embedded backend", () => {
   });
 });
 
+describe("combiner lifting by the runner", () => {
+  it("gives the same results when the SDK submits combiners unlifted", async () => {
+    const unlifted = await runCases("portable", ["combiners", "wordcount_files"], ["--job_endpoint", server.address, "--flag=--experiments=pre_optimize=none"]);
+    expect(unlifted.combiners!.lines).toEqual(reference.combiners!.lines);
+    expect(unlifted.wordcount_files!.lines).toEqual(reference.wordcount_files!.lines);
+  });
+});
+
 describe("several jobs on one job server", () => {
   it("run at once without seeing each other's data", async () => {
     const [a, b] = await Promise.all([

@@ -13,6 +13,7 @@ import type { EnvironmentSpec } from "../../common/task-spec.js";
 import { UnsupportedPipelineError } from "./errors.js";
 import { expandSplittableDoFns } from "./expand-sdf.js";
 import { fuseStages } from "./fuse-stages.js";
+import { liftCombinePerKey } from "./lift-combiners.js";
 import type { ExecutionPlan } from "./stage.js";
 
 export interface PlannerOptions {
@@ -34,7 +35,6 @@ export const RUNNER_TRANSFORMS = new Set<string>([Transforms.impulse, Transforms
 const SDK_TRANSFORMS = new Set<string>([
   Transforms.parDo,
   Transforms.windowInto,
-  Transforms.assignWindows,
   Transforms.combinePerKeyPrecombine,
   Transforms.combinePerKeyMergeAccumulators,
   Transforms.combinePerKeyExtractOutputs,
@@ -70,7 +70,8 @@ function checkRequirements(pipeline: Pipeline): void {
 
 /**
  * The primitive transforms, in topological order. Composites are replaced by their parts,
- * except the runner's own primitives, which some SDKs still give subtransforms.
+ * except the runner's own primitives, which some SDKs still give subtransforms, and unlifted
+ * CombinePerKeys, which are lifted.
  */
 function leafTransforms(pipeline: Pipeline, components: Components): string[] {
   const leaves: string[] = [];
@@ -78,11 +79,20 @@ function leafTransforms(pipeline: Pipeline, components: Components): string[] {
     const t = components.transforms[id];
     if (!t) throw new UnsupportedPipelineError(`the pipeline references transform '${id}', which it does not define`);
     const urn = t.spec?.urn ?? "";
-    if (t.subtransforms.length > 0 && !RUNNER_TRANSFORMS.has(urn)) t.subtransforms.forEach(visit);
-    else leaves.push(id);
+    const lifted = liftCombinePerKey(id, t, components);
+    if (lifted) leaves.push(...lifted);
+    else if (t.subtransforms.length > 0 && !RUNNER_TRANSFORMS.has(urn)) t.subtransforms.forEach(visit);
+    else if (!isPassThrough(t)) leaves.push(id);
   };
   pipeline.rootTransformIds.forEach(visit);
   return topologicalOrder(leaves, components);
+}
+
+/** A composite that expanded to nothing (e.g. Python's MaybeReshuffle of one element): its outputs are its inputs. */
+function isPassThrough(t: PTransform): boolean {
+  const inputs = new Set(Object.values(t.inputs));
+  const outputs = Object.values(t.outputs);
+  return !SDK_TRANSFORMS.has(t.spec?.urn ?? "") && outputs.length > 0 && outputs.every((o) => inputs.has(o));
 }
 
 function topologicalOrder(ids: string[], components: Components): string[] {
@@ -160,8 +170,7 @@ const PYTHON_SDK_IMAGE = /^(?:.*\/)?beam_python3\.\d+_sdk:(.+)$/;
 
 function resolveEnvironment(id: string, urn: string, payload: Uint8Array, options: PlannerOptions, user: string): EnvironmentSpec {
   switch (urn) {
-    case Environments.external:
-    case Environments.loopback: {
+    case Environments.external: {
       const address = ExternalPayload.fromBinary(payload).endpoint?.url;
       if (!address) throw new UnsupportedPipelineError(`environment '${id}' is EXTERNAL but has no worker pool address`, user);
       return { id, kind: "external", address };
