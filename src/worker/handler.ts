@@ -19,7 +19,13 @@ export async function handler(spec: TaskSpec): Promise<TaskResult> {
   if (spec.version !== TASK_SPEC_VERSION) {
     return { ok: false, retryable: false, workerPid: process.pid, error: `task spec version ${spec.version} is not ${TASK_SPEC_VERSION}` };
   }
-  return (await taskRunner()).run(spec);
+  try {
+    return await (await taskRunner()).run(spec);
+  } catch (e) {
+    // The runner itself could not start (bad configuration): no retry will help.
+    runner = undefined;
+    return { ok: false, retryable: false, workerPid: process.pid, error: `the worker cannot run tasks: ${(e as Error).message}` };
+  }
 }
 
 function requiredEnv(name: string): string {

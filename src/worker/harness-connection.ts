@@ -57,6 +57,7 @@ export class HarnessConnection {
   private control?: grpc.ServerDuplexStream<InstructionResponse, InstructionRequest>;
   private data?: grpc.ServerDuplexStream<Elements, Elements>;
   private readonly controlReady = deferred<void>();
+  private readonly lostWith = deferred<never>();
   private readonly dataReady = deferred<void>();
   private readonly pending = new Map<string, Deferred<InstructionResponse>>();
   private readonly receivers = new Map<string, BundleReceiver>();
@@ -68,6 +69,11 @@ export class HarnessConnection {
   private nextInstruction = 0;
 
   constructor(readonly workerId: string) {}
+
+  /** Rejects with the reason once the harness is gone; race it against anything that waits on the harness. */
+  get lost(): Promise<never> {
+    return this.lostWith.promise;
+  }
 
   /** Resolves once the harness has opened its control stream. */
   get ready(): Promise<void> {
@@ -183,6 +189,7 @@ export class HarnessConnection {
   close(error: Error): void {
     if (this.closedWith) return;
     this.closedWith = error;
+    this.lostWith.reject(error);
     this.controlReady.reject(error);
     this.dataReady.reject(error);
     for (const waiter of this.pending.values()) waiter.reject(error);

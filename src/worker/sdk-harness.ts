@@ -7,6 +7,8 @@ import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { BeamFnExternalWorkerPoolClient } from "apache-beam/proto/beam_fn_api.grpc-client";
 import type { StartWorkerResponse } from "apache-beam/proto/beam_fn_api";
+import { Struct } from "apache-beam/proto/google/protobuf/struct";
+import type { JsonObject } from "@protobuf-ts/runtime";
 import type { EnvironmentSpec } from "../common/task-spec.js";
 import type { ObjectStore } from "../shuffle/index.js";
 import type { FnApiServer } from "./fn-api-server.js";
@@ -35,6 +37,19 @@ export async function startHarness(
 ): Promise<SdkHarness> {
   const workerId = `w${process.pid}-${++harnessCounter}`;
   const connection = server.connectionFor(workerId);
+  const endpoint = { url: server.address };
+  server.setProvisionInfo(workerId, {
+    pipelineOptions: Struct.fromJson(JSON.parse(job.pipelineOptionsJson) as JsonObject),
+    retrievalToken: job.jobId,
+    controlEndpoint: endpoint,
+    loggingEndpoint: endpoint,
+    artifactEndpoint: undefined,
+    statusEndpoint: undefined,
+    dependencies: [],
+    runnerCapabilities: [],
+    metadata: {},
+    siblingWorkerIds: [],
+  });
   const harness =
     env.kind === "external"
       ? await startExternal(server, workerId, env.address!)

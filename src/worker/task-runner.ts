@@ -251,8 +251,8 @@ export class TaskRunner {
         if (f) await connection.send({ data: [], timers: [{ ...base, timers: Buffer.concat(f.timers), isLast: false }] });
         await connection.send({ data: [], timers: [{ ...base, timers: new Uint8Array(), isLast: true }] });
       }
-      const result = await Promise.race([response, connectionLost(connection), allOutputs.then(() => response)]);
-      await Promise.race([allOutputs, connectionLost(connection)]);
+      const result = await Promise.race([response, connection.lost, allOutputs.then(() => response)]);
+      await Promise.race([allOutputs, connection.lost]);
       return { instructionId, response: result };
     } finally {
       connection.finishBundle(instructionId);
@@ -278,17 +278,6 @@ async function sendChunked(connection: HarnessConnection, instructionId: string,
   await connection.send({ data: [{ instructionId, transformId, data: new Uint8Array(), isLast: true }], timers: [] });
 }
 
-function connectionLost(connection: HarnessConnection): Promise<never> {
-  return new Promise((_, reject) => {
-    const poll = setInterval(() => {
-      if (connection.closed) {
-        clearInterval(poll);
-        reject(connection.closed);
-      }
-    }, 200);
-    poll.unref();
-  });
-}
 
 /**
  * Timers set during a bundle, keyed by (transform, family, key, tag, windows): a later setting

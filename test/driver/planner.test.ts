@@ -119,6 +119,20 @@ describe("planning Flatten and multi-output ParDo", () => {
   });
 });
 
+describe("Reshuffle", () => {
+  it("is done by the runner, without the SDK's random keys and GroupByKey", () => {
+    const pipeline = fixture("side_inputs");
+    const reshuffles = Object.values(pipeline.components!.transforms).filter((t) => t.spec?.urn === Transforms.reshuffle);
+    expect(reshuffles.length).toBeGreaterThan(0);
+    const p = planPipeline(pipeline, { pythonSdkVersion: "2.77.0" });
+    const names = p.stages.flatMap((s) => s.transformIds.map((id) => s.descriptor.transforms[id]!.uniqueName));
+    for (const r of reshuffles) expect(names.filter((n) => n.startsWith(`${r.uniqueName}/`))).toEqual([]);
+    const outputs = new Set(reshuffles.flatMap((r) => Object.values(r.outputs)));
+    const edges = p.stages.flatMap((s) => (s.main.kind === "edge" ? [s.main.edge] : []));
+    expect(edges.filter((e) => outputs.has(e.pcollection) && e.read.kind === "plain")).toHaveLength(reshuffles.length);
+  });
+});
+
 describe("combiner lifting", () => {
   it("lifts a CombinePerKey the SDK submitted unlifted, so only accumulators are shuffled", () => {
     const pipeline = fixture("combiners_unoptimized");

@@ -133,6 +133,16 @@ describe("combiner lifting by the runner", () => {
   });
 });
 
+describe("staged artifacts", () => {
+  it("reach the Python harness: --save_main_session stages the pickled main session and the job runs", async () => {
+    const before = new Set(server.registry.jobs.keys());
+    const result = await runCases("portable", ["cogroupbykey"], ["--job_endpoint", server.address, "--flag=--save_main_session"]);
+    expect(result.cogroupbykey!.lines).toEqual(reference.cogroupbykey!.lines);
+    const job = [...server.registry.jobs.values()].find((j) => !before.has(j.id))!;
+    expect(await server.store.list(`artifacts/${job.id}/`)).toContain(`artifacts/${job.id}/pickled_main_session`);
+  });
+});
+
 describe("several jobs on one job server", () => {
   it("run at once without seeing each other's data", async () => {
     const [a, b] = await Promise.all([

@@ -3,7 +3,7 @@
 // materializes exactly the PCollections that cross a boundary.
 //
 // A transform roots a new stage when its main input comes from a runner transform (Impulse,
-// GroupByKey, Flatten), from another environment, when it has side inputs (they must be complete
+// GroupByKey, Flatten, Reshuffle), from another environment, when it has side inputs (they must be complete
 // before it runs), when it is stateful (its input must be partitioned by key) or when the planner
 // wants its input spread over tasks (the Process step of a splittable DoFn).
 import {
@@ -17,6 +17,7 @@ import { addCoder, lengthPrefixUnknownCoders } from "../../codec/coders.js";
 import { Coders, SideInputAccess, Transforms, WindowFns } from "../../common/urns.js";
 import type { EdgeRead } from "../../common/task-spec.js";
 import { UnsupportedPipelineError } from "./errors.js";
+import { RUNNER_TRANSFORMS } from "./runner-transforms.js";
 import type { Edge, Stage, StageOutput } from "./stage.js";
 
 interface StageBuilder extends Omit<Stage, "descriptor" | "outputs" | "upstream"> {
@@ -153,6 +154,9 @@ class Fuser {
       partitionBy = "key";
       encodedAs = input;
       sourcesOf = input;
+    } else if (urn === Transforms.reshuffle) {
+      // Reshuffle needs no keys and no grouping: its input is materialized and spread over tasks.
+      sourcesOf = Object.values(producer.inputs)[0]!;
     } else if (urn === Transforms.impulse) {
       throw new UnsupportedPipelineError("reading an Impulse output as a side input or through a Flatten is not supported", consumer.uniqueName);
     }
@@ -177,7 +181,7 @@ class Fuser {
   private materializedSources(pcollection: string, consumer: PTransform): string[] {
     const producer = this.transform(this.producer.get(pcollection)!);
     const urn = producer.spec?.urn;
-    if (urn === Transforms.flatten) {
+    if (urn === Transforms.flatten || urn === Transforms.reshuffle) {
       return Object.values(producer.inputs).flatMap((input) => this.materializedSources(input, consumer));
     }
     if (urn === Transforms.groupByKey || urn === Transforms.impulse) {
@@ -263,8 +267,7 @@ class Fuser {
 }
 
 function isRunnerTransform(t: PTransform): boolean {
-  const urn = t.spec?.urn;
-  return urn === Transforms.impulse || urn === Transforms.groupByKey || urn === Transforms.flatten;
+  return RUNNER_TRANSFORMS.has(t.spec?.urn ?? "");
 }
 
 function dataTransform(id: string, urn: string, coderId: string, inputs: Record<string, string>, outputs: Record<string, string>): PTransform {

@@ -14,6 +14,7 @@ import { UnsupportedPipelineError } from "./errors.js";
 import { expandSplittableDoFns } from "./expand-sdf.js";
 import { fuseStages } from "./fuse-stages.js";
 import { liftCombinePerKey } from "./lift-combiners.js";
+import { RUNNER_TRANSFORMS } from "./runner-transforms.js";
 import type { ExecutionPlan } from "./stage.js";
 
 export interface PlannerOptions {
@@ -28,8 +29,6 @@ const SUPPORTED_REQUIREMENTS = new Set<string>([
   Requirements.bundleFinalization,
 ]);
 
-/** Transforms the runner executes itself rather than handing to an SDK. */
-export const RUNNER_TRANSFORMS = new Set<string>([Transforms.impulse, Transforms.groupByKey, Transforms.flatten]);
 
 /** Transforms an SDK harness executes; any other leaf is rejected at Prepare. */
 const SDK_TRANSFORMS = new Set<string>([
