@@ -1,7 +1,7 @@
 // Entry point of a local worker process: receives TaskSpecs over IPC and answers with
 // TaskResults, through the very handler the Lambda backend invokes.
 import type { TaskSpec } from "../common/task-spec.js";
-import { handler } from "../worker/handler.js";
+import { handler, shutdown } from "../worker/handler.js";
 
 /** The backend may shut down while a worker is starting or finishing a task. */
 function reply(message: unknown): void {
@@ -11,5 +11,8 @@ function reply(message: unknown): void {
 process.on("message", (message: { id: number; spec: TaskSpec }) => {
   void handler(message.spec).then((result) => reply({ id: message.id, result }));
 });
-process.on("disconnect", () => process.exit(0));
+process.on("disconnect", () => {
+  setTimeout(() => process.exit(0), 5000).unref();
+  void shutdown().finally(() => process.exit(0));
+});
 reply({ ready: true });

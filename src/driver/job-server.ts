@@ -2,6 +2,7 @@
 // bound to the local harness's SDK version, and the scheduler running jobs on a Backend.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -9,7 +10,7 @@ import * as grpc from "@grpc/grpc-js";
 import { JobMessage_MessageImportance, JobState_Enum } from "apache-beam/proto/beam_job_api";
 import type { Backend } from "../backends/backend.js";
 import { LocalBackend } from "../backends/local-backend.js";
-import { LocalObjectStore, type ObjectStore } from "../shuffle/index.js";
+import { LocalObjectStore } from "../shuffle/index.js";
 import { addArtifactStagingService, artifactPrefix } from "./jobservice/artifact-staging.js";
 import { addJobService, JobRegistry } from "./jobservice/job-service.js";
 import type { Job } from "./job.js";
@@ -52,8 +53,10 @@ export class JobServer {
   private constructor(
     private readonly server: grpc.Server,
     readonly address: string,
-    readonly store: ObjectStore,
+    readonly store: LocalObjectStore,
     private readonly backend: Backend,
+    /** The store's directory was made by this server, and goes when it stops. */
+    private readonly ownStore: boolean,
   ) {}
 
   static async start(options: JobServerOptions = {}): Promise<JobServer> {
@@ -61,6 +64,7 @@ export class JobServer {
     const workers = options.workers ?? (await import("node:os")).availableParallelism();
     const partitions = options.partitions ?? Math.max(2, workers * 2);
     const python = options.python ?? defaultPython();
+    const ownStore = options.storeDir === undefined;
     const store = new LocalObjectStore(options.storeDir ?? mkdtempSync(join(tmpdir(), "beam-lambda-store-")));
     const backend = new LocalBackend({ workers, storeUrl: store.url, python });
     const sdkVersion = pythonSdkVersion(python);
@@ -69,7 +73,7 @@ export class JobServer {
       server.bindAsync(`${host}:${options.port ?? 8099}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
     );
     const address = `${host}:${port}`;
-    const self = new JobServer(server, address, store, backend);
+    const self = new JobServer(server, address, store, backend, ownStore);
     addJobService(server, self.registry, {
       plan: (pipeline) => planPipeline(pipeline, { pythonSdkVersion: sdkVersion }),
       execute: (job) => self.execute(job, partitions, options.maxAttempts ?? 3),
@@ -88,6 +92,15 @@ export class JobServer {
     }
     job.abort.signal.addEventListener("abort", () => this.backend.cancelJob(job.id), { once: true });
     job.transition(JobState_Enum.RUNNING);
+    try {
+      await this.runJob(job, partitions, maxAttempts);
+    } finally {
+      // Shuffle data and descriptors are scratch space; staged artifacts stay with the job.
+      await this.store.deletePrefix(`jobs/${job.id}/`).catch(() => undefined);
+    }
+  }
+
+  private async runJob(job: Job, partitions: number, maxAttempts: number): Promise<void> {
     const started = Date.now();
     let tasks = 0;
     await runPlan(job.plan, this.backend, this.store, {
@@ -114,5 +127,6 @@ export class JobServer {
   async stop(): Promise<void> {
     await new Promise<void>((res) => this.server.tryShutdown(() => res()));
     await this.backend.close();
+    if (this.ownStore) await rm(this.store.root, { recursive: true, force: true });
   }
 }

@@ -80,6 +80,8 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   async deletePrefix(prefix: string): Promise<void> {
-    for (const key of await this.list(prefix)) await rm(this.path(key), { force: true });
+    // A prefix naming a folder goes in one call; otherwise delete the matching objects.
+    if (prefix.endsWith("/")) await rm(this.path(prefix), { recursive: true, force: true });
+    else for (const key of await this.list(prefix)) await rm(this.path(key), { force: true });
   }
 }

@@ -33,3 +33,10 @@ function requiredEnv(name: string): string {
   if (!v) throw new Error(`the worker needs ${name} in its environment`);
   return v;
 }
+
+/** Stops the warm harnesses and the Fn API server (a local worker process calls this before exiting). */
+export async function shutdown(): Promise<void> {
+  const current = runner;
+  runner = undefined;
+  await current?.then((r) => r.close(), () => undefined);
+}

@@ -1,7 +1,7 @@
 // Starting and keeping SDK harnesses. A harness serves one job's environment and stays warm
 // between tasks (and, on Lambda, between invocations of the same execution environment).
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
@@ -132,21 +132,19 @@ async function startPythonProcess(
     connection,
     async stop() {
       server.forget(workerId);
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill("SIGTERM");
-        await new Promise((resolve) => {
-          const t = setTimeout(() => {
-            child.kill("SIGKILL");
-            resolve(undefined);
-          }, 3000);
-          child.once("exit", () => {
-            clearTimeout(t);
-            resolve(undefined);
-          });
-        });
-      }
+      await stopProcess(child);
+      await rm(semiPersistentDir, { recursive: true, force: true });
     },
   };
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const killLater = setTimeout(() => child.kill("SIGKILL"), 3000);
+  await exited;
+  clearTimeout(killLater);
 }
 
 /** The harness loads staged files (e.g. the pickled main session) from SEMI_PERSISTENT_DIRECTORY/staged. */
