@@ -120,6 +120,18 @@ export class ByteWriter {
 }
 
 export function encodeVarint(value: number | bigint): Uint8Array {
+  // Lengths and counts are small non-negative numbers: encode them without BigInt, which is slow.
+  if (typeof value === "number" && value >= 0 && value <= 0x7fffffff && Number.isInteger(value)) {
+    if (value < 0x80) return Uint8Array.of(value);
+    const out: number[] = [];
+    let n = value;
+    while (n >= 0x80) {
+      out.push((n & 0x7f) | 0x80);
+      n >>>= 7;
+    }
+    out.push(n);
+    return Uint8Array.from(out);
+  }
   let v = BigInt.asUintN(64, BigInt(value));
   const out: number[] = [];
   do {
