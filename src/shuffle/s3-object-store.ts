@@ -1,0 +1,141 @@
+// An ObjectStore on S3. Keys are spread over a number of hashed prefixes, because S3's request
+// limits (about 3,500 writes and 5,500 reads per second) apply per prefix and a shuffle of
+// thousands of tasks would otherwise hit one. Retries with jittered exponential backoff on
+// throttling and 5xx are the AWS SDK's own (its "adaptive" retry mode also rate-limits the
+// client when S3 pushes back).
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  NoSuchKey,
+  NotFound,
+  PutObjectCommand,
+  S3Client,
+  type S3ClientConfig,
+} from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import { type ByteRange, ObjectNotFoundError, type ObjectStore } from "./object-store.js";
+
+/** Objects above this go up as a multipart upload, in parts of this size. */
+const MULTIPART_THRESHOLD = 16 << 20;
+const DELETE_BATCH = 1000;
+
+export interface S3ObjectStoreOptions {
+  bucket: string;
+  /** Prefix for everything this store writes, e.g. `beam-lambda/`. */
+  prefix?: string;
+  /** Number of hashed prefixes keys are spread over (1 = none). */
+  spread?: number;
+  client?: S3Client;
+  clientConfig?: S3ClientConfig;
+}
+
+export class S3ObjectStore implements ObjectStore {
+  private readonly client: S3Client;
+  readonly bucket: string;
+  private readonly prefix: string;
+  private readonly spread: number;
+
+  constructor(options: S3ObjectStoreOptions) {
+    this.bucket = options.bucket;
+    this.prefix = options.prefix ?? "";
+    this.spread = Math.max(1, options.spread ?? 1);
+    this.client = options.client ?? new S3Client({ retryMode: "adaptive", maxAttempts: 8, ...options.clientConfig });
+  }
+
+  get url(): string {
+    return `s3://${this.bucket}/${this.prefix}${this.spread > 1 ? `?spread=${this.spread}` : ""}`;
+  }
+
+  /** The physical key: the logical key under its hashed shard. */
+  private physical(key: string): string {
+    return this.spread === 1 ? `${this.prefix}${key}` : `${this.prefix}${shardOf(key, this.spread)}/${key}`;
+  }
+
+  private shardPrefixes(): string[] {
+    return this.spread === 1 ? [this.prefix] : Array.from({ length: this.spread }, (_, i) => `${this.prefix}${i}/`);
+  }
+
+  async put(key: string, data: Uint8Array): Promise<void> {
+    // S3 makes an object visible only once its PUT (or multipart completion) succeeds: a
+    // writer that dies halfway leaves nothing readable, as the interface requires.
+    if (data.length <= MULTIPART_THRESHOLD) {
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.physical(key), Body: data }));
+      return;
+    }
+    await new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: this.physical(key), Body: data },
+      partSize: MULTIPART_THRESHOLD,
+      queueSize: 4,
+    }).done();
+  }
+
+  async get(key: string, range?: ByteRange): Promise<Buffer> {
+    if (range && range.end <= range.start) return Buffer.alloc(0);
+    try {
+      const response = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: this.physical(key),
+          Range: range ? `bytes=${range.start}-${range.end - 1}` : undefined,
+        }),
+      );
+      return Buffer.from(await response.Body!.transformToByteArray());
+    } catch (e) {
+      if (e instanceof NoSuchKey || (e as { name?: string }).name === "NoSuchKey") throw new ObjectNotFoundError(key, { cause: e });
+      throw e;
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.physical(key) }));
+      return true;
+    } catch (e) {
+      if (e instanceof NotFound || (e as { name?: string }).name === "NotFound") return false;
+      throw e;
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const lists = await Promise.all(
+      this.shardPrefixes().map(async (shard) => {
+        const keys: string[] = [];
+        let token: string | undefined;
+        do {
+          const page = await this.client.send(
+            new ListObjectsV2Command({ Bucket: this.bucket, Prefix: `${shard}${prefix}`, ContinuationToken: token }),
+          );
+          for (const o of page.Contents ?? []) keys.push(o.Key!.slice(shard.length));
+          token = page.IsTruncated ? page.NextContinuationToken : undefined;
+        } while (token);
+        return keys;
+      }),
+    );
+    return lists.flat().sort();
+  }
+
+  async deletePrefix(prefix: string): Promise<void> {
+    const keys = (await this.list(prefix)).map((k) => this.physical(k));
+    for (let i = 0; i < keys.length; i += DELETE_BATCH) {
+      await this.client.send(
+        new DeleteObjectsCommand({
+          Bucket: this.bucket,
+          Delete: { Objects: keys.slice(i, i + DELETE_BATCH).map((Key) => ({ Key })), Quiet: true },
+        }),
+      );
+    }
+  }
+}
+
+/** Stable shard of a key (FNV-1a over its UTF-16 code units). */
+function shardOf(key: string, shards: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % shards;
+}
