@@ -37,13 +37,18 @@ export class PartitionedObjectWriter {
   async write(store: ObjectStore, key: string): Promise<number[]> {
     const offsets = [0];
     for (const size of this.sizes) offsets.push(offsets[offsets.length - 1]! + size);
-    const index = Buffer.alloc(8 * offsets.length + 8);
-    offsets.forEach((o, i) => index.writeBigUInt64BE(BigInt(o), 8 * i));
-    index.writeUInt32BE(this.partitions, 8 * offsets.length);
-    MAGIC.copy(index, 8 * offsets.length + 4);
-    await store.put(key, Buffer.concat([...this.parts.flat(), index]));
+    await store.put(key, Buffer.concat([...this.parts.flat(), encodeIndex(offsets)]));
     return offsets;
   }
+}
+
+/** The trailing index of a partitioned object: the offsets, the partition count, the magic. */
+export function encodeIndex(offsets: number[]): Buffer {
+  const index = Buffer.alloc(8 * offsets.length + 8);
+  offsets.forEach((o, i) => index.writeBigUInt64BE(BigInt(o), 8 * i));
+  index.writeUInt32BE(offsets.length - 1, 8 * offsets.length);
+  MAGIC.copy(index, 8 * offsets.length + 4);
+  return index;
 }
 
 /** Splits a run of records (one partition's bytes) into the records. */
