@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
-  type ByteRange,
+  CountingObjectStore,
   LocalObjectStore,
   type ObjectStore,
   type PartitionedOutput,
@@ -15,33 +15,6 @@ import {
   predictedRequests,
   readRecords,
 } from "../../src/shuffle/index.js";
-
-/** Counts the requests that reach a real store. */
-class CountingStore implements ObjectStore {
-  puts = 0;
-  gets = 0;
-  constructor(private readonly inner: ObjectStore) {}
-  get url(): string {
-    return this.inner.url;
-  }
-  put(key: string, data: Uint8Array): Promise<void> {
-    this.puts++;
-    return this.inner.put(key, data);
-  }
-  get(key: string, range?: ByteRange): Promise<Buffer> {
-    this.gets++;
-    return this.inner.get(key, range);
-  }
-  exists(key: string): Promise<boolean> {
-    return this.inner.exists(key);
-  }
-  list(prefix: string): Promise<string[]> {
-    return this.inner.list(prefix);
-  }
-  deletePrefix(prefix: string): Promise<void> {
-    return this.inner.deletePrefix(prefix);
-  }
-}
 
 const M = 200;
 const R = 200;
@@ -75,7 +48,7 @@ async function reduceAll(store: ObjectStore, outputs: PartitionedOutput[]): Prom
 
 describe(`a ${M} × ${R} shuffle`, () => {
   it("without merge costs M PUTs and M × R GETs", async () => {
-    const store = new CountingStore(new LocalObjectStore(mkdtempSync(join(tmpdir(), "merge-"))));
+    const store = new CountingObjectStore(new LocalObjectStore(mkdtempSync(join(tmpdir(), "merge-"))));
     const maps = await writeMaps(store);
     const reduced = await reduceAll(store, maps);
     expect({ puts: store.puts, gets: store.gets }).toEqual(predictedRequests(M, R));
@@ -83,7 +56,7 @@ describe(`a ${M} × ${R} shuffle`, () => {
   });
 
   it(`with merge factor ${FACTOR} gives reducers the same records for at least 10× fewer GETs, as modelled`, async () => {
-    const store = new CountingStore(new LocalObjectStore(mkdtempSync(join(tmpdir(), "merge-"))));
+    const store = new CountingObjectStore(new LocalObjectStore(mkdtempSync(join(tmpdir(), "merge-"))));
     const maps = await writeMaps(store);
     const merged = await Promise.all(mergeGroups(maps, FACTOR).map((group, i) => mergePartitionedOutputs(store, group, `merged-${i}`)));
     const reduced = await reduceAll(store, merged);
@@ -95,7 +68,7 @@ describe(`a ${M} × ${R} shuffle`, () => {
   });
 
   it("merges empty partitions and empty map outputs without reading them", async () => {
-    const store = new CountingStore(new LocalObjectStore(mkdtempSync(join(tmpdir(), "merge-"))));
+    const store = new CountingObjectStore(new LocalObjectStore(mkdtempSync(join(tmpdir(), "merge-"))));
     const a = new PartitionedObjectWriter(3);
     a.add(1, Buffer.from("only"));
     const empty = new PartitionedObjectWriter(3);
