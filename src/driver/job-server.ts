@@ -3,12 +3,13 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync } from "node:fs";
 import { rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { JobMessage_MessageImportance, JobState_Enum } from "apache-beam/proto/beam_job_api";
 import type { Backend } from "../backends/backend.js";
+import { GRPC_UNLIMITED, shutdownServer } from "../common/grpc.js";
 import { LocalBackend } from "../backends/local-backend.js";
 import { LocalObjectStore } from "../shuffle/index.js";
 import { addArtifactStagingService, artifactPrefix } from "./jobservice/artifact-staging.js";
@@ -61,14 +62,14 @@ export class JobServer {
 
   static async start(options: JobServerOptions = {}): Promise<JobServer> {
     const host = options.host ?? "127.0.0.1";
-    const workers = options.workers ?? (await import("node:os")).availableParallelism();
+    const workers = options.workers ?? availableParallelism();
     const partitions = options.partitions ?? Math.max(2, workers * 2);
     const python = options.python ?? defaultPython();
     const ownStore = options.storeDir === undefined;
     const store = new LocalObjectStore(options.storeDir ?? mkdtempSync(join(tmpdir(), "beam-lambda-store-")));
     const backend = new LocalBackend({ workers, storeUrl: store.url, python });
     const sdkVersion = pythonSdkVersion(python);
-    const server = new grpc.Server({ "grpc.max_receive_message_length": -1, "grpc.max_send_message_length": -1 });
+    const server = new grpc.Server(GRPC_UNLIMITED);
     const port = await new Promise<number>((res, rej) =>
       server.bindAsync(`${host}:${options.port ?? 8099}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
     );
@@ -125,7 +126,7 @@ export class JobServer {
   }
 
   async stop(): Promise<void> {
-    await new Promise<void>((res) => this.server.tryShutdown(() => res()));
+    await shutdownServer(this.server);
     await this.backend.close();
     if (this.ownStore) await rm(this.store.root, { recursive: true, force: true });
   }

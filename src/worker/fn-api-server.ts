@@ -19,10 +19,9 @@ import {
 } from "apache-beam/proto/beam_fn_api.grpc-server";
 import { provisionServiceDefinition } from "apache-beam/proto/beam_provision_api.grpc-server";
 import type { ProvisionInfo } from "apache-beam/proto/beam_provision_api";
+import { GRPC_UNLIMITED, shutdownServer } from "../common/grpc.js";
 import { HarnessConnection } from "./harness-connection.js";
 
-/** Unlimited message sizes: a bundle's data and a grouped value can be large. */
-export const GRPC_UNLIMITED = { "grpc.max_receive_message_length": -1, "grpc.max_send_message_length": -1 };
 
 export class FnApiServer {
   private readonly connections = new Map<string, HarnessConnection>();
@@ -66,8 +65,7 @@ export class FnApiServer {
 
   async stop(): Promise<void> {
     for (const id of [...this.connections.keys()]) this.forget(id);
-    await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
-    this.server.forceShutdown();
+    await shutdownServer(this.server, 1000);
   }
 
   private workerIdOf(call: { metadata: grpc.Metadata }): string {

@@ -40,8 +40,8 @@ export async function runPlan(plan: ExecutionPlan, backend: Backend, store: Obje
   const done = new Set<string>();
   const running = new Map<string, Promise<void>>();
   const failures: unknown[] = [];
-  // Cancelling stops scheduling at once; attempts already running finish on their workers and
-  // their results are dropped (a Lambda invocation cannot be stopped either).
+  // Cancelling stops scheduling at once. Attempts already running are the backend's to stop
+  // (the local backend kills them; a Lambda invocation cannot be stopped): their results are dropped.
   const aborted = new Promise<never>((_, reject) => {
     if (options.signal?.aborted) reject(options.signal.reason);
     options.signal?.addEventListener("abort", () => reject(options.signal!.reason), { once: true });
