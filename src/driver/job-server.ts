@@ -96,6 +96,8 @@ export class JobServer {
     try {
       await this.runJob(job, partitions, maxAttempts);
     } finally {
+      // A failed job may leave attempts of other stages running: stop them first.
+      this.backend.cancelJob(job.id);
       // Shuffle data and descriptors are scratch space; staged artifacts stay with the job.
       await this.store.deletePrefix(`jobs/${job.id}/`).catch(() => undefined);
     }

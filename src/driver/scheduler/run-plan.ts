@@ -69,7 +69,7 @@ export async function runPlan(plan: ExecutionPlan, backend: Backend, store: Obje
     }
     await Promise.race([...running.values(), aborted]);
   }
-  await Promise.allSettled(running.values());
+  // A failure ends the job now; attempts still running are the caller's to cancel.
   if (failures.length > 0) throw failures[0];
 }
 
