@@ -16,6 +16,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { type ByteRange, ObjectNotFoundError, type ObjectStore } from "./object-store.js";
+import { partitionOf } from "./partitioned-object.js";
 
 /** Objects above this go up as a multipart upload, in parts of this size. */
 const MULTIPART_THRESHOLD = 16 << 20;
@@ -50,7 +51,7 @@ export class S3ObjectStore implements ObjectStore {
 
   /** The physical key: the logical key under its hashed shard. */
   private physical(key: string): string {
-    return this.spread === 1 ? `${this.prefix}${key}` : `${this.prefix}${shardOf(key, this.spread)}/${key}`;
+    return this.spread === 1 ? `${this.prefix}${key}` : `${this.prefix}${partitionOf(Buffer.from(key), this.spread)}/${key}`;
   }
 
   private shardPrefixes(): string[] {
@@ -128,14 +129,4 @@ export class S3ObjectStore implements ObjectStore {
       );
     }
   }
-}
-
-/** Stable shard of a key (FNV-1a over its UTF-16 code units). */
-function shardOf(key: string, shards: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) % shards;
 }
