@@ -3,7 +3,7 @@
 // runner does not know is wrapped in beam:coder:length_prefix:v1, which the SDK then writes for us.
 import type { Coder } from "apache-beam/proto/beam_runner_api";
 import { Coders } from "../common/urns.js";
-import { ByteReader, CodecError } from "./byte-io.js";
+import { ByteReader, CodecError, decodeTimestampMillis } from "./byte-io.js";
 
 /** A coder with its components resolved into a tree. */
 export interface CoderTree {
@@ -139,14 +139,35 @@ function skipIterable(element: CoderTree, r: ByteReader): void {
 }
 
 function skipTimer(coder: CoderTree, r: ByteReader): void {
+  splitTimer(coder, r);
+}
+
+/** One beam:coder:timer:v1 value, as byte ranges of the original buffer. */
+export interface TimerParts {
+  /** User key, dynamic tag and windows: what makes two settings the same timer. */
+  identity: Uint8Array;
+  cleared: boolean;
+  /** The fire timestamp in milliseconds (0 when cleared). */
+  fireAt: bigint;
+  whole: Uint8Array;
+}
+
+/** Reads one timer: key, dynamic tag, windows, clear bit, then (unless cleared) fire and hold timestamps and pane. */
+export function splitTimer(coder: CoderTree, r: ByteReader): TimerParts {
+  if (coder.urn !== Coders.timer) throw new CodecError(`expected a timer coder, got '${coder.urn}'`);
+  const start = r.pos;
   skipValue(child(coder, 0), r); // user key
   r.skip(r.readVarint()); // dynamic timer tag
   skipIterable(child(coder, 1), r); // windows
+  const identity = r.buf.subarray(start, r.pos);
   const cleared = r.readByte() === 1;
+  let fireAt = 0n;
   if (!cleared) {
-    r.skip(16); // fire and hold timestamps
+    fireAt = decodeTimestampMillis(r.readBytes(8));
+    r.skip(8); // hold timestamp
     skipPane(r);
   }
+  return { identity, cleared, fireAt, whole: r.buf.subarray(start, r.pos) };
 }
 
 function skipPane(r: ByteReader): void {

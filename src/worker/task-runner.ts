@@ -3,8 +3,8 @@ import { randomUUID } from "node:crypto";
 import { type ProcessBundleResponse, ProcessBundleDescriptor, RemoteGrpcPort } from "apache-beam/proto/beam_fn_api";
 import { setTimeout as delay } from "node:timers/promises";
 import { MonitoringInfo } from "apache-beam/proto/metrics";
-import { ByteReader, decodeTimestampMillis, encodeTimestampMillis } from "../codec/byte-io.js";
-import { type CoderTree, resolveCoder, skipValue, splitElements, splitKv, splitWindowedValue } from "../codec/coders.js";
+import { ByteReader, encodeTimestampMillis } from "../codec/byte-io.js";
+import { type CoderTree, resolveCoder, splitElements, splitKv, splitTimer, splitWindowedValue } from "../codec/coders.js";
 import { MIN_TIMESTAMP_MILLIS, PANE_NO_FIRING, encodeWindowedValue } from "../codec/windows.js";
 import type { EnvironmentSpec, TaskOutputResult, TaskResult, TaskSpec } from "../common/task-spec.js";
 import { Transforms } from "../common/urns.js";
@@ -302,27 +302,10 @@ class PendingTimers {
     const coder = this.coders(t.coderId);
     const r = new ByteReader(data);
     while (!r.done) {
-      const start = r.pos;
-      skipValue(coder.components[0]!, r); // key
-      r.skip(r.readVarint()); // tag
-      const count = r.readInt32BE();
-      for (let i = 0; i < count; i++) skipValue(coder.components[1]!, r);
-      const identityEnd = r.pos;
-      const cleared = r.readByte() === 1;
-      let fireAt = 0n;
-      if (!cleared) {
-        fireAt = decodeTimestampMillis(r.readBytes(8));
-        r.skip(8);
-        const pane = r.readByte() >> 4;
-        if (pane === 1) r.skipVarint();
-        else if (pane === 2) {
-          r.skipVarint();
-          r.skipVarint();
-        }
-      }
-      const id = `${transformId}\0${family}\0${Buffer.from(data.subarray(start, identityEnd)).toString("latin1")}`;
-      if (cleared) this.byId.delete(id);
-      else this.byId.set(id, { fireAt, bytes: Buffer.from(data.subarray(start, r.pos)), transformId, family });
+      const timer = splitTimer(coder, r);
+      const id = `${transformId}\0${family}\0${Buffer.from(timer.identity).toString("latin1")}`;
+      if (timer.cleared) this.byId.delete(id);
+      else this.byId.set(id, { fireAt: timer.fireAt, bytes: Buffer.from(timer.whole), transformId, family });
     }
   }
 

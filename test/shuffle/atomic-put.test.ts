@@ -11,16 +11,19 @@ const SIZE_MB = 256;
 
 async function killWhileWriting(root: string, key: string, delayMs: number): Promise<boolean> {
   const child = spawn("node", ["--import", "tsx", helper, root, key, String(SIZE_MB)], { stdio: ["ignore", "pipe", "inherit"] });
+  // Listen for the exit from the start: a fast disk can finish the write before the kill.
+  const exited = new Promise((r) => child.on("exit", r));
   let out = "";
-  await new Promise<void>((resolve) =>
+  await new Promise<void>((resolve, reject) => {
     child.stdout.on("data", (d: Buffer) => {
       out += d.toString();
       if (out.includes("writing")) resolve();
-    }),
-  );
+    });
+    void exited.then(() => reject(new Error(`the writer exited before it started writing: ${out}`)));
+  });
   await new Promise((r) => setTimeout(r, delayMs));
   child.kill("SIGKILL");
-  await new Promise((r) => child.on("exit", r));
+  await exited;
   return out.includes("written");
 }
 
