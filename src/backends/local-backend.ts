@@ -1,7 +1,7 @@
 // Worker processes on this host, one task at a time each, like Lambda execution environments.
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import type { TaskResult, TaskSpec } from "../common/task-spec.js";
+import type { TaskResult, WorkerTask } from "../common/task-spec.js";
 import type { Backend } from "./backend.js";
 
 const WORKER_ENTRY = fileURLToPath(new URL("./local-worker-process.ts", import.meta.url));
@@ -23,7 +23,7 @@ interface WorkerProcess {
 
 export class LocalBackend implements Backend {
   private readonly workers: WorkerProcess[] = [];
-  private readonly queue: { spec: TaskSpec; resolve(r: TaskResult): void }[] = [];
+  private readonly queue: { spec: WorkerTask; resolve(r: TaskResult): void }[] = [];
   private nextId = 0;
   private closed = false;
 
@@ -35,7 +35,7 @@ export class LocalBackend implements Backend {
     return this.options.workers;
   }
 
-  invoke(spec: TaskSpec): Promise<TaskResult> {
+  invoke(spec: WorkerTask): Promise<TaskResult> {
     if (this.closed) return Promise.resolve({ ok: false, retryable: false, workerPid: 0, error: "the local backend is shut down" });
     return new Promise((resolve) => {
       this.queue.push({ spec, resolve });

@@ -1,6 +1,6 @@
 // Entry point of a local worker process: receives TaskSpecs over IPC and answers with
 // TaskResults, through the very handler the Lambda backend invokes.
-import type { TaskSpec } from "../common/task-spec.js";
+import type { WorkerTask } from "../common/task-spec.js";
 import { handler, shutdown } from "../worker/handler.js";
 
 /** The backend may shut down while a worker is starting or finishing a task. */
@@ -8,7 +8,7 @@ function reply(message: unknown): void {
   if (process.connected) process.send!(message);
 }
 
-process.on("message", (message: { id: number; spec: TaskSpec }) => {
+process.on("message", (message: { id: number; spec: WorkerTask }) => {
   void handler(message.spec).then((result) => reply({ id: message.id, result }));
 });
 process.on("disconnect", () => {

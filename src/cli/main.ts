@@ -3,9 +3,11 @@
 import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
 import { JobServer, defaultPython } from "../driver/index.js";
+import { DEFAULT_MERGE } from "../driver/scheduler/run-plan.js";
 
 const USAGE = `usage:
   beam-lambda job-server [--host 127.0.0.1] [--port 8099] [--workers N] [--partitions N] [--store DIR]
+                         [--merge-threshold N] [--merge-factor F] [--no-pipelining]
   beam-lambda run PIPELINE.py [pipeline args...]`;
 
 async function main(argv: string[]): Promise<number> {
@@ -16,15 +18,27 @@ async function main(argv: string[]): Promise<number> {
   return command === "--help" || command === "-h" ? 0 : 2;
 }
 
-function serverOptions(values: Record<string, string | undefined>) {
+function serverOptions(values: Record<string, string | boolean | undefined>) {
   const int = (name: string): number | undefined => {
     const v = values[name];
-    if (v === undefined) return undefined;
+    if (v === undefined || typeof v === "boolean") return undefined;
     const n = Number(v);
     if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got '${v}'`);
     return n;
   };
-  return { host: values.host, port: int("port"), workers: int("workers"), partitions: int("partitions"), storeDir: values.store };
+  const threshold = int("merge-threshold");
+  const factor = int("merge-factor");
+  const merge = threshold !== undefined || factor !== undefined ? { ...DEFAULT_MERGE, ...(threshold !== undefined && { threshold }), ...(factor !== undefined && { factor }) } : undefined;
+  if (merge && merge.factor < 2) throw new Error("--merge-factor must be at least 2");
+  return {
+    host: values.host as string | undefined,
+    port: int("port"),
+    workers: int("workers"),
+    partitions: int("partitions"),
+    storeDir: values.store as string | undefined,
+    merge,
+    pipelining: values["no-pipelining"] ? false : undefined,
+  };
 }
 
 const SERVER_FLAGS = {
@@ -33,6 +47,9 @@ const SERVER_FLAGS = {
   workers: { type: "string" },
   partitions: { type: "string" },
   store: { type: "string" },
+  "merge-threshold": { type: "string" },
+  "merge-factor": { type: "string" },
+  "no-pipelining": { type: "boolean" },
 } as const;
 
 async function jobServer(args: string[]): Promise<number> {

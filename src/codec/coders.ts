@@ -19,6 +19,7 @@ const RUNNER_KNOWN = new Set<string>([
   Coders.varint,
   Coders.double,
   Coders.iterable,
+  Coders.stateBackedIterable,
   Coders.timer,
   Coders.intervalWindow,
   Coders.globalWindow,
@@ -107,6 +108,7 @@ export function skipValue(coder: CoderTree, r: ByteReader): void {
       if (r.readByte() === 1) skipValue(child(coder, 0), r);
       return;
     case Coders.iterable:
+    case Coders.stateBackedIterable:
       skipIterable(child(coder, 0), r);
       return;
     case Coders.windowedValue:
@@ -132,8 +134,15 @@ function skipIterable(element: CoderTree, r: ByteReader): void {
     for (let i = 0; i < count; i++) skipValue(element, r);
     return;
   }
-  // Count -1 announces blocks: a varint block size, the block's elements, ..., a zero.
-  for (let block = r.readVarint(); block > 0; block = r.readVarint()) {
+  // Count -1 announces blocks: a varint block size, the block's elements, ..., a zero, or a
+  // varint -1 and a length-prefixed state token for the rest (a state-backed iterable).
+  for (;;) {
+    const block = r.readVarBigInt();
+    if (block === 0n) return;
+    if (block === -1n) {
+      r.skip(r.readVarint());
+      return;
+    }
     for (let i = 0; i < block; i++) skipValue(element, r);
   }
 }

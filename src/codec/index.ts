@@ -1,3 +1,4 @@
 export * from "./byte-io.js";
 export * from "./coders.js";
 export * from "./windows.js";
+export * from "./skippers.js";

@@ -8,6 +8,8 @@ export interface ObjectRange {
   key: string;
   start: number;
   end: number;
+  /** How the records are framed (see src/shuffle/keyed-record.ts); absent means plain. */
+  format?: "keyed" | "plain";
 }
 
 /** How a worker must turn stored records into the elements of one PCollection. */
@@ -22,6 +24,25 @@ export interface TaskInput {
   /** Coder of the elements handed to the SDK (a windowed-value coder in the descriptor). */
   wireCoderId: string;
   ranges: ObjectRange[];
+  /**
+   * Inputs still being produced when the task started (pipelining): the task reads each feed
+   * until it lists `expected` outputs, taking its partition's range of each as it appears.
+   */
+  feeds?: InputFeed[];
+}
+
+export interface InputFeed {
+  /** Object-store key of a JSON `FeedContent`, rewritten by the driver as outputs commit. */
+  key: string;
+  expected: number;
+  partition: number;
+}
+
+/** What a feed object holds. */
+export interface FeedContent {
+  outputs: TaskOutputResult[];
+  /** Set when the producing stage failed: the waiting task gives up with this message. */
+  failed?: string;
 }
 
 export interface SideInputSpec {
@@ -39,6 +60,8 @@ export interface TaskOutputSpec {
   wireCoderId: string;
   /** `key` sends all values of one key to the same partition; `spread` balances elements. */
   partitionBy: "key" | "spread";
+  /** `keyed` when every reader groups it: the map side writes records reducers sort as bytes. */
+  format: "keyed" | "plain";
   partitions: number;
 }
 
@@ -53,6 +76,7 @@ export interface EnvironmentSpec {
 
 export interface TaskSpec {
   version: typeof TASK_SPEC_VERSION;
+  kind: "bundle";
   jobId: string;
   stageId: string;
   stageName: string;
@@ -79,12 +103,35 @@ export interface TaskSpec {
   timers: { transformId: string; timerFamilyId: string; coderId: string }[];
 }
 
+/**
+ * Push-based merge: concatenate, partition by partition, committed map outputs of one
+ * materialization into one object, so reducers read one range instead of one per map output.
+ */
+export interface MergeTaskSpec {
+  version: typeof TASK_SPEC_VERSION;
+  kind: "merge";
+  jobId: string;
+  stageId: string;
+  stageName: string;
+  taskIndex: number;
+  attempt: number;
+  /** The materialization (TaskOutputSpec.id) the inputs belong to. */
+  materializationId: string;
+  inputs: TaskOutputResult[];
+  /** Where the merged object goes; unique per attempt. */
+  outputKey: string;
+}
+
+/** Anything a worker runs: a bundle of a stage, or a merge of map outputs. */
+export type WorkerTask = TaskSpec | MergeTaskSpec;
+
 export interface TaskOutputResult {
   /** TaskOutputSpec.id */
   id: string;
   key: string;
   /** Partition i is bytes [offsets[i], offsets[i+1]) of the object. */
   offsets: number[];
+  format: "keyed" | "plain";
   elements: number;
 }
 

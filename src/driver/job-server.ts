@@ -17,6 +17,7 @@ import { addJobService, JobRegistry } from "./jobservice/job-service.js";
 import type { Job } from "./job.js";
 import { planPipeline } from "./planner/index.js";
 import { runPlan } from "./scheduler/index.js";
+import type { MergeOptions } from "./scheduler/run-plan.js";
 
 export interface JobServerOptions {
   host?: string;
@@ -31,6 +32,16 @@ export interface JobServerOptions {
   /** Python interpreter with apache-beam for process harnesses (default: the project's .venv). */
   python?: string;
   maxAttempts?: number;
+  /** Push-based merge of map outputs (default: DEFAULT_MERGE). */
+  merge?: MergeOptions;
+  /** Start consumer tasks before their input is complete (default on). */
+  pipelining?: boolean;
+}
+
+/** What the scheduler did for a job, beyond running its stages' tasks. */
+export interface JobShuffleStats {
+  mergeTasks: number;
+  earlyTasks: number;
 }
 
 const PROJECT_ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
@@ -50,6 +61,8 @@ function pythonSdkVersion(python: string): string {
 
 export class JobServer {
   readonly registry = new JobRegistry();
+  /** Merge tasks and pipelined tasks per job id, for operators and tests. */
+  readonly shuffleStats = new Map<string, JobShuffleStats>();
 
   private constructor(
     private readonly server: grpc.Server,
@@ -58,6 +71,7 @@ export class JobServer {
     private readonly backend: Backend,
     /** The store's directory was made by this server, and goes when it stops. */
     private readonly ownStore: boolean,
+    private readonly options: JobServerOptions,
   ) {}
 
   static async start(options: JobServerOptions = {}): Promise<JobServer> {
@@ -74,7 +88,7 @@ export class JobServer {
       server.bindAsync(`${host}:${options.port ?? 8099}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
     );
     const address = `${host}:${port}`;
-    const self = new JobServer(server, address, store, backend, ownStore);
+    const self = new JobServer(server, address, store, backend, ownStore, options);
     addJobService(server, self.registry, {
       plan: (pipeline) => planPipeline(pipeline, { pythonSdkVersion: sdkVersion }),
       execute: (job) => self.execute(job, partitions, options.maxAttempts ?? 3),
@@ -106,6 +120,8 @@ export class JobServer {
   private async runJob(job: Job, partitions: number, maxAttempts: number): Promise<void> {
     const started = Date.now();
     let tasks = 0;
+    const stats: JobShuffleStats = { mergeTasks: 0, earlyTasks: 0 };
+    this.shuffleStats.set(job.id, stats);
     await runPlan(job.plan, this.backend, this.store, {
       jobId: job.id,
       pipelineOptionsJson: JSON.stringify(job.pipelineOptions),
@@ -113,6 +129,10 @@ export class JobServer {
       partitions,
       maxAttempts,
       signal: job.abort.signal,
+      merge: this.options.merge,
+      pipelining: this.options.pipelining,
+      onMergeCommitted: () => stats.mergeTasks++,
+      onEarlyStart: () => stats.earlyTasks++,
       onStageStarted: (stage, taskCount) =>
         job.log(JobMessage_MessageImportance.JOB_MESSAGE_DETAILED, `stage ${stage.id} [${stage.name}] started with ${taskCount} tasks`),
       onTaskCommitted: (_stage, _task, result) => {
@@ -123,7 +143,7 @@ export class JobServer {
     });
     job.log(
       JobMessage_MessageImportance.JOB_MESSAGE_BASIC,
-      `job ${job.id} ran ${job.plan.stages.length} stages as ${tasks} tasks on ${job.workerPids.size} worker processes in ${Date.now() - started} ms`,
+      `job ${job.id} ran ${job.plan.stages.length} stages as ${tasks} tasks (${stats.earlyTasks} started pipelined) and ${stats.mergeTasks} merge tasks on ${job.workerPids.size} worker processes in ${Date.now() - started} ms`,
     );
   }
 

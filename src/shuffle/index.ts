@@ -6,3 +6,8 @@ export { PartitionedObjectWriter, readRecords, partitionOf } from "./partitioned
 export { openObjectStore } from "./open-object-store.js";
 export { mergePartitionedOutputs, mergeGroups, predictedRequests, type PartitionedOutput } from "./merge.js";
 export { CountingObjectStore } from "./counting-object-store.js";
+export { GrowableBuffer } from "./growable-buffer.js";
+export { hashBytes, writeKeyedRecord, KeyedRecordView } from "./keyed-record.js";
+export { ShuffleOutputWriter, type RecordFormat } from "./shuffle-writer.js";
+export { GroupingReducer, type GroupingOptions, type ElementChunk } from "./grouping-reducer.js";
+export { OverflowValues } from "./overflow-values.js";

@@ -7,37 +7,58 @@
 // The writer returns the offsets too; the driver passes each reducer its byte range directly, so a
 // reducer needs one ranged GET per map output and never reads the index.
 import { ByteReader, encodeVarint } from "../codec/byte-io.js";
+import { GrowableBuffer } from "./growable-buffer.js";
+import { hashBytes } from "./keyed-record.js";
 import type { ObjectStore } from "./object-store.js";
 
 const MAGIC = Buffer.from("BLRP");
 
 /** Buffers records per partition, then writes them as one object. */
 export class PartitionedObjectWriter {
-  private readonly parts: Uint8Array[][];
-  private readonly sizes: number[];
+  private readonly parts: GrowableBuffer[];
   private count = 0;
 
   constructor(readonly partitions: number) {
-    this.parts = Array.from({ length: partitions }, () => []);
-    this.sizes = new Array(partitions).fill(0);
+    this.parts = Array.from({ length: partitions }, () => new GrowableBuffer(16 * 1024));
   }
 
   get records(): number {
     return this.count;
   }
 
+  /** Bytes buffered so far. */
+  get bytes(): number {
+    let n = 0;
+    for (const p of this.parts) n += p.length;
+    return n;
+  }
+
   add(partition: number, record: Uint8Array): void {
-    const len = encodeVarint(record.length);
-    this.parts[partition]!.push(len, record);
-    this.sizes[partition]! += len.length + record.length;
+    const out = this.parts[partition]!;
+    out.varint(record.length);
+    out.bytes(record);
     this.count++;
+  }
+
+  /** Adds bytes [start, end) of `buf` as one record. */
+  addRange(partition: number, buf: Buffer, start: number, end: number): void {
+    const out = this.parts[partition]!;
+    out.varint(end - start);
+    out.range(buf, start, end);
+    this.count++;
+  }
+
+  /** A partition's buffer, for writers that frame their own records (see keyed-record.ts). */
+  partitionBuffer(partition: number): GrowableBuffer {
+    this.count++;
+    return this.parts[partition]!;
   }
 
   /** Writes the object and returns the partition offsets (R + 1 of them). */
   async write(store: ObjectStore, key: string): Promise<number[]> {
     const offsets = [0];
-    for (const size of this.sizes) offsets.push(offsets[offsets.length - 1]! + size);
-    await store.put(key, Buffer.concat([...this.parts.flat(), encodeIndex(offsets)]));
+    for (const p of this.parts) offsets.push(offsets[offsets.length - 1]! + p.length);
+    await store.put(key, Buffer.concat([...this.parts.map((p) => p.view()), encodeIndex(offsets)]));
     return offsets;
   }
 }
@@ -59,10 +80,5 @@ export function* readRecords(bytes: Uint8Array): Generator<Uint8Array> {
 
 /** Stable hash of a key's bytes to a partition (FNV-1a, 32 bit). */
 export function partitionOf(key: Uint8Array, partitions: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key[i]!;
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) % partitions;
+  return hashBytes(key) % partitions;
 }

@@ -1,119 +1,175 @@
 // Turns stored records back into the elements a stage consumes: as stored, or grouped by
-// encoded key and window (GroupByKey, with session windows merged).
-import { ByteReader, decodeTimestampMillis, encodeTimestampMillis } from "../codec/byte-io.js";
+// encoded key and window (GroupByKey, with session windows merged). Ranges are fetched with
+// bounded concurrency and consumed in order as they arrive, and grouping spills to local disk
+// past a memory budget, so a task's input never has to fit in memory at once.
+import { ByteReader } from "../codec/byte-io.js";
 import { type CoderTree, splitKv, splitWindowedValue } from "../codec/coders.js";
-import { PANE_ON_TIME_ONLY, mergeIntervalWindows, windowMaxTimestamp } from "../codec/windows.js";
-import type { ObjectRange, TaskInput } from "../common/task-spec.js";
-import { type ObjectStore, readRecords } from "../shuffle/index.js";
+import { setTimeout as delay } from "node:timers/promises";
+import type { FeedContent, InputFeed, ObjectRange, TaskInput } from "../common/task-spec.js";
+import { Coders } from "../common/urns.js";
+import {
+  type ElementChunk,
+  GroupingReducer,
+  GrowableBuffer,
+  ObjectNotFoundError,
+  type ObjectStore,
+  type OverflowValues,
+  hashBytes,
+  writeKeyedRecord,
+} from "../shuffle/index.js";
+import { readVarintAt, varintEnd } from "../shuffle/growable-buffer.js";
 
 const READ_CONCURRENCY = 8;
+/** Feed polling backs off from the first to the second; a feed silent for the third fails the task. */
+const FEED_POLL_MIN_MS = 25;
+const FEED_POLL_MAX_MS = 1000;
+const FEED_TIMEOUT_MS = 15 * 60 * 1000;
+const CHUNK_BYTES = 1 << 20;
 
-/** Fetches every range, in order, with bounded concurrency. */
-export async function fetchRanges(store: ObjectStore, ranges: ObjectRange[]): Promise<Buffer[]> {
-  const out: Buffer[] = new Array(ranges.length);
+export interface ReadOptions {
+  /** Input bytes a grouping holds in memory before spilling sorted runs. */
+  memoryBudgetBytes: number;
+  /** Local directory for spilled runs (a Lambda's /tmp). */
+  spillDir: string;
+  /** Where values of huge groups go, when the consumer reads grouped values as a state-backed iterable. */
+  overflow?: OverflowValues;
+}
+
+/** The ranges of an input: those known at launch, then those its feeds list as they commit. */
+async function* inputRanges(store: ObjectStore, input: TaskInput): AsyncGenerator<ObjectRange[]> {
+  yield input.ranges;
+  for (const feed of input.feeds ?? []) yield* feedRanges(store, feed);
+}
+
+/** Polls a feed until it lists every expected output, yielding the task's ranges of new ones. */
+async function* feedRanges(store: ObjectStore, feed: InputFeed): AsyncGenerator<ObjectRange[]> {
+  let seen = 0;
+  let wait = FEED_POLL_MIN_MS;
+  const deadline = Date.now() + FEED_TIMEOUT_MS;
+  while (seen < feed.expected) {
+    let content: FeedContent = { outputs: [] };
+    try {
+      content = JSON.parse((await store.get(feed.key)).toString("utf8")) as FeedContent;
+    } catch (e) {
+      if (!(e instanceof ObjectNotFoundError)) throw e;
+    }
+    if (content.failed) throw new Error(`the input of this task failed upstream: ${content.failed}`);
+    const fresh = content.outputs.slice(seen);
+    if (fresh.length > 0) {
+      seen += fresh.length;
+      wait = FEED_POLL_MIN_MS;
+      yield fresh.map((o) => ({ key: o.key, start: o.offsets[feed.partition]!, end: o.offsets[feed.partition + 1]!, format: o.format }));
+      continue;
+    }
+    if (Date.now() > deadline) throw new Error(`input feed '${feed.key}' listed ${seen} of ${feed.expected} outputs after ${FEED_TIMEOUT_MS / 1000} s`);
+    await delay(wait);
+    wait = Math.min(wait * 2, FEED_POLL_MAX_MS);
+  }
+}
+
+/** Fetches the non-empty ranges of each batch, up to READ_CONCURRENCY ahead, yielding them in order. */
+async function* fetchInOrder(store: ObjectStore, batches: AsyncIterable<ObjectRange[]>): AsyncGenerator<{ range: ObjectRange; bytes: Buffer }> {
+  for await (const batch of batches) yield* fetchBatch(store, batch);
+}
+
+async function* fetchBatch(store: ObjectStore, ranges: ObjectRange[]): AsyncGenerator<{ range: ObjectRange; bytes: Buffer }> {
+  const todo = ranges.filter((r) => r.end > r.start);
+  const inFlight: { range: ObjectRange; bytes: Promise<Buffer> }[] = [];
   let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < ranges.length) {
-      const i = next++;
-      const r = ranges[i]!;
-      out[i] = r.end > r.start ? await store.get(r.key, { start: r.start, end: r.end }) : Buffer.alloc(0);
+  const launch = (): void => {
+    while (inFlight.length < READ_CONCURRENCY && next < todo.length) {
+      const range = todo[next++]!;
+      const bytes = store.get(range.key, { start: range.start, end: range.end });
+      bytes.catch(() => undefined); // awaited below, in order; an early failure must not go unhandled
+      inFlight.push({ range, bytes });
     }
   };
-  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, ranges.length) }, worker));
-  return out;
+  launch();
+  while (inFlight.length > 0) {
+    const head = inFlight.shift()!;
+    const bytes = await head.bytes;
+    launch();
+    yield { range: head.range, bytes };
+  }
 }
 
-/** The encoded elements of one task input (each a windowed value in the input's wire coder). */
-export async function readInput(store: ObjectStore, input: TaskInput, coders: (id: string) => CoderTree): Promise<Uint8Array[]> {
-  const blocks = await fetchRanges(store, input.ranges);
-  const records: Uint8Array[] = [];
-  for (const block of blocks) for (const record of readRecords(block)) records.push(record);
-  if (input.read.kind === "plain") return records;
-  return groupByKeyAndWindow(records, coders(input.read.inputWireCoderId), input.read);
+/** The main input of a task, as chunks of whole encoded elements in the input's wire coder. */
+export async function* readInputChunks(
+  store: ObjectStore,
+  input: TaskInput,
+  coders: (id: string) => CoderTree,
+  options: ReadOptions,
+): AsyncGenerator<ElementChunk> {
+  if (input.read.kind === "plain") {
+    const out = new GrowableBuffer(CHUNK_BYTES + (1 << 16));
+    let ends: number[] = [];
+    for await (const { bytes } of fetchInOrder(store, inputRanges(store, input))) {
+      for (let pos = 0; pos < bytes.length; ) {
+        const length = readVarintAt(bytes, pos);
+        const start = varintEnd.pos;
+        pos = start + length;
+        out.range(bytes, start, pos);
+        ends.push(out.length);
+        if (out.length >= CHUNK_BYTES) {
+          yield { bytes: out.take(), ends };
+          ends = [];
+        }
+      }
+    }
+    if (out.length > 0) yield { bytes: out.take(), ends };
+    return;
+  }
+  const inputWire = coders(input.read.inputWireCoderId);
+  const reducer = new GroupingReducer({ ...input.read, ...options });
+  try {
+    for await (const { range, bytes } of fetchInOrder(store, inputRanges(store, input))) {
+      reducer.addBlock(range.format === "keyed" ? bytes : toKeyedRecords(bytes, inputWire));
+    }
+    yield* reducer.chunks();
+  } finally {
+    reducer.close();
+  }
 }
 
-interface Group {
-  key: Uint8Array;
-  window: Uint8Array;
-  values: Uint8Array[];
-  minTs: bigint;
-  maxTs: bigint;
-}
-
-/** The bytes as a string, without copying them first: a cheap exact Map key. */
-function bytesKey(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
-}
-
-/** GroupByKey on encoded bytes: one output element per (key, window), values in arrival order. */
-export function groupByKeyAndWindow(
-  records: Uint8Array[],
-  inputWireCoder: CoderTree,
-  options: { mergeWindows: boolean; timestampCombiner: "endOfWindow" | "earliest" | "latest" },
-): Uint8Array[] {
-  const kvCoder = inputWireCoder.components[0]!;
-  // Only the earliest / latest combiners look at element timestamps; decoding them costs.
-  const needTimestamps = options.timestampCombiner !== "endOfWindow";
-  const groups = new Map<string, Group>();
-  const add = (id: string, key: Uint8Array, window: Uint8Array, value: Uint8Array, ts: bigint): void => {
-    let g = groups.get(id);
-    if (!g) groups.set(id, (g = { key, window, values: [], minTs: ts, maxTs: ts }));
-    g.values.push(value);
-    if (ts < g.minTs) g.minTs = ts;
-    if (ts > g.maxTs) g.maxTs = ts;
-  };
-  const byKey = options.mergeWindows ? new Map<string, { key: Uint8Array; entries: { window: Uint8Array; value: Uint8Array; ts: bigint }[] }>() : undefined;
-  for (const record of records) {
-    const wv = splitWindowedValue(inputWireCoder, new ByteReader(record));
-    const { key, value } = splitKv(kvCoder, wv.value);
-    const k = bytesKey(key);
-    const ts = needTimestamps ? decodeTimestampMillis(wv.timestamp) : 0n;
-    if (byKey) {
-      let slot = byKey.get(k);
-      if (!slot) byKey.set(k, (slot = { key, entries: [] }));
-      for (const window of wv.windows) slot.entries.push({ window, value, ts });
-    } else {
-      // Encoded keys are self-delimiting, so key bytes followed by window bytes identify a group.
-      for (const window of wv.windows) add(k + bytesKey(window), key, window, value, ts);
+/** Every element of an input, each its own buffer (side inputs); grouped values all inline. */
+export async function readElements(
+  store: ObjectStore,
+  input: TaskInput,
+  coders: (id: string) => CoderTree,
+  options: Omit<ReadOptions, "overflow">,
+): Promise<Uint8Array[]> {
+  const elements: Uint8Array[] = [];
+  const inline = { memoryBudgetBytes: options.memoryBudgetBytes, spillDir: options.spillDir };
+  for await (const chunk of readInputChunks(store, input, coders, inline)) {
+    let start = 0;
+    for (const end of chunk.ends) {
+      elements.push(chunk.bytes.subarray(start, end));
+      start = end;
     }
   }
-  // Session windows merge per key: every window of a key is known only once all input is in.
-  for (const [k, { key, entries }] of byKey ?? []) {
-    const merged = mergeIntervalWindows(entries.map((e) => e.window));
-    for (const e of entries) {
-      const window = merged.get(bytesKey(e.window)) ?? e.window;
-      add(k + bytesKey(window), key, window, e.value, e.ts);
-    }
-  }
-  const endOfWindowCache = new Map<string, Uint8Array>();
-  const endOfWindow = (window: Uint8Array): Uint8Array => {
-    const w = bytesKey(window);
-    let ts = endOfWindowCache.get(w);
-    if (!ts) endOfWindowCache.set(w, (ts = encodeTimestampMillis(windowMaxTimestamp(window))));
-    return ts;
-  };
-  return [...groups.values()].map((g) => encodeGroup(g, options.timestampCombiner, endOfWindow));
+  return elements;
 }
 
-function encodeGroup(g: Group, combiner: "endOfWindow" | "earliest" | "latest", endOfWindow: (window: Uint8Array) => Uint8Array): Uint8Array {
-  const ts =
-    combiner === "earliest" ? encodeTimestampMillis(g.minTs) : combiner === "latest" ? encodeTimestampMillis(g.maxTs) : endOfWindow(g.window);
-  let size = 8 + 4 + g.window.length + PANE_ON_TIME_ONLY.length + g.key.length + 4;
-  for (const v of g.values) size += v.length;
-  // One allocation per group: this runs once per key and window of every shuffle.
-  const out = Buffer.allocUnsafe(size);
-  out.set(ts, 0);
-  let pos = out.writeInt32BE(1, 8);
-  out.set(g.window, pos);
-  pos += g.window.length;
-  out.set(PANE_ON_TIME_ONLY, pos);
-  pos += PANE_ON_TIME_ONLY.length;
-  out.set(g.key, pos);
-  pos += g.key.length;
-  pos = out.writeInt32BE(g.values.length, pos);
-  for (const v of g.values) {
-    out.set(v, pos);
-    pos += v.length;
+/**
+ * Whether the consumer decodes grouped values with Beam's state-backed iterable coder, so a
+ * huge group may hand part of its values over through the State API.
+ */
+export function readsStateBackedValues(wire: CoderTree): boolean {
+  const kv = wire.components[0];
+  return kv?.urn === Coders.kv && kv.components[1]?.urn === Coders.stateBackedIterable;
+}
+
+/** Plain records of windowed KVs (a materialization that is also read ungrouped) as keyed records. */
+function toKeyedRecords(block: Buffer, wire: CoderTree): Buffer {
+  const out = new GrowableBuffer(block.length + (block.length >> 2) + 64);
+  for (let pos = 0; pos < block.length; ) {
+    const length = readVarintAt(block, pos);
+    const start = varintEnd.pos;
+    pos = start + length;
+    const wv = splitWindowedValue(wire, new ByteReader(block, start, pos));
+    const { key, value } = splitKv(wire.components[0]!, wv.value);
+    const hash = hashBytes(key);
+    for (const window of wv.windows) writeKeyedRecord(out, hash, key, window, wv.timestamp, value);
   }
-  return out;
+  return out.view();
 }

@@ -1,6 +1,6 @@
 // The worker's one entry point: a Lambda handler taking a TaskSpec and returning a TaskResult.
 // Local worker processes call the same function; it never knows which backend invoked it.
-import type { TaskResult, TaskSpec } from "../common/task-spec.js";
+import type { TaskResult, WorkerTask } from "../common/task-spec.js";
 import { TASK_SPEC_VERSION } from "../common/task-spec.js";
 import { openObjectStore } from "../shuffle/index.js";
 import { TaskRunner } from "./task-runner.js";
@@ -15,7 +15,7 @@ function taskRunner(): Promise<TaskRunner> {
   return runner;
 }
 
-export async function handler(spec: TaskSpec): Promise<TaskResult> {
+export async function handler(spec: WorkerTask): Promise<TaskResult> {
   if (spec.version !== TASK_SPEC_VERSION) {
     return { ok: false, retryable: false, workerPid: process.pid, error: `task spec version ${spec.version} is not ${TASK_SPEC_VERSION}` };
   }

@@ -6,7 +6,7 @@ import { ByteReader } from "../codec/byte-io.js";
 import { type CoderTree, splitKv, splitWindowedValue } from "../codec/coders.js";
 import type { SideInputSpec } from "../common/task-spec.js";
 import type { ObjectStore } from "../shuffle/index.js";
-import { readInput } from "./edge-reader.js";
+import { type ReadOptions, readElements } from "./edge-reader.js";
 
 const latin1 = (b: Uint8Array): string => Buffer.from(b).toString("latin1");
 
@@ -25,6 +25,8 @@ export class TaskStateStore {
     private readonly store: ObjectStore,
     private readonly specs: SideInputSpec[],
     private readonly coders: (id: string) => CoderTree,
+    /** Huge groups' values (StateKey.Runner) come from `overflow`; side inputs keep every value inline. */
+    private readonly readOptions: ReadOptions,
   ) {}
 
   handle = async (request: StateRequest): Promise<StateResponse["response"]> => {
@@ -62,6 +64,11 @@ export class TaskStateStore {
         }
         throw new Error(`unsupported state operation '${op.oneofKind}'`);
       }
+      case "runner": {
+        const overflow = this.readOptions.overflow;
+        if (!overflow || op.oneofKind !== "get") throw new Error(`this task serves no runner state for '${op.oneofKind}'`);
+        return { oneofKind: "get", get: overflow.read(key.runner.key, op.get.continuationToken) };
+      }
       default:
         throw new Error(`this runner does not serve state keys of type '${key?.oneofKind ?? "unknown"}'`);
     }
@@ -81,7 +88,7 @@ export class TaskStateStore {
 
   private async loadSideInput(spec: SideInputSpec): Promise<SideInputIndex> {
     const wire = this.coders(spec.input.wireCoderId);
-    const elements = await readInput(this.store, spec.input, this.coders);
+    const elements = await readElements(this.store, spec.input, this.coders, this.readOptions);
     const index: SideInputIndex = { values: new Map(), byKey: new Map() };
     for (const element of elements) {
       const wv = splitWindowedValue(wire, new ByteReader(element));

@@ -1,22 +1,23 @@
 // Runs one task: a stage's bundle over one input partition, on a warm SDK harness.
 import { randomUUID } from "node:crypto";
+import { tmpdir } from "node:os";
 import { type ProcessBundleResponse, ProcessBundleDescriptor, RemoteGrpcPort } from "apache-beam/proto/beam_fn_api";
 import { setTimeout as delay } from "node:timers/promises";
 import { MonitoringInfo } from "apache-beam/proto/metrics";
 import { ByteReader, encodeTimestampMillis } from "../codec/byte-io.js";
-import { type CoderTree, resolveCoder, splitElements, splitKv, splitTimer, splitWindowedValue } from "../codec/coders.js";
+import { type CoderTree, resolveCoder, splitElements, splitTimer } from "../codec/coders.js";
 import { MIN_TIMESTAMP_MILLIS, PANE_NO_FIRING, encodeWindowedValue } from "../codec/windows.js";
-import type { EnvironmentSpec, TaskOutputResult, TaskResult, TaskSpec } from "../common/task-spec.js";
+import type { EnvironmentSpec, MergeTaskSpec, TaskOutputResult, TaskResult, TaskSpec, WorkerTask } from "../common/task-spec.js";
 import { Transforms } from "../common/urns.js";
-import { type ObjectStore, PartitionedObjectWriter, partitionOf } from "../shuffle/index.js";
-import { readInput } from "./edge-reader.js";
+import { type ObjectStore, OverflowValues, ShuffleOutputWriter, mergePartitionedOutputs } from "../shuffle/index.js";
+import { type ReadOptions, readInputChunks, readsStateBackedValues } from "./edge-reader.js";
 import { FnApiServer } from "./fn-api-server.js";
 import type { HarnessConnection } from "./harness-connection.js";
 import { type HarnessOptions, type SdkHarness, startHarness } from "./sdk-harness.js";
 import { TaskStateStore } from "./state-store.js";
 
-/** Elements per data message sent to the harness; keeps messages near a megabyte. */
-const SEND_CHUNK_BYTES = 1 << 20;
+/** Shuffle input a task holds in memory before spilling sorted runs to local disk (Lambda: /tmp). */
+const SHUFFLE_MEMORY_BYTES = Number(process.env.BEAM_LAMBDA_SHUFFLE_MEMORY_MB ?? 256) * 2 ** 20;
 /** Harnesses kept warm per worker; older ones are stopped when a new job needs one. */
 const MAX_WARM_HARNESSES = 2;
 /** Guards against a timer that keeps re-setting itself forever. */
@@ -54,7 +55,22 @@ export class TaskRunner {
     return new TaskRunner(await FnApiServer.start(), store, options);
   }
 
-  async run(spec: TaskSpec): Promise<TaskResult> {
+  async run(task: WorkerTask): Promise<TaskResult> {
+    return task.kind === "merge" ? this.merge(task) : this.runBundleTask(task);
+  }
+
+  private async merge(spec: MergeTaskSpec): Promise<TaskResult> {
+    try {
+      const merged = await mergePartitionedOutputs(this.store, spec.inputs, spec.outputKey);
+      const format = spec.inputs[0]?.format ?? "plain";
+      const elements = spec.inputs.reduce((n, i) => n + i.elements, 0);
+      return { ok: true, workerPid: process.pid, monitoringInfos: [], outputs: [{ id: spec.materializationId, ...merged, format, elements }] };
+    } catch (e) {
+      return { ok: false, workerPid: process.pid, error: `merging map outputs failed: ${(e as Error).message}`, retryable: true };
+    }
+  }
+
+  private async runBundleTask(spec: TaskSpec): Promise<TaskResult> {
     let harness: SdkHarness | undefined;
     try {
       const descriptor = await this.descriptor(spec.descriptorKey);
@@ -132,35 +148,43 @@ export class TaskRunner {
       return c;
     };
     const sinks = new Map(
-      spec.outputs.map((o) => [o.sinkTransformId, { spec: o, coder: coders(o.wireCoderId), writer: new PartitionedObjectWriter(o.partitions) }]),
+      spec.outputs.map((o) => [o.sinkTransformId, { spec: o, writer: new ShuffleOutputWriter(coders(o.wireCoderId), o.partitions, o.partitionBy, o.format) }]),
     );
-    let spread = 0;
     const onOutput = (transformId: string, data: Uint8Array): void => {
-      const sink = sinks.get(transformId);
-      if (!sink) return;
-      for (const element of splitElements(sink.coder, data)) {
-        let partition: number;
-        if (sink.spec.partitionBy === "key") {
-          const wv = splitWindowedValue(sink.coder, new ByteReader(element));
-          partition = partitionOf(splitKv(sink.coder.components[0]!, wv.value).key, sink.spec.partitions);
-        } else {
-          partition = spread++ % sink.spec.partitions;
-        }
-        // Copy: the harness's message buffer is reused by gRPC.
-        sink.writer.add(partition, Buffer.from(element));
-      }
+      // The writer copies: the harness's message buffer is reused by gRPC.
+      sinks.get(transformId)?.writer.addElements(data);
     };
 
-    const state = new TaskStateStore(this.store, spec.sideInputs, coders);
-    const mainElements =
+    const overflow =
+      spec.main.kind === "edge" && readsStateBackedValues(coders(spec.main.wireCoderId)) ? new OverflowValues(tmpdir()) : undefined;
+    const readOptions: ReadOptions = { memoryBudgetBytes: SHUFFLE_MEMORY_BYTES, spillDir: tmpdir(), overflow };
+    const state = new TaskStateStore(this.store, spec.sideInputs, coders, readOptions);
+    try {
+      return await this.runBundles(spec, descriptor, connection, coders, state, onOutput, readOptions, sinks);
+    } finally {
+      overflow?.close();
+    }
+  }
+
+  private async runBundles(
+    spec: TaskSpec,
+    descriptor: ProcessBundleDescriptor,
+    connection: HarnessConnection,
+    coders: (id: string) => CoderTree,
+    state: TaskStateStore,
+    onOutput: (transformId: string, data: Uint8Array) => void,
+    readOptions: ReadOptions,
+    sinks: Map<string, { spec: TaskSpec["outputs"][number]; writer: ShuffleOutputWriter }>,
+  ): Promise<{ outputs: TaskOutputResult[]; monitoringInfos: string[] }> {
+    const mainInput: AsyncIterable<Uint8Array> | Iterable<Uint8Array> =
       spec.main.kind === "impulse"
         ? [encodeWindowedValue(encodeTimestampMillis(MIN_TIMESTAMP_MILLIS), new Uint8Array(), PANE_NO_FIRING, [Uint8Array.of(0)])]
-        : await readInput(this.store, spec.main, coders);
+        : chunkBytes(readInputChunks(this.store, spec.main, coders, readOptions));
 
     const metrics: MonitoringInfo[][] = [];
     let timers = new PendingTimers(spec, coders);
-    const runBundle = async (elements: Uint8Array[], firing: FiringTimers): Promise<Uint8Array[]> => {
-      const done = await this.bundle(spec, descriptor.id, connection, elements, firing, state, onOutput, timers);
+    const runBundle = async (input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, firing: FiringTimers): Promise<Uint8Array[]> => {
+      const done = await this.bundle(spec, descriptor.id, connection, input, firing, state, onOutput, timers);
       metrics.push(done.response.monitoringInfos);
       // Finalization callbacks (e.g. acknowledging a source) run once the bundle's output is in
       // the worker's hands, before any checkpointed remainder is resumed.
@@ -168,10 +192,11 @@ export class TaskRunner {
       return residualElements(spec, done.response);
     };
     // A splittable DoFn may checkpoint: its residual restrictions come back as new input.
-    for (let pending = mainElements, round = 0; pending.length > 0 || round === 0; round++) {
+    let pending = await runBundle(mainInput, []);
+    for (let round = 1; pending.length > 0; round++) {
       if (round >= MAX_RESUME_ROUNDS) throw new Error(`a splittable DoFn was still deferring work after ${MAX_RESUME_ROUNDS} bundles`);
-      pending = await runBundle(pending, []);
-      if (pending.length > 0) await delay(RESUME_DELAY_MS);
+      await delay(RESUME_DELAY_MS);
+      pending = await runBundle([Buffer.concat(pending)], []);
     }
     for (let round = 0; timers.size > 0; round++) {
       if (round >= MAX_TIMER_ROUNDS) throw new Error(`timers were still being set after ${MAX_TIMER_ROUNDS} rounds`);
@@ -184,7 +209,7 @@ export class TaskRunner {
     const outputs: TaskOutputResult[] = [];
     for (const { spec: o, writer } of sinks.values()) {
       const key = `${spec.outputPrefix}/${safeName(o.pcollection)}`;
-      outputs.push({ id: o.id, key, offsets: await writer.write(this.store, key), elements: writer.records });
+      outputs.push({ id: o.id, key, offsets: await writer.write(this.store, key), format: o.format, elements: writer.records });
     }
     return { outputs, monitoringInfos: metrics.flat().map((m) => Buffer.from(MonitoringInfo.toBinary(m)).toString("base64")) };
   }
@@ -194,7 +219,7 @@ export class TaskRunner {
     spec: TaskSpec,
     descriptorId: string,
     connection: HarnessConnection,
-    elements: Uint8Array[],
+    input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
     firing: FiringTimers,
     state: TaskStateStore,
     onOutput: (transformId: string, data: Uint8Array) => void,
@@ -244,7 +269,7 @@ export class TaskRunner {
       state.handle,
     );
     try {
-      await sendChunked(connection, instructionId, spec.main.sourceTransformId, elements);
+      await sendInput(connection, instructionId, spec.main.sourceTransformId, input);
       for (const t of spec.timers) {
         const f = firing.find((x) => x.transformId === t.transformId && x.timerFamilyId === t.timerFamilyId);
         const base = { instructionId, transformId: t.transformId, timerFamilyId: t.timerFamilyId };
@@ -260,24 +285,23 @@ export class TaskRunner {
   }
 }
 
-async function sendChunked(connection: HarnessConnection, instructionId: string, transformId: string, elements: Uint8Array[]): Promise<void> {
-  let chunk: Uint8Array[] = [];
-  let size = 0;
-  const flush = async (): Promise<void> => {
-    if (chunk.length > 0) await connection.send({ data: [{ instructionId, transformId, data: Buffer.concat(chunk), isLast: false }], timers: [] });
-    chunk = [];
-    size = 0;
-  };
-  for (const e of elements) {
-    chunk.push(e);
-    size += e.length;
-    if (size >= SEND_CHUNK_BYTES) await flush();
+/** Sends the main input: each chunk (whole elements) as one data message, then the end alone. */
+async function sendInput(
+  connection: HarnessConnection,
+  instructionId: string,
+  transformId: string,
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+): Promise<void> {
+  for await (const data of chunks) {
+    if (data.length > 0) await connection.send({ data: [{ instructionId, transformId, data, isLast: false }], timers: [] });
   }
-  await flush();
   // The Fn API ignores data in a message that carries is_last, so the end goes alone.
   await connection.send({ data: [{ instructionId, transformId, data: new Uint8Array(), isLast: true }], timers: [] });
 }
 
+async function* chunkBytes(chunks: AsyncIterable<{ bytes: Buffer }>): AsyncGenerator<Uint8Array> {
+  for await (const chunk of chunks) yield chunk.bytes;
+}
 
 /**
  * Timers set during a bundle, keyed by (transform, family, key, tag, windows): a later setting

@@ -1,16 +1,16 @@
 // Property tests for the shuffle as GroupByKey uses it: map tasks write hash-partitioned
 // objects, each reducer reads its byte range from every map output and groups by encoded key
 // and window. The result must equal an in-memory reference grouping.
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Coder } from "apache-beam/proto/beam_runner_api";
 import { describe, expect, it } from "vitest";
-import { ByteReader, ByteWriter, encodeIntervalWindow, encodeTimestampMillis, resolveCoder, splitKv, splitWindowedValue } from "../../src/codec/index.js";
+import { ByteReader, ByteWriter, decodeTimestampMillis, encodeIntervalWindow, encodeTimestampMillis, resolveCoder, splitWindowedValue, windowMaxTimestamp } from "../../src/codec/index.js";
 import { Coders } from "../../src/common/urns.js";
-import { LocalObjectStore, PartitionedObjectWriter, partitionOf } from "../../src/shuffle/index.js";
+import { LocalObjectStore, OverflowValues, ShuffleOutputWriter } from "../../src/shuffle/index.js";
 import type { ObjectRange } from "../../src/common/task-spec.js";
-import { readInput } from "../../src/worker/edge-reader.js";
+import { readInputChunks } from "../../src/worker/edge-reader.js";
 
 const coder = (urn: string, ...components: string[]): Coder => ({ spec: { urn, payload: new Uint8Array() }, componentCoderIds: components });
 const CODERS: Record<string, Coder> = {
@@ -40,48 +40,101 @@ interface Entry {
   key: Buffer;
   window: Buffer;
   value: Buffer;
+  ts?: bigint;
+}
+
+interface ShuffleOptions {
+  maps: number;
+  partitions: number;
+  global: boolean;
+  /** How map outputs frame records: keyed (the grouped-edge format) or plain elements. */
+  format?: "keyed" | "plain";
+  memoryBudgetBytes?: number;
+  /** Hand huge groups' tails over as state-backed iterables. */
+  overflow?: boolean;
+  timestampCombiner?: "endOfWindow" | "earliest" | "latest";
 }
 
 const lp = (b: Buffer) => new ByteWriter().varint(b.length).bytes(b).finish();
 
 function encodeEntry(e: Entry): Buffer {
-  return new ByteWriter().bytes(encodeTimestampMillis(0n)).int32BE(1).bytes(e.window).byte(0x0f).bytes(lp(e.key)).bytes(lp(e.value)).finish();
+  return new ByteWriter().bytes(encodeTimestampMillis(e.ts ?? 0n)).int32BE(1).bytes(e.window).byte(0x0f).bytes(lp(e.key)).bytes(lp(e.value)).finish();
+}
+
+/** Reads the values of a grouped element: a plain iterable, or Beam's state-backed form. */
+function readValues(r: ByteReader, overflow: OverflowValues | undefined, stats: { stateBacked: number; pages: number }): Buffer[] {
+  const values: Buffer[] = [];
+  const readSome = (reader: ByteReader, n: number) => {
+    for (let i = 0; i < n; i++) values.push(Buffer.from(reader.readBytes(reader.readVarint())));
+  };
+  const count = r.readInt32BE();
+  if (count >= 0) {
+    readSome(r, count);
+    return values;
+  }
+  stats.stateBacked++;
+  for (let n = Number(r.readVarBigInt()); ; n = Number(r.readVarBigInt())) {
+    if (n === 0) return values;
+    if (n === -1) break;
+    readSome(r, n);
+  }
+  const token = r.readBytes(r.readVarint());
+  expect(overflow, "a state-backed iterable without an overflow store").toBeDefined();
+  let continuation: Uint8Array = new Uint8Array();
+  do {
+    const page = overflow!.read(token, continuation);
+    stats.pages++;
+    const pr = new ByteReader(page.data);
+    while (!pr.done) values.push(Buffer.from(pr.readBytes(pr.readVarint())));
+    continuation = page.continuationToken;
+  } while (continuation.length > 0);
+  return values;
 }
 
 /** Writes the entries as M map outputs of R partitions and groups every partition back. */
-async function shuffle(entries: Entry[], maps: number, partitions: number, global: boolean) {
+async function shuffle(entries: Entry[], o: ShuffleOptions) {
+  const { maps, partitions, global } = o;
+  const format = o.format ?? "keyed";
   const store = new LocalObjectStore(mkdtempSync(join(tmpdir(), "grouping-")));
+  const spillDir = mkdtempSync(join(tmpdir(), "grouping-spill-"));
+  const input = global ? "wvGlobal" : "wv";
   const outputs: { key: string; offsets: number[] }[] = [];
   for (let m = 0; m < maps; m++) {
-    const writer = new PartitionedObjectWriter(partitions);
-    for (let i = m; i < entries.length; i += maps) writer.add(partitionOf(lp(entries[i]!.key), partitions), encodeEntry(entries[i]!));
+    const writer = new ShuffleOutputWriter(coders(input), partitions, "key", format);
+    for (let i = m; i < entries.length; i += maps) writer.add(encodeEntry(entries[i]!));
     const key = `map-${m}`;
     outputs.push({ key, offsets: await writer.write(store, key) });
   }
   const groups = new Map<string, Buffer[]>();
+  const timestamps = new Map<string, bigint>();
+  const stats = { stateBacked: 0, pages: 0, spilled: false };
   let requests = 0;
+  const overflow = o.overflow ? new OverflowValues(spillDir) : undefined;
   for (let p = 0; p < partitions; p++) {
-    const ranges: ObjectRange[] = outputs.map((o) => ({ key: o.key, start: o.offsets[p]!, end: o.offsets[p + 1]! }));
+    const ranges: ObjectRange[] = outputs.map((out) => ({ key: out.key, start: out.offsets[p]!, end: out.offsets[p + 1]!, format }));
     requests += ranges.filter((r) => r.end > r.start).length;
     const wire = global ? "wvGroupedGlobal" : "wvGrouped";
-    const elements = await readInput(
-      store,
-      { read: { kind: "group", inputWireCoderId: global ? "wvGlobal" : "wv", mergeWindows: false, timestampCombiner: "endOfWindow" }, wireCoderId: wire, ranges },
-      coders,
-    );
-    for (const element of elements) {
-      const wv = splitWindowedValue(coders(wire), new ByteReader(element));
-      const { key, value } = splitKv(coders("grouped"), wv.value);
-      const id = `${Buffer.from(key).toString("hex")}/${Buffer.from(wv.windows[0]!).toString("hex")}`;
-      expect(groups.has(id), `group ${id} emitted twice`).toBe(false);
-      const r = new ByteReader(value);
-      const count = r.readInt32BE();
-      const values: Buffer[] = [];
-      for (let i = 0; i < count; i++) values.push(Buffer.from(r.readBytes(r.readVarint())));
-      groups.set(id, values);
+    const read = { kind: "group" as const, inputWireCoderId: input, mergeWindows: false, timestampCombiner: o.timestampCombiner ?? "endOfWindow" };
+    const chunks = readInputChunks(store, { read, wireCoderId: wire, ranges }, coders, { memoryBudgetBytes: o.memoryBudgetBytes ?? 64 << 20, spillDir, overflow });
+    for await (const chunk of chunks) {
+      if (readdirSync(spillDir).some((d) => d.startsWith("blr-spill-"))) stats.spilled = true;
+      let start = 0;
+      for (const end of chunk.ends) {
+        const element = chunk.bytes.subarray(start, end);
+        start = end;
+        const wv = splitWindowedValue(coders(wire), new ByteReader(element));
+        const r = new ByteReader(wv.value);
+        const key = r.readBytes(r.readVarint());
+        const id = `${Buffer.from(lp(Buffer.from(key))).toString("hex")}/${Buffer.from(wv.windows[0]!).toString("hex")}`;
+        expect(groups.has(id), `group ${id} emitted twice`).toBe(false);
+        groups.set(id, readValues(r, overflow, stats));
+        expect(r.done, "bytes left after the values").toBe(true);
+        timestamps.set(id, decodeTimestampMillis(wv.timestamp));
+      }
     }
   }
-  return { groups, requests };
+  overflow?.close();
+  return { groups, requests, stats, timestamps };
 }
 
 function reference(entries: Entry[]): Map<string, Buffer[]> {
@@ -108,26 +161,26 @@ const randomBytes = (r: () => number, max: number) => Buffer.from(Array.from({ l
 describe("grouping through the shuffle equals an in-memory grouping", () => {
   it.each([1, 2, 3])("random text keys (seed %i)", async (seed) => {
     const entries = generate(5000, seed, (r) => Buffer.from(`key-${Math.floor(r() * 300)}`), GLOBAL);
-    const { groups } = await shuffle(entries, 7, 5, true);
+    const { groups } = await shuffle(entries, { maps: 7, partitions: 5, global: true });
     expect(sortedValues(groups)).toEqual(sortedValues(reference(entries)));
   });
 
   it("binary keys, including the empty key and keys that are prefixes of others", async () => {
     const entries = generate(3000, 4, (r, i) => (i % 50 === 0 ? Buffer.alloc(0) : i % 7 === 0 ? Buffer.of(0, 0) : randomBytes(r, 4)), GLOBAL);
     entries.push({ key: Buffer.of(0), window: GLOBAL(), value: Buffer.from("prefix") });
-    const { groups } = await shuffle(entries, 4, 6, true);
+    const { groups } = await shuffle(entries, { maps: 4, partitions: 6, global: true });
     expect(sortedValues(groups)).toEqual(sortedValues(reference(entries)));
   });
 
   it("heavy skew: most values under one key", async () => {
     const entries = generate(8000, 5, (r) => Buffer.from(r() < 0.9 ? "hot" : `cold-${Math.floor(r() * 40)}`), GLOBAL);
-    const { groups } = await shuffle(entries, 5, 8, true);
+    const { groups } = await shuffle(entries, { maps: 5, partitions: 8, global: true });
     expect(sortedValues(groups)).toEqual(sortedValues(reference(entries)));
   });
 
   it("more partitions than keys leaves partitions empty, and empty ranges cost no reads", async () => {
     const entries = generate(500, 6, (r) => Buffer.from(`k${Math.floor(r() * 3)}`), GLOBAL);
-    const { groups, requests } = await shuffle(entries, 4, 32, true);
+    const { groups, requests } = await shuffle(entries, { maps: 4, partitions: 32, global: true });
     expect(sortedValues(groups)).toEqual(sortedValues(reference(entries)));
     expect(requests).toBeLessThanOrEqual(4 * 3);
   });
@@ -138,18 +191,56 @@ describe("grouping through the shuffle equals an in-memory grouping", () => {
       return encodeIntervalWindow({ start, end: start + 10n });
     };
     const entries = generate(6000, 7, (r) => Buffer.from(`k${Math.floor(r() * 20)}`), window);
-    const { groups } = await shuffle(entries, 6, 4, false);
+    const { groups } = await shuffle(entries, { maps: 6, partitions: 4, global: false });
     expect(sortedValues(groups)).toEqual(sortedValues(reference(entries)));
   });
 
-  it("one key with 10^6 values", async () => {
+  it("plain-framed map outputs (a materialization also read ungrouped) group the same", async () => {
+    const entries = generate(4000, 8, (r) => Buffer.from(`key-${Math.floor(r() * 100)}`), GLOBAL);
+    const { groups } = await shuffle(entries, { maps: 3, partitions: 4, global: true, format: "plain" });
+    expect(sortedValues(groups)).toEqual(sortedValues(reference(entries)));
+  });
+
+  it("over the memory budget, sorted runs spill to disk and merge back to the same grouping", async () => {
+    const entries = generate(20000, 9, (r) => Buffer.from(`key-${Math.floor(r() * 2000)}`), GLOBAL);
+    const { groups, stats } = await shuffle(entries, { maps: 10, partitions: 2, global: true, memoryBudgetBytes: 16 * 1024 });
+    expect(stats.spilled).toBe(true);
+    expect(sortedValues(groups)).toEqual(sortedValues(reference(entries)));
+  });
+
+  it("earliest and latest timestamp combiners take the group's minimum and maximum", async () => {
+    const window = (r: () => number) => {
+      const start = BigInt(Math.floor(r() * 20) * 100);
+      return encodeIntervalWindow({ start, end: start + 100n });
+    };
+    const entries = generate(3000, 10, (r) => Buffer.from(`k${Math.floor(r() * 30)}`), window);
+    const r = rng(11);
+    for (const e of entries) e.ts = BigInt(Math.floor(r() * 1e6)) - 500_000n;
+    for (const combiner of ["earliest", "latest", "endOfWindow"] as const) {
+      const { groups, timestamps } = await shuffle(entries, { maps: 3, partitions: 3, global: false, timestampCombiner: combiner, memoryBudgetBytes: 8 * 1024 });
+      expect(sortedValues(groups)).toEqual(sortedValues(reference(entries)));
+      const expected = new Map<string, bigint>();
+      for (const e of entries) {
+        const id = `${lp(e.key).toString("hex")}/${e.window.toString("hex")}`;
+        const prev = expected.get(id);
+        const ts = combiner === "endOfWindow" ? windowMaxTimestamp(e.window) : e.ts!;
+        if (prev === undefined || (combiner === "latest" ? ts > prev : ts < prev)) expected.set(id, ts);
+      }
+      expect(timestamps).toEqual(expected);
+    }
+  });
+
+  it.each([false, true])("one key with 10^6 values (state-backed tail: %s)", async (overflow) => {
     const entries: Entry[] = Array.from({ length: 1_000_000 }, (_, i) => ({ key: Buffer.from("k"), window: GLOBAL(), value: Buffer.from(String(i)) }));
-    const { groups } = await shuffle(entries, 4, 3, true);
+    const { groups, stats } = await shuffle(entries, { maps: 4, partitions: 3, global: true, overflow, memoryBudgetBytes: overflow ? 1 << 20 : undefined });
     expect(groups.size).toBe(1);
     const values = [...groups.values()][0]!;
     expect(values).toHaveLength(1_000_000);
     const seen = new Set(values.map((v) => v.toString()));
     expect(seen.size).toBe(1_000_000);
     expect(seen.has("0") && seen.has("999999")).toBe(true);
+    // ~7.9 MB of values: past the 1 MB inline limit, the rest is paged through the State API.
+    expect(stats.stateBacked).toBe(overflow ? 1 : 0);
+    if (overflow) expect(stats.pages).toBeGreaterThan(1);
   });
 });

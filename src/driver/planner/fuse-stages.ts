@@ -74,6 +74,21 @@ class Fuser {
     return addCoder(this.components.coders, `wv_${pc.coderId}_${windowCoder}`, coder);
   }
 
+  /** WindowedValue(KV(K, Iterable(V))) with the iterable replaced by a state-backed iterable. */
+  private withStateBackedValues(wireId: string): string {
+    const coders = this.components.coders;
+    const wire = coders[wireId]!;
+    const kv = coders[wire.componentCoderIds[0]!]!;
+    const values = kv.spec?.urn === Coders.kv ? coders[kv.componentCoderIds[1]!] : undefined;
+    if (!values || values.spec?.urn !== Coders.iterable) return wireId;
+    const stateBacked = addCoder(coders, `${kv.componentCoderIds[1]}_state_backed`, {
+      spec: { urn: Coders.stateBackedIterable, payload: new Uint8Array() },
+      componentCoderIds: [...values.componentCoderIds],
+    });
+    const kvId = addCoder(coders, `${wire.componentCoderIds[0]}_state_backed`, { spec: kv.spec, componentCoderIds: [kv.componentCoderIds[0]!, stateBacked] });
+    return addCoder(coders, `${wireId}_state_backed`, { spec: wire.spec, componentCoderIds: [kvId, ...wire.componentCoderIds.slice(1)] });
+  }
+
   private place(id: string): void {
     const t = this.transform(id);
     const payload = t.spec?.urn === Transforms.parDo ? ParDoPayload.fromBinary(t.spec.payload) : undefined;
@@ -161,7 +176,8 @@ class Fuser {
       throw new UnsupportedPipelineError("reading an Impulse output as a side input or through a Flatten is not supported", consumer.uniqueName);
     }
     const encoding = this.wireCoder(encodedAs);
-    const sources = this.materializedSources(sourcesOf, consumer).map((source) => this.materialize(source, encoding, partitionBy, consumer));
+    const grouped = read.kind === "group";
+    const sources = this.materializedSources(sourcesOf, consumer).map((source) => this.materialize(source, encoding, partitionBy, grouped, consumer));
     return { pcollection, read, sources, wireCoderId: this.wireCoder(pcollection) };
   }
 
@@ -194,7 +210,7 @@ class Fuser {
   }
 
   /** Makes the producing stage write `pcollection` encoded with `wireCoderId`; returns the materialization's id. */
-  private materialize(pcollection: string, wireCoderId: string, partitionBy: "key" | "spread", consumer: PTransform): string {
+  private materialize(pcollection: string, wireCoderId: string, partitionBy: "key" | "spread", grouped: boolean, consumer: PTransform): string {
     const stage = this.stageOf.get(this.producer.get(pcollection)!)!;
     if (partitionBy === "key" && this.components.coders[this.components.coders[wireCoderId]!.componentCoderIds[0]!]!.spec?.urn !== Coders.kv) {
       throw new UnsupportedPipelineError(`its input '${pcollection}' must be key-value pairs to be grouped or keyed by the runner`, consumer.uniqueName);
@@ -203,10 +219,13 @@ class Fuser {
     const existing = stage.outputs.get(id);
     if (existing) {
       if (partitionBy === "key") existing.partitionBy = "key";
+      // Keyed records serve only groupings; one ungrouped reader keeps the elements as they are.
+      if (!grouped) existing.format = "plain";
       return id;
     }
     this.materializedBy.set(id, stage);
-    stage.outputs.set(id, { id, pcollection, sinkTransformId: `${stage.id}/sink/${id}`, wireCoderId, partitionBy });
+    const format = grouped ? "keyed" : "plain";
+    stage.outputs.set(id, { id, pcollection, sinkTransformId: `${stage.id}/sink/${id}`, wireCoderId, partitionBy, format });
     return id;
   }
 
@@ -232,7 +251,13 @@ class Fuser {
       for (const pc of [...Object.values(t.inputs), ...Object.values(t.outputs)]) pcollections.add(pc);
     }
     const mainPcollection = s.main.kind === "edge" ? s.main.edge.pcollection : this.mainInputOf(s);
-    const mainWire = s.main.kind === "edge" ? s.main.edge.wireCoderId : this.wireCoder(mainPcollection);
+    // A grouped main input is decoded as Beam's state-backed iterable, so the worker may hand a
+    // huge group's values over through the State API instead of in one element.
+    const main: Stage["main"] =
+      s.main.kind === "edge" && s.main.edge.read.kind === "group"
+        ? { kind: "edge", edge: { ...s.main.edge, wireCoderId: this.withStateBackedValues(s.main.edge.wireCoderId) } }
+        : s.main;
+    const mainWire = main.kind === "edge" ? main.edge.wireCoderId : this.wireCoder(mainPcollection);
     const consumers = s.transformIds.filter((id) => Object.values(this.transform(id).inputs).includes(mainPcollection));
     transforms[s.sourceTransformId] = dataTransform(s.sourceTransformId, Transforms.dataSource, mainWire, {}, { out: mainPcollection });
     for (const out of s.outputs.values()) {
@@ -250,6 +275,7 @@ class Fuser {
     });
     return {
       ...s,
+      main,
       name: s.transformIds.map((id) => this.transform(id).uniqueName).join(" + "),
       mainConsumer: consumers.length === 1 ? consumers[0] : undefined,
       outputs: [...s.outputs.values()],

@@ -26,6 +26,8 @@ export interface StageOutput {
   sinkTransformId: string;
   wireCoderId: string;
   partitionBy: "key" | "spread";
+  /** `keyed` when every consumer groups it (see src/shuffle/keyed-record.ts). */
+  format: "keyed" | "plain";
 }
 
 export interface StageSideInput {
