@@ -7,7 +7,7 @@ import { DEFAULT_MERGE } from "../driver/scheduler/run-plan.js";
 
 const USAGE = `usage:
   beam-lambda job-server [--host 127.0.0.1] [--port 8099] [--workers N] [--partitions N] [--store DIR]
-                         [--merge-threshold N] [--merge-factor F] [--no-pipelining]
+                         [--merge-threshold N] [--merge-factor F] [--no-pipelining] [--compress-shuffle]
   beam-lambda run PIPELINE.py [pipeline args...]`;
 
 async function main(argv: string[]): Promise<number> {
@@ -38,6 +38,7 @@ function serverOptions(values: Record<string, string | boolean | undefined>) {
     storeDir: values.store as string | undefined,
     merge,
     pipelining: values["no-pipelining"] ? false : undefined,
+    compressShuffle: values["compress-shuffle"] === true,
   };
 }
 
@@ -50,6 +51,7 @@ const SERVER_FLAGS = {
   "merge-threshold": { type: "string" },
   "merge-factor": { type: "string" },
   "no-pipelining": { type: "boolean" },
+  "compress-shuffle": { type: "boolean" },
 } as const;
 
 async function jobServer(args: string[]): Promise<number> {

@@ -10,6 +10,8 @@ export interface ObjectRange {
   end: number;
   /** How the records are framed (see src/shuffle/keyed-record.ts); absent means plain. */
   format?: "keyed" | "plain";
+  /** `gzip`: the range is one or more gzip members (merging concatenates them). */
+  compression?: "gzip";
 }
 
 /** How a worker must turn stored records into the elements of one PCollection. */
@@ -62,6 +64,8 @@ export interface TaskOutputSpec {
   partitionBy: "key" | "spread";
   /** `keyed` when every reader groups it: the map side writes records reducers sort as bytes. */
   format: "keyed" | "plain";
+  /** Compress each partition (pays when the network, not the CPU, is the bottleneck). */
+  compression?: "gzip";
   partitions: number;
 }
 
@@ -132,6 +136,7 @@ export interface TaskOutputResult {
   /** Partition i is bytes [offsets[i], offsets[i+1]) of the object. */
   offsets: number[];
   format: "keyed" | "plain";
+  compression?: "gzip";
   elements: number;
 }
 

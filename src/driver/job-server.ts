@@ -36,6 +36,8 @@ export interface JobServerOptions {
   merge?: MergeOptions;
   /** Start consumer tasks before their input is complete (default on). */
   pipelining?: boolean;
+  /** gzip shuffle partitions (off by default: it pays only where the network is slow). */
+  compressShuffle?: boolean;
 }
 
 /** What the scheduler did for a job, beyond running its stages' tasks. */
@@ -131,6 +133,7 @@ export class JobServer {
       signal: job.abort.signal,
       merge: this.options.merge,
       pipelining: this.options.pipelining,
+      compressShuffle: this.options.compressShuffle,
       onMergeCommitted: () => stats.mergeTasks++,
       onEarlyStart: () => stats.earlyTasks++,
       onStageStarted: (stage, taskCount) =>

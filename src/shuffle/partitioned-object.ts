@@ -6,12 +6,16 @@
 //
 // The writer returns the offsets too; the driver passes each reducer its byte range directly, so a
 // reducer needs one ranged GET per map output and never reads the index.
+import { promisify } from "node:util";
+import { gzip, constants as zlibConstants } from "node:zlib";
 import { ByteReader, encodeVarint } from "../codec/byte-io.js";
 import { GrowableBuffer } from "./growable-buffer.js";
 import { hashBytes } from "./keyed-record.js";
 import type { ObjectStore } from "./object-store.js";
 
 const MAGIC = Buffer.from("BLRP");
+// zlib's asynchronous calls run on libuv's thread pool, beside the JavaScript thread.
+const gzipAsync = promisify(gzip);
 
 /** Buffers records per partition, then writes them as one object. */
 export class PartitionedObjectWriter {
@@ -54,11 +58,17 @@ export class PartitionedObjectWriter {
     return this.parts[partition]!;
   }
 
-  /** Writes the object and returns the partition offsets (R + 1 of them). */
-  async write(store: ObjectStore, key: string): Promise<number[]> {
+  /**
+   * Writes the object and returns the partition offsets (R + 1 of them). With `gzip`, each
+   * non-empty partition is one gzip member; members concatenated by a merge still decode as one.
+   */
+  async write(store: ObjectStore, key: string, compression?: "gzip"): Promise<number[]> {
+    const blocks = await Promise.all(
+      this.parts.map((p) => (compression && p.length > 0 ? gzipAsync(p.view(), { level: zlibConstants.Z_BEST_SPEED }) : p.view())),
+    );
     const offsets = [0];
-    for (const p of this.parts) offsets.push(offsets[offsets.length - 1]! + p.length);
-    await store.put(key, Buffer.concat([...this.parts.map((p) => p.view()), encodeIndex(offsets)]));
+    for (const b of blocks) offsets.push(offsets[offsets.length - 1]! + b.length);
+    await store.put(key, Buffer.concat([...blocks, encodeIndex(offsets)]));
     return offsets;
   }
 }

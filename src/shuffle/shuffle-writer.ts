@@ -75,7 +75,7 @@ export class ShuffleOutputWriter {
     return end;
   }
 
-  write(store: ObjectStore, key: string): Promise<number[]> {
-    return this.writer.write(store, key);
+  write(store: ObjectStore, key: string, compression?: "gzip"): Promise<number[]> {
+    return this.writer.write(store, key, compression);
   }
 }

@@ -5,6 +5,8 @@
 import { ByteReader } from "../codec/byte-io.js";
 import { type CoderTree, splitKv, splitWindowedValue } from "../codec/coders.js";
 import { setTimeout as delay } from "node:timers/promises";
+import { promisify } from "node:util";
+import { gunzip } from "node:zlib";
 import type { FeedContent, InputFeed, ObjectRange, TaskInput } from "../common/task-spec.js";
 import { Coders } from "../common/urns.js";
 import {
@@ -20,6 +22,8 @@ import {
 import { readVarintAt, varintEnd } from "../shuffle/growable-buffer.js";
 
 const READ_CONCURRENCY = 8;
+// Decompression runs on libuv's thread pool while this thread groups earlier blocks.
+const gunzipAsync = promisify(gunzip);
 /** Feed polling backs off from the first to the second; a feed silent for the third fails the task. */
 const FEED_POLL_MIN_MS = 25;
 const FEED_POLL_MAX_MS = 1000;
@@ -58,7 +62,13 @@ async function* feedRanges(store: ObjectStore, feed: InputFeed): AsyncGenerator<
     if (fresh.length > 0) {
       seen += fresh.length;
       wait = FEED_POLL_MIN_MS;
-      yield fresh.map((o) => ({ key: o.key, start: o.offsets[feed.partition]!, end: o.offsets[feed.partition + 1]!, format: o.format }));
+      yield fresh.map((o) => ({
+        key: o.key,
+        start: o.offsets[feed.partition]!,
+        end: o.offsets[feed.partition + 1]!,
+        format: o.format,
+        ...(o.compression && { compression: o.compression }),
+      }));
       continue;
     }
     if (Date.now() > deadline) throw new Error(`input feed '${feed.key}' listed ${seen} of ${feed.expected} outputs after ${FEED_TIMEOUT_MS / 1000} s`);
@@ -79,7 +89,8 @@ async function* fetchBatch(store: ObjectStore, ranges: ObjectRange[]): AsyncGene
   const launch = (): void => {
     while (inFlight.length < READ_CONCURRENCY && next < todo.length) {
       const range = todo[next++]!;
-      const bytes = store.get(range.key, { start: range.start, end: range.end });
+      const stored = store.get(range.key, { start: range.start, end: range.end });
+      const bytes = range.compression === "gzip" ? stored.then((b) => gunzipAsync(b)) : stored;
       bytes.catch(() => undefined); // awaited below, in order; an early failure must not go unhandled
       inFlight.push({ range, bytes });
     }

@@ -63,8 +63,9 @@ export class TaskRunner {
     try {
       const merged = await mergePartitionedOutputs(this.store, spec.inputs, spec.outputKey);
       const format = spec.inputs[0]?.format ?? "plain";
+      const compression = spec.inputs[0]?.compression;
       const elements = spec.inputs.reduce((n, i) => n + i.elements, 0);
-      return { ok: true, workerPid: process.pid, monitoringInfos: [], outputs: [{ id: spec.materializationId, ...merged, format, elements }] };
+      return { ok: true, workerPid: process.pid, monitoringInfos: [], outputs: [{ id: spec.materializationId, ...merged, format, ...(compression && { compression }), elements }] };
     } catch (e) {
       return { ok: false, workerPid: process.pid, error: `merging map outputs failed: ${(e as Error).message}`, retryable: true };
     }
@@ -209,7 +210,8 @@ export class TaskRunner {
     const outputs: TaskOutputResult[] = [];
     for (const { spec: o, writer } of sinks.values()) {
       const key = `${spec.outputPrefix}/${safeName(o.pcollection)}`;
-      outputs.push({ id: o.id, key, offsets: await writer.write(this.store, key), format: o.format, elements: writer.records });
+      const offsets = await writer.write(this.store, key, o.compression);
+      outputs.push({ id: o.id, key, offsets, format: o.format, ...(o.compression && { compression: o.compression }), elements: writer.records });
     }
     return { outputs, monitoringInfos: metrics.flat().map((m) => Buffer.from(MonitoringInfo.toBinary(m)).toString("base64")) };
   }

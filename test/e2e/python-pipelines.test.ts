@@ -126,8 +126,8 @@ describe("Beam Python pipelines on the embedded backend", () => {
 });
 
 describe("push-based merge and pipelined reducers", () => {
-  it("give the same outputs when every shuffle is merged (factor 2) and reducers start on feeds", async () => {
-    const merging = await JobServer.start({ port: 0, workers: 2, partitions: 6, merge: { threshold: 1, factor: 2 } });
+  it("give the same outputs when every shuffle is merged (factor 2), gzipped, and reducers start on feeds", async () => {
+    const merging = await JobServer.start({ port: 0, workers: 2, partitions: 6, merge: { threshold: 1, factor: 2 }, compressShuffle: true });
     try {
       const names = ["wordcount_files", "cogroupbykey", "side_inputs", "windowing", "reshuffle_two_gbks", "hot_key_million_values"];
       const result = await runCases("portable", names, ["--job_endpoint", merging.address]);

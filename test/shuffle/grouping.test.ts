@@ -8,7 +8,7 @@ import type { Coder } from "apache-beam/proto/beam_runner_api";
 import { describe, expect, it } from "vitest";
 import { ByteReader, ByteWriter, decodeTimestampMillis, encodeIntervalWindow, encodeTimestampMillis, resolveCoder, splitWindowedValue, windowMaxTimestamp } from "../../src/codec/index.js";
 import { Coders } from "../../src/common/urns.js";
-import { LocalObjectStore, OverflowValues, ShuffleOutputWriter } from "../../src/shuffle/index.js";
+import { LocalObjectStore, OverflowValues, ShuffleOutputWriter, mergeGroups, mergePartitionedOutputs } from "../../src/shuffle/index.js";
 import type { ObjectRange } from "../../src/common/task-spec.js";
 import { readInputChunks } from "../../src/worker/edge-reader.js";
 
@@ -53,6 +53,9 @@ interface ShuffleOptions {
   /** Hand huge groups' tails over as state-backed iterables. */
   overflow?: boolean;
   timestampCombiner?: "endOfWindow" | "earliest" | "latest";
+  compression?: "gzip";
+  /** Merge map outputs in groups of this many before reducing (push-based merge). */
+  mergeFactor?: number;
 }
 
 const lp = (b: Buffer) => new ByteWriter().varint(b.length).bytes(b).finish();
@@ -98,20 +101,21 @@ async function shuffle(entries: Entry[], o: ShuffleOptions) {
   const store = new LocalObjectStore(mkdtempSync(join(tmpdir(), "grouping-")));
   const spillDir = mkdtempSync(join(tmpdir(), "grouping-spill-"));
   const input = global ? "wvGlobal" : "wv";
-  const outputs: { key: string; offsets: number[] }[] = [];
+  let outputs: { key: string; offsets: number[] }[] = [];
   for (let m = 0; m < maps; m++) {
     const writer = new ShuffleOutputWriter(coders(input), partitions, "key", format);
     for (let i = m; i < entries.length; i += maps) writer.add(encodeEntry(entries[i]!));
     const key = `map-${m}`;
-    outputs.push({ key, offsets: await writer.write(store, key) });
+    outputs.push({ key, offsets: await writer.write(store, key, o.compression) });
   }
+  if (o.mergeFactor) outputs = await Promise.all(mergeGroups(outputs, o.mergeFactor).map((g, i) => mergePartitionedOutputs(store, g, `merged-${i}`)));
   const groups = new Map<string, Buffer[]>();
   const timestamps = new Map<string, bigint>();
   const stats = { stateBacked: 0, pages: 0, spilled: false };
   let requests = 0;
   const overflow = o.overflow ? new OverflowValues(spillDir) : undefined;
   for (let p = 0; p < partitions; p++) {
-    const ranges: ObjectRange[] = outputs.map((out) => ({ key: out.key, start: out.offsets[p]!, end: out.offsets[p + 1]!, format }));
+    const ranges: ObjectRange[] = outputs.map((out) => ({ key: out.key, start: out.offsets[p]!, end: out.offsets[p + 1]!, format, compression: o.compression }));
     requests += ranges.filter((r) => r.end > r.start).length;
     const wire = global ? "wvGroupedGlobal" : "wvGrouped";
     const read = { kind: "group" as const, inputWireCoderId: input, mergeWindows: false, timestampCombiner: o.timestampCombiner ?? "endOfWindow" };
@@ -199,6 +203,14 @@ describe("grouping through the shuffle equals an in-memory grouping", () => {
     const entries = generate(4000, 8, (r) => Buffer.from(`key-${Math.floor(r() * 100)}`), GLOBAL);
     const { groups } = await shuffle(entries, { maps: 3, partitions: 4, global: true, format: "plain" });
     expect(sortedValues(groups)).toEqual(sortedValues(reference(entries)));
+  });
+
+  it("gzip-compressed partitions, also after merging (concatenated gzip members), group the same", async () => {
+    const entries = generate(6000, 12, (r) => Buffer.from(`key-${Math.floor(r() * 500)}`), GLOBAL);
+    for (const mergeFactor of [undefined, 3]) {
+      const { groups } = await shuffle(entries, { maps: 7, partitions: 4, global: true, compression: "gzip", mergeFactor });
+      expect(sortedValues(groups)).toEqual(sortedValues(reference(entries)));
+    }
   });
 
   it("over the memory budget, sorted runs spill to disk and merge back to the same grouping", async () => {

@@ -51,6 +51,8 @@ export interface RunOptions {
   merge?: MergeOptions;
   /** Start consumer tasks before their input is complete (default on). */
   pipelining?: boolean;
+  /** gzip every shuffle partition (see the measurement in docs/shuffle.md). */
+  compressShuffle?: boolean;
   onTaskCommitted?(stage: Stage, taskIndex: number, result: { monitoringInfos: string[]; workerPid: number }): void;
   onStageStarted?(stage: Stage, tasks: number): void;
   onMergeCommitted?(materializationId: string, inputs: number): void;
@@ -342,7 +344,7 @@ class JobScheduler {
         accessPattern: si.accessPattern,
         input: this.staticInput(si.edge, "all"),
       })),
-      outputs: stage.outputs.map((o) => ({ ...o, partitions: this.options.partitions })),
+      outputs: stage.outputs.map((o) => ({ ...o, partitions: this.options.partitions, ...(this.options.compressShuffle && { compression: "gzip" as const }) })),
       outputPrefix: "",
       timers: stage.timers,
     };
@@ -417,7 +419,6 @@ class JobScheduler {
 }
 
 function rangeOf(out: TaskOutputResult, partition: number | "all"): ObjectRange {
-  return partition === "all"
-    ? { key: out.key, start: 0, end: out.offsets[out.offsets.length - 1]!, format: out.format }
-    : { key: out.key, start: out.offsets[partition]!, end: out.offsets[partition + 1]!, format: out.format };
+  const [start, end] = partition === "all" ? [0, out.offsets[out.offsets.length - 1]!] : [out.offsets[partition]!, out.offsets[partition + 1]!];
+  return { key: out.key, start, end, format: out.format, ...(out.compression && { compression: out.compression }) };
 }
