@@ -16,18 +16,28 @@ function varintAfter(buf: Uint8Array, pos: number): number {
   throw new CodecError(`varint longer than 10 bytes at offset ${pos}`);
 }
 
-/** A length-prefixed run of bytes: its length, and where its bytes start in `lengthPrefixEnd`. */
-function lengthPrefixedAfter(buf: Uint8Array, pos: number): number {
-  let length = 0;
+/** Reads a non-negative varint at `pos`; the position after it is left in `varintEnd.pos`. */
+export const varintEnd = { pos: 0 };
+export function readVarintAt(buf: Uint8Array, pos: number): number {
+  let result = 0;
   let scale = 1;
   for (let i = 0; i < 10; i++) {
     if (pos >= buf.length) throw new CodecError(`truncated varint at offset ${pos}`);
     const b = buf[pos++]!;
-    length += (b & 0x7f) * scale;
-    if ((b & 0x80) === 0) return pos + length;
+    result += (b & 0x7f) * scale;
+    if ((b & 0x80) === 0) {
+      varintEnd.pos = pos;
+      return result;
+    }
     scale *= 128;
   }
-  throw new CodecError(`varint longer than 10 bytes at offset ${pos}`);
+  throw new CodecError(`varint longer than 10 bytes before offset ${pos}`);
+}
+
+/** The position after a length-prefixed run of bytes. */
+function lengthPrefixedAfter(buf: Uint8Array, pos: number): number {
+  const length = readVarintAt(buf, pos);
+  return varintEnd.pos + length;
 }
 
 function int32At(buf: Uint8Array, pos: number): number {

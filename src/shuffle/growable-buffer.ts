@@ -1,6 +1,8 @@
 // An append-only byte buffer that doubles when full. The shuffle writes millions of small
 // records; appending them here costs a copy each and no per-record allocation.
 
+export { readVarintAt, varintEnd } from "../codec/skippers.js";
+
 export class GrowableBuffer {
   buf: Buffer;
   length = 0;
@@ -90,22 +92,4 @@ export function varintSize(n: number): number {
     size++;
   }
   return size;
-}
-
-/** Reads a non-negative varint at `pos`; the position after it is left in `varintEnd.pos`. */
-export const varintEnd = { pos: 0 };
-export function readVarintAt(buf: Uint8Array, pos: number): number {
-  let result = 0;
-  let scale = 1;
-  for (let i = 0; i < 10; i++) {
-    if (pos >= buf.length) throw new Error(`truncated varint at offset ${pos}`);
-    const b = buf[pos++]!;
-    result += (b & 0x7f) * scale;
-    if ((b & 0x80) === 0) {
-      varintEnd.pos = pos;
-      return result;
-    }
-    scale *= 128;
-  }
-  throw new Error(`varint longer than 10 bytes before offset ${pos}`);
 }
