@@ -12,7 +12,7 @@ export class CountingObjectStore implements ObjectStore {
     return this.inner.url;
   }
 
-  put(key: string, data: Uint8Array): Promise<void> {
+  put(key: string, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
     this.puts++;
     return this.inner.put(key, data);
   }

@@ -56,6 +56,7 @@ const SPILL_READ_BYTES = 4 << 20;
  */
 const STRIDE = 8;
 const BLOCK = 0;
+const START = 7;
 const KEY_START = 1;
 const KEY_END = 2;
 const WINDOW_START = 3;
@@ -89,6 +90,7 @@ class Segment {
       const m = this.meta;
       const at = this.count++ * STRIDE;
       m[at + BLOCK] = b;
+      m[at + START] = start;
       m[at + KEY_START] = view.keyStart;
       m[at + KEY_END] = view.keyEnd;
       m[at + WINDOW_START] = view.windowStart;
@@ -107,12 +109,12 @@ class Segment {
     const m = this.meta;
     const at = i * STRIDE;
     into.buf = this.blocks[m[at + BLOCK]!]!;
+    into.start = m[at + START]!;
     into.hash = m[at + HASH]!;
     into.keyStart = m[at + KEY_START]!;
     into.keyEnd = m[at + KEY_END]!;
     into.windowStart = m[at + WINDOW_START]!;
     into.windowEnd = m[at + WINDOW_END]!;
-    into.valueStart = into.windowEnd + 8;
     into.valueEnd = m[at + END]!;
     return into;
   }
@@ -330,9 +332,8 @@ export class GroupingReducer {
       };
       while (run.advance()) {
         const v = run.view;
-        const start = v.keyStart - varintSize(v.keyEnd - v.keyStart) - 4;
-        out.varint(v.valueEnd - start);
-        out.range(v.buf, start, v.valueEnd);
+        out.varint(v.valueEnd - v.start);
+        out.range(v.buf, v.start, v.valueEnd);
         if (out.length >= SPILL_READ_BYTES) flush();
       }
       flush();
@@ -444,11 +445,11 @@ class GroupEmitter {
       ts.reset();
       for (;;) {
         const v = stream.view;
-        ts.add(v.buf, v.windowEnd);
+        ts.add(v.buf, v.start + 4);
         if (overflowing) {
-          this.options.overflow!.append(v.buf, v.valueStart, v.valueEnd);
+          this.options.overflow!.append(v.buf, v.keyEnd, v.valueEnd);
         } else {
-          out.range(v.buf, v.valueStart, v.valueEnd);
+          out.range(v.buf, v.keyEnd, v.valueEnd);
           count++;
           if (out.length - valuesStart > this.inlineLimit) {
             overflowing = true;
@@ -506,8 +507,8 @@ class GroupEmitter {
         const v = stream.view;
         entries.push({
           window: Buffer.from(v.buf.subarray(v.windowStart, v.windowEnd)),
-          ts: Buffer.from(v.buf.subarray(v.windowEnd, v.windowEnd + 8)),
-          value: Buffer.from(v.buf.subarray(v.valueStart, v.valueEnd)),
+          ts: Buffer.from(v.buf.subarray(v.start + 4, v.start + 12)),
+          value: Buffer.from(v.buf.subarray(v.keyEnd, v.valueEnd)),
         });
         more = stream.advance();
       } while (more && stream.view.hash === hash && stream.view.buf.compare(key, 0, key.length, stream.view.keyStart, stream.view.keyEnd) === 0);

@@ -3,12 +3,13 @@
 // decoding anything. An element in several windows becomes one record per window.
 //
 //   uint32 BE  hash of the key bytes (FNV-1a: the hash that chose the partition)
-//   varint     key length, then the key bytes exactly as the KV coder wrote them
-//   varint     window length, then one encoded window (empty for the global window)
 //   8 bytes    the element's timestamp as Beam encodes it (sign-flipped big-endian millis),
 //              so comparing these bytes compares timestamps
+//   varint     window length, then one encoded window (empty for the global window)
+//   varint     key length, then the key bytes exactly as the KV coder wrote them
 //   rest       the encoded value
 //
+// Key and value stay adjacent, as in the element, so the writer copies them as one range.
 // Records are framed like every shuffle record: a varint length, then these bytes.
 import { type GrowableBuffer, readVarintAt, varintEnd, varintSize } from "./growable-buffer.js";
 
@@ -24,43 +25,66 @@ export function hashBytes(buf: Uint8Array, start = 0, end = buf.length): number 
 
 /** Appends one framed keyed record. */
 export function writeKeyedRecord(out: GrowableBuffer, hash: number, key: Uint8Array, window: Uint8Array, timestamp: Uint8Array, value: Uint8Array): void {
-  const payload = 4 + varintSize(key.length) + key.length + varintSize(window.length) + window.length + 8 + value.length;
-  out.ensure(payload + 10);
-  out.varint(payload);
-  out.uint32(hash);
-  out.varint(key.length);
-  out.bytes(key);
-  out.varint(window.length);
-  out.bytes(window);
-  out.bytes(timestamp);
-  out.bytes(value);
+  const element = Buffer.concat([timestamp, window, key, value]);
+  const w = timestamp.length;
+  const k = w + window.length;
+  const v = k + key.length;
+  writeKeyedRecordFrom(out, hash, element, 0, w, k, k, v, element.length);
 }
 
-/** Appends one framed keyed record whose parts are ranges of `buf` (no views made). */
+/**
+ * Appends one framed keyed record whose parts are ranges of `buf`: the timestamp at
+ * `timestampStart`, the window [windowStart, windowEnd), the key [keyStart, keyEnd) and the
+ * value right after it, up to `valueEnd`. Written byte by byte into the buffer: this runs once
+ * per element of every shuffle, and the buffer's helpers cost a call (and Buffer#copy a view
+ * allocation) each.
+ */
 export function writeKeyedRecordFrom(
   out: GrowableBuffer,
   hash: number,
   buf: Buffer,
-  keyStart: number,
-  keyEnd: number,
+  timestampStart: number,
   windowStart: number,
   windowEnd: number,
-  timestampStart: number,
-  valueStart: number,
+  keyStart: number,
+  keyEnd: number,
   valueEnd: number,
 ): void {
   const keyLength = keyEnd - keyStart;
   const windowLength = windowEnd - windowStart;
-  const payload = 4 + varintSize(keyLength) + keyLength + varintSize(windowLength) + windowLength + 8 + (valueEnd - valueStart);
+  const payload = 4 + 8 + varintSize(windowLength) + windowLength + varintSize(keyLength) + (valueEnd - keyStart);
   out.ensure(payload + 10);
-  out.varint(payload);
-  out.uint32(hash);
-  out.varint(keyLength);
-  out.range(buf, keyStart, keyEnd);
-  out.varint(windowLength);
-  out.range(buf, windowStart, windowEnd);
-  out.range(buf, timestampStart, timestampStart + 8);
-  out.range(buf, valueStart, valueEnd);
+  const b = out.buf;
+  let p = out.length;
+  for (let v = payload; ; v = Math.floor(v / 128)) {
+    if (v < 0x80) {
+      b[p++] = v;
+      break;
+    }
+    b[p++] = (v & 0x7f) | 0x80;
+  }
+  b[p++] = hash >>> 24;
+  b[p++] = (hash >>> 16) & 0xff;
+  b[p++] = (hash >>> 8) & 0xff;
+  b[p++] = hash & 0xff;
+  for (let i = timestampStart; i < timestampStart + 8; i++) b[p++] = buf[i]!;
+  for (let v = windowLength; ; v = Math.floor(v / 128)) {
+    if (v < 0x80) {
+      b[p++] = v;
+      break;
+    }
+    b[p++] = (v & 0x7f) | 0x80;
+  }
+  for (let i = windowStart; i < windowEnd; i++) b[p++] = buf[i]!;
+  for (let v = keyLength; ; v = Math.floor(v / 128)) {
+    if (v < 0x80) {
+      b[p++] = v;
+      break;
+    }
+    b[p++] = (v & 0x7f) | 0x80;
+  }
+  out.length = p;
+  out.range(buf, keyStart, valueEnd);
 }
 
 /**
@@ -69,27 +93,28 @@ export function writeKeyedRecordFrom(
  */
 export class KeyedRecordView {
   buf!: Buffer;
+  /** Where the payload starts (the hash); the timestamp is [start + 4, start + 12). */
+  start = 0;
   hash = 0;
-  keyStart = 0;
-  keyEnd = 0;
   windowStart = 0;
   windowEnd = 0;
-  /** The timestamp is [windowEnd, windowEnd + 8); the value follows it. */
-  valueStart = 0;
+  keyStart = 0;
+  keyEnd = 0;
+  /** The value is [keyEnd, valueEnd). */
   valueEnd = 0;
 
   parse(buf: Buffer, start: number, end: number): this {
     this.buf = buf;
+    this.start = start;
     this.hash = buf.readUInt32BE(start);
-    const keyLength = readVarintAt(buf, start + 4);
-    this.keyStart = varintEnd.pos;
-    this.keyEnd = this.keyStart + keyLength;
-    const windowLength = readVarintAt(buf, this.keyEnd);
+    const windowLength = readVarintAt(buf, start + 12);
     this.windowStart = varintEnd.pos;
     this.windowEnd = this.windowStart + windowLength;
-    this.valueStart = this.windowEnd + 8;
+    const keyLength = readVarintAt(buf, this.windowEnd);
+    this.keyStart = varintEnd.pos;
+    this.keyEnd = this.keyStart + keyLength;
     this.valueEnd = end;
-    if (this.valueStart > end) throw new Error(`keyed shuffle record at offset ${start} is truncated`);
+    if (this.keyEnd > end) throw new Error(`keyed shuffle record at offset ${start} is truncated`);
     return this;
   }
 }

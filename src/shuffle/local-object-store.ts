@@ -22,7 +22,7 @@ export class LocalObjectStore implements ObjectStore {
     return p;
   }
 
-  async put(key: string, data: Uint8Array): Promise<void> {
+  async put(key: string, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
     const target = this.path(key);
     await mkdir(dirname(target), { recursive: true });
     const temp = `${target}.tmp-${randomUUID()}`;

@@ -42,7 +42,7 @@ export async function mergePartitionedOutputs(store: ObjectStore, inputs: Partit
     });
     offsets.push(offsets[p]! + size);
   }
-  await store.put(key, Buffer.concat([...parts, encodeIndex(offsets)]));
+  await store.put(key, [...parts, encodeIndex(offsets)]);
   return { key, offsets };
 }
 

@@ -9,7 +9,8 @@ export interface ByteRange {
  * `put` is atomic: a reader sees the whole object or no object, never a part.
  */
 export interface ObjectStore {
-  put(key: string, data: Uint8Array): Promise<void>;
+  /** `data` may come in parts, written back to back (no need to assemble one buffer first). */
+  put(key: string, data: Uint8Array | readonly Uint8Array[]): Promise<void>;
   get(key: string, range?: ByteRange): Promise<Buffer>;
   exists(key: string): Promise<boolean>;
   list(prefix: string): Promise<string[]>;

@@ -16,6 +16,8 @@ import type { ObjectStore } from "./object-store.js";
 const MAGIC = Buffer.from("BLRP");
 // zlib's asynchronous calls run on libuv's thread pool, beside the JavaScript thread.
 const gzipAsync = promisify(gzip);
+/** The largest partition of the last object written in this process (a sizing hint). */
+let lastPartitionBytes = 0;
 
 /** Buffers records per partition, then writes them as one object. */
 export class PartitionedObjectWriter {
@@ -23,7 +25,10 @@ export class PartitionedObjectWriter {
   private count = 0;
 
   constructor(readonly partitions: number) {
-    this.parts = Array.from({ length: partitions }, () => new GrowableBuffer(16 * 1024));
+    // Start each partition at the size the last task's partitions reached: a worker's tasks
+    // tend to look alike, and growing by doubling copies everything once more.
+    const initial = Math.min(Math.max(lastPartitionBytes, 16 * 1024), 32 << 20);
+    this.parts = Array.from({ length: partitions }, () => new GrowableBuffer(initial));
   }
 
   get records(): number {
@@ -68,7 +73,9 @@ export class PartitionedObjectWriter {
     );
     const offsets = [0];
     for (const b of blocks) offsets.push(offsets[offsets.length - 1]! + b.length);
-    await store.put(key, Buffer.concat([...blocks, encodeIndex(offsets)]));
+    await store.put(key, [...blocks, encodeIndex(offsets)]);
+    lastPartitionBytes = Math.max(...this.parts.map((p) => p.length));
+    for (const p of this.parts) p.release();
     return offsets;
   }
 }

@@ -58,7 +58,8 @@ export class S3ObjectStore implements ObjectStore {
     return this.spread === 1 ? [this.prefix] : Array.from({ length: this.spread }, (_, i) => `${this.prefix}${i}/`);
   }
 
-  async put(key: string, data: Uint8Array): Promise<void> {
+  async put(key: string, parts: Uint8Array | readonly Uint8Array[]): Promise<void> {
+    const data = parts instanceof Uint8Array ? parts : Buffer.concat(parts);
     // S3 makes an object visible only once its PUT (or multipart completion) succeeds: a
     // writer that dies halfway leaves nothing readable, as the interface requires.
     if (data.length <= MULTIPART_THRESHOLD) {

@@ -69,7 +69,7 @@ export class ShuffleOutputWriter {
     const out = this.writer.partitionBuffer(partition);
     for (let i = 0, w = scanner.windowsStart; i < scanner.windowCount; i++) {
       const windowEnd = scanner.windowAfter(buf, w);
-      writeKeyedRecordFrom(out, hash, buf, scanner.keyStart, scanner.keyEnd, w, windowEnd, start, scanner.keyEnd, end);
+      writeKeyedRecordFrom(out, hash, buf, start, w, windowEnd, scanner.keyStart, scanner.keyEnd, end);
       w = windowEnd;
     }
     return end;
