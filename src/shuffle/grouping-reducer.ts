@@ -119,6 +119,48 @@ class Segment {
     return into;
   }
 
+  /**
+   * Record indices with each group's records together, groups in order of first arrival: a hash
+   * table instead of a sort. When all input fits in memory nothing has to be merged with other
+   * runs, and reading records in nearly arrival order is what the cache likes best.
+   */
+  groupedOrder(): Uint32Array {
+    const n = this.count;
+    const m = this.meta;
+    let size = 1024;
+    while (size < n * 2) size *= 2;
+    const mask = size - 1;
+    // Slot: [hash, head index + 1]; 0 marks an empty slot.
+    const table = new Uint32Array(size * 2);
+    const next = new Int32Array(n).fill(-1);
+    const tail = new Int32Array(n);
+    const head = new Uint8Array(n);
+    const a = new KeyedRecordView();
+    const b = new KeyedRecordView();
+    for (let i = 0; i < n; i++) {
+      const hash = m[i * STRIDE + HASH]!;
+      for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+        const h = table[2 * slot + 1]!;
+        if (h === 0) {
+          table[2 * slot] = hash;
+          table[2 * slot + 1] = i + 1;
+          tail[i] = i;
+          head[i] = 1;
+          break;
+        }
+        if (table[2 * slot] === hash && compareKeyed(this.view(h - 1, a), this.view(i, b)) === 0) {
+          next[tail[h - 1]!] = i;
+          tail[h - 1] = i;
+          break;
+        }
+      }
+    }
+    const order = new Uint32Array(n);
+    let k = 0;
+    for (let i = 0; i < n; i++) if (head[i]) for (let j = i; j >= 0; j = next[j]!) order[k++] = j;
+    return order;
+  }
+
   /** Record indices in (hash, key, window, arrival) order. */
   sortedOrder(): Uint32Array {
     const n = this.count;
@@ -345,6 +387,11 @@ export class GroupingReducer {
 
   /** The grouped elements, in chunks. Call once, after the last block. */
   *chunks(): Generator<ElementChunk> {
+    if (this.spilled.length === 0 && this.memoryRuns.length === 0 && this.segment.count > 0) {
+      // Everything is in one in-memory segment: group by hash table, no run to merge with.
+      this.memoryRuns.push(new MemoryRun(this.segment, this.segment.groupedOrder()));
+      this.segment = new Segment();
+    }
     this.closeSegment();
     const runs: RunCursor[] = [...this.spilled.map((p) => new FileRun(p)), ...this.memoryRuns.splice(0)];
     const stream = runs.length === 1 ? runs[0]! : new MergedRuns(runs);

@@ -228,8 +228,10 @@ describe("grouping through the shuffle equals an in-memory grouping", () => {
     const entries = generate(3000, 10, (r) => Buffer.from(`k${Math.floor(r() * 30)}`), window);
     const r = rng(11);
     for (const e of entries) e.ts = BigInt(Math.floor(r() * 1e6)) - 500_000n;
-    for (const combiner of ["earliest", "latest", "endOfWindow"] as const) {
-      const { groups, timestamps } = await shuffle(entries, { maps: 3, partitions: 3, global: false, timestampCombiner: combiner, memoryBudgetBytes: 8 * 1024 });
+    // A budget of 8 KB sorts and spills; 64 MB groups in memory with a hash table.
+    for (const [combiner, memoryBudgetBytes] of ["earliest", "latest", "endOfWindow"].flatMap((c) => [8 * 1024, 64 << 20].map((b) => [c, b] as const))) {
+      const timestampCombiner = combiner as "earliest" | "latest" | "endOfWindow";
+      const { groups, timestamps } = await shuffle(entries, { maps: 3, partitions: 3, global: false, timestampCombiner, memoryBudgetBytes });
       expect(sortedValues(groups)).toEqual(sortedValues(reference(entries)));
       const expected = new Map<string, bigint>();
       for (const e of entries) {
