@@ -90,7 +90,7 @@ async function main(): Promise<void> {
   const throughput = inputMB / (mapSeconds + reduceSeconds);
   console.log(`shuffle of ${inputMB.toFixed(0)} MB (${RECORD}-byte records, ${KEY}-byte keys), M=${maps} R=${reducers}, ${workers} worker threads, local store in ${root}`);
   console.log(`  stored as ${storedMB.toFixed(0)} MB of keyed records, ${groups} groups`);
-  console.log(`  map (parse + partition + write): ${mapSeconds.toFixed(2)} s   reduce (read + sort + group): ${reduceSeconds.toFixed(2)} s`);
+  console.log(`  map (parse + partition + write): ${mapSeconds.toFixed(2)} s   reduce (read + group): ${reduceSeconds.toFixed(2)} s`);
   console.log(`  end to end: ${throughput.toFixed(1)} MB/s   disk sequential write (dd, fdatasync): ${diskMBs.toFixed(1)} MB/s   ratio: ${((throughput / diskMBs) * 100).toFixed(0)}%`);
   if (groups !== perMap * maps) throw new Error(`expected ${perMap * maps} groups (random 10-byte keys), got ${groups}`);
   rmSync(root, { recursive: true, force: true });
