@@ -1,4 +1,4 @@
-import type { ByteRange, ObjectStore } from "./object-store.js";
+import type { ByteRange, ObjectData, ObjectStore } from "./object-store.js";
 
 /** Wraps a store and counts the requests that reach it (for the request-count model and benchmarks). */
 export class CountingObjectStore implements ObjectStore {
@@ -12,7 +12,7 @@ export class CountingObjectStore implements ObjectStore {
     return this.inner.url;
   }
 
-  put(key: string, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
+  put(key: string, data: ObjectData): Promise<void> {
     this.puts++;
     return this.inner.put(key, data);
   }

@@ -1,4 +1,4 @@
-export type { ObjectStore, ByteRange } from "./object-store.js";
+export type { ObjectStore, ObjectData, ByteRange } from "./object-store.js";
 export { ObjectNotFoundError } from "./object-store.js";
 export { LocalObjectStore } from "./local-object-store.js";
 export { S3ObjectStore, type S3ObjectStoreOptions } from "./s3-object-store.js";

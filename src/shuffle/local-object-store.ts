@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
-import { type ByteRange, ObjectNotFoundError, type ObjectStore } from "./object-store.js";
+import { type ByteRange, type ObjectData, ObjectNotFoundError, type ObjectStore } from "./object-store.js";
 
 /** An ObjectStore over a local directory. Writes go to a temporary name and are renamed into place. */
 export class LocalObjectStore implements ObjectStore {
@@ -22,7 +22,7 @@ export class LocalObjectStore implements ObjectStore {
     return p;
   }
 
-  async put(key: string, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
+  async put(key: string, data: ObjectData): Promise<void> {
     const target = this.path(key);
     await mkdir(dirname(target), { recursive: true });
     const temp = `${target}.tmp-${randomUUID()}`;

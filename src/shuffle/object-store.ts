@@ -1,3 +1,5 @@
+export type ObjectData = Uint8Array | readonly Uint8Array[] | AsyncIterable<Uint8Array>;
+
 /** A byte range of an object; `end` is exclusive. */
 export interface ByteRange {
   start: number;
@@ -9,8 +11,11 @@ export interface ByteRange {
  * `put` is atomic: a reader sees the whole object or no object, never a part.
  */
 export interface ObjectStore {
-  /** `data` may come in parts, written back to back (no need to assemble one buffer first). */
-  put(key: string, data: Uint8Array | readonly Uint8Array[]): Promise<void>;
+  /**
+   * `data` may come in parts, written back to back (no need to assemble one buffer first), or
+   * as a stream of parts, consumed one at a time (an object larger than memory).
+   */
+  put(key: string, data: ObjectData): Promise<void>;
   get(key: string, range?: ByteRange): Promise<Buffer>;
   exists(key: string): Promise<boolean>;
   list(prefix: string): Promise<string[]>;

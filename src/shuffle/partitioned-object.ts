@@ -6,6 +6,9 @@
 //
 // The writer returns the offsets too; the driver passes each reducer its byte range directly, so a
 // reducer needs one ranged GET per map output and never reads the index.
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { gzip, constants as zlibConstants } from "node:zlib";
 import { ByteReader, encodeVarint } from "../codec/byte-io.js";
@@ -19,12 +22,37 @@ const gzipAsync = promisify(gzip);
 /** The largest partition of the last object written in this process (a sizing hint). */
 let lastPartitionBytes = 0;
 
-/** Buffers records per partition, then writes them as one object. */
+export interface WriterOptions {
+  /** Bytes buffered before the partitions move to a local file (default: no limit). */
+  memoryBudgetBytes?: number;
+  /** Where they move (a Lambda's /tmp). */
+  spillDir?: string;
+}
+
+/** Partition bytes moved to a local file, in the order they were written. */
+interface Spill {
+  dir: string;
+  fd: number;
+  size: number;
+  segments: { offset: number; length: number }[][];
+}
+
+const SPILL_READ_BYTES = 4 << 20;
+
+/**
+ * Buffers records per partition, then writes them as one object. Past its memory budget it
+ * appends the partitions buffered so far to a local file and starts again; the object is then
+ * streamed to the store from the file and what is left in memory.
+ */
 export class PartitionedObjectWriter {
   private readonly parts: GrowableBuffer[];
   private count = 0;
+  private spill?: Spill;
 
-  constructor(readonly partitions: number) {
+  constructor(
+    readonly partitions: number,
+    private readonly options: WriterOptions = {},
+  ) {
     // Start each partition at the size the last task's partitions reached: a worker's tasks
     // tend to look alike, and growing by doubling copies everything once more.
     const initial = Math.min(Math.max(lastPartitionBytes, 16 * 1024), 32 << 20);
@@ -57,6 +85,30 @@ export class PartitionedObjectWriter {
     this.count++;
   }
 
+  /** Moves the buffered partitions to the spill file if they are over the budget. */
+  maybeSpill(): void {
+    const budget = this.options.memoryBudgetBytes;
+    if (budget === undefined || this.bytes <= budget) return;
+    if (!this.spill) {
+      const dir = mkdtempSync(join(this.options.spillDir ?? tmpdir(), "blr-map-spill-"));
+      this.spill = { dir, fd: openSync(join(dir, "partitions"), "w+"), size: 0, segments: this.parts.map(() => []) };
+    }
+    const spill = this.spill;
+    this.parts.forEach((part, p) => {
+      if (part.length === 0) return;
+      const bytes = part.view();
+      for (let done = 0; done < bytes.length; ) done += writeSync(spill.fd, bytes, done, bytes.length - done, spill.size + done);
+      spill.segments[p]!.push({ offset: spill.size, length: bytes.length });
+      spill.size += bytes.length;
+      part.length = 0;
+    });
+  }
+
+  /** Whether part of the output went to local disk. */
+  get spilled(): boolean {
+    return this.spill !== undefined;
+  }
+
   /** A partition's buffer, for writers that frame their own records (see keyed-record.ts). */
   partitionBuffer(partition: number): GrowableBuffer {
     this.count++;
@@ -68,6 +120,7 @@ export class PartitionedObjectWriter {
    * non-empty partition is one gzip member; members concatenated by a merge still decode as one.
    */
   async write(store: ObjectStore, key: string, compression?: "gzip"): Promise<number[]> {
+    if (this.spill) return this.writeSpilled(store, key, this.spill, compression);
     const blocks = await Promise.all(
       this.parts.map((p) => (compression && p.length > 0 ? gzipAsync(p.view(), { level: zlibConstants.Z_BEST_SPEED }) : p.view())),
     );
@@ -76,6 +129,43 @@ export class PartitionedObjectWriter {
     await store.put(key, [...blocks, encodeIndex(offsets)]);
     lastPartitionBytes = Math.max(...this.parts.map((p) => p.length));
     for (const p of this.parts) p.release();
+    return offsets;
+  }
+
+  private async writeSpilled(store: ObjectStore, key: string, spill: Spill, compression?: "gzip"): Promise<number[]> {
+    const offsets = [0];
+    const parts = this.parts;
+    // Each piece is its own gzip member when compressing; members concatenated decode as one.
+    const encode = async (piece: Buffer): Promise<Buffer> => (compression ? gzipAsync(piece, { level: zlibConstants.Z_BEST_SPEED }) : piece);
+    async function* body(): AsyncGenerator<Uint8Array> {
+      for (let p = 0; p < parts.length; p++) {
+        let size = 0;
+        for (const segment of spill.segments[p]!) {
+          for (let at = 0; at < segment.length; at += SPILL_READ_BYTES) {
+            const piece = Buffer.allocUnsafe(Math.min(SPILL_READ_BYTES, segment.length - at));
+            for (let done = 0; done < piece.length; ) done += readSync(spill.fd, piece, done, piece.length - done, segment.offset + at + done);
+            const out = await encode(piece);
+            size += out.length;
+            yield out;
+          }
+        }
+        if (parts[p]!.length > 0) {
+          const out = await encode(parts[p]!.view());
+          size += out.length;
+          yield out;
+        }
+        offsets.push(offsets[p]! + size);
+      }
+      yield encodeIndex(offsets);
+    }
+    try {
+      await store.put(key, body());
+    } finally {
+      closeSync(spill.fd);
+      rmSync(spill.dir, { recursive: true, force: true });
+      this.spill = undefined;
+      for (const p of this.parts) p.release();
+    }
     return offsets;
   }
 }

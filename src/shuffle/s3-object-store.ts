@@ -14,8 +14,9 @@ import {
   S3Client,
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
+import { Readable } from "node:stream";
 import { Upload } from "@aws-sdk/lib-storage";
-import { type ByteRange, ObjectNotFoundError, type ObjectStore } from "./object-store.js";
+import { type ByteRange, type ObjectData, ObjectNotFoundError, type ObjectStore } from "./object-store.js";
 import { partitionOf } from "./partitioned-object.js";
 
 /** Objects above this go up as a multipart upload, in parts of this size. */
@@ -58,8 +59,14 @@ export class S3ObjectStore implements ObjectStore {
     return this.spread === 1 ? [this.prefix] : Array.from({ length: this.spread }, (_, i) => `${this.prefix}${i}/`);
   }
 
-  async put(key: string, parts: Uint8Array | readonly Uint8Array[]): Promise<void> {
-    const data = parts instanceof Uint8Array ? parts : Buffer.concat(parts);
+  async put(key: string, parts: ObjectData): Promise<void> {
+    if (!(parts instanceof Uint8Array) && !Array.isArray(parts)) {
+      // A stream of unknown length: multipart, part by part, never all in memory.
+      const Body = Readable.from(parts as AsyncIterable<Uint8Array>);
+      await new Upload({ client: this.client, params: { Bucket: this.bucket, Key: this.physical(key), Body }, partSize: MULTIPART_THRESHOLD, queueSize: 4 }).done();
+      return;
+    }
+    const data = parts instanceof Uint8Array ? parts : Buffer.concat(parts as readonly Uint8Array[]);
     // S3 makes an object visible only once its PUT (or multipart completion) succeeds: a
     // writer that dies halfway leaves nothing readable, as the interface requires.
     if (data.length <= MULTIPART_THRESHOLD) {

@@ -5,7 +5,7 @@ import type { CoderTree } from "../codec/coders.js";
 import { type Skipper, WindowedKvScanner, compileSkipper } from "../codec/skippers.js";
 import { hashBytes, writeKeyedRecordFrom } from "./keyed-record.js";
 import type { ObjectStore } from "./object-store.js";
-import { PartitionedObjectWriter } from "./partitioned-object.js";
+import { PartitionedObjectWriter, type WriterOptions } from "./partitioned-object.js";
 
 /** `keyed`: one keyed record per (element, window), for grouping. `plain`: the element as is. */
 export type RecordFormat = "keyed" | "plain";
@@ -22,9 +22,10 @@ export class ShuffleOutputWriter {
     partitions: number,
     private readonly partitionBy: "key" | "spread",
     readonly format: RecordFormat,
+    options: WriterOptions = {},
   ) {
     if (format === "keyed" && partitionBy !== "key") throw new Error("keyed shuffle records must be partitioned by key");
-    this.writer = new PartitionedObjectWriter(partitions);
+    this.writer = new PartitionedObjectWriter(partitions, options);
     this.skip = compileSkipper(coder);
     if (partitionBy === "key") this.scanner = new WindowedKvScanner(coder);
   }
@@ -42,6 +43,12 @@ export class ShuffleOutputWriter {
   addElements(data: Uint8Array): void {
     const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     for (let pos = 0; pos < buf.length; ) pos = this.addAt(buf, pos);
+    this.writer.maybeSpill();
+  }
+
+  /** Whether part of the output went to local disk. */
+  get spilled(): boolean {
+    return this.writer.spilled;
   }
 
   /** Adds one encoded windowed value. */

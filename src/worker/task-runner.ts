@@ -148,8 +148,10 @@ export class TaskRunner {
       if (!c) coderCache.set(id, (c = resolveCoder(descriptor.coders, id)));
       return c;
     };
+    // The task's shuffle memory is shared by its outputs; past its share, an output spills.
+    const outputBudget = { memoryBudgetBytes: SHUFFLE_MEMORY_BYTES / Math.max(1, spec.outputs.length), spillDir: tmpdir() };
     const sinks = new Map(
-      spec.outputs.map((o) => [o.sinkTransformId, { spec: o, writer: new ShuffleOutputWriter(coders(o.wireCoderId), o.partitions, o.partitionBy, o.format) }]),
+      spec.outputs.map((o) => [o.sinkTransformId, { spec: o, writer: new ShuffleOutputWriter(coders(o.wireCoderId), o.partitions, o.partitionBy, o.format, outputBudget) }]),
     );
     const onOutput = (transformId: string, data: Uint8Array): void => {
       // The writer copies: the harness's message buffer is reused by gRPC.

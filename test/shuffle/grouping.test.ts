@@ -56,6 +56,8 @@ interface ShuffleOptions {
   compression?: "gzip";
   /** Merge map outputs in groups of this many before reducing (push-based merge). */
   mergeFactor?: number;
+  /** Map writers' memory budget: past it they spill to local disk. */
+  mapMemoryBudgetBytes?: number;
 }
 
 const lp = (b: Buffer) => new ByteWriter().varint(b.length).bytes(b).finish();
@@ -103,8 +105,9 @@ async function shuffle(entries: Entry[], o: ShuffleOptions) {
   const input = global ? "wvGlobal" : "wv";
   let outputs: { key: string; offsets: number[] }[] = [];
   for (let m = 0; m < maps; m++) {
-    const writer = new ShuffleOutputWriter(coders(input), partitions, "key", format);
+    const writer = new ShuffleOutputWriter(coders(input), partitions, "key", format, { memoryBudgetBytes: o.mapMemoryBudgetBytes, spillDir });
     for (let i = m; i < entries.length; i += maps) writer.add(encodeEntry(entries[i]!));
+    if (o.mapMemoryBudgetBytes) expect(writer.spilled).toBe(true);
     const key = `map-${m}`;
     outputs.push({ key, offsets: await writer.write(store, key, o.compression) });
   }
@@ -209,6 +212,14 @@ describe("grouping through the shuffle equals an in-memory grouping", () => {
     const entries = generate(6000, 12, (r) => Buffer.from(`key-${Math.floor(r() * 500)}`), GLOBAL);
     for (const mergeFactor of [undefined, 3]) {
       const { groups } = await shuffle(entries, { maps: 7, partitions: 4, global: true, compression: "gzip", mergeFactor });
+      expect(sortedValues(groups)).toEqual(sortedValues(reference(entries)));
+    }
+  });
+
+  it("map writers over their memory budget spill to disk and stream the object, gzipped or not", async () => {
+    const entries = generate(8000, 13, (r) => Buffer.from(`key-${Math.floor(r() * 700)}`), GLOBAL);
+    for (const compression of [undefined, "gzip" as const]) {
+      const { groups } = await shuffle(entries, { maps: 3, partitions: 4, global: true, compression, mapMemoryBudgetBytes: 4096 });
       expect(sortedValues(groups)).toEqual(sortedValues(reference(entries)));
     }
   });

@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -24,6 +24,26 @@ describe("a partitioned map output", () => {
       const bytes = await s.get("map/0", { start: offsets[p]!, end: offsets[p + 1]! });
       expect([...readRecords(bytes)].map((r) => Buffer.from(r).toString())).toEqual(expected[p]);
     }
+  });
+
+  it("over its memory budget spills to a local file and still writes the same object, leaving no file behind", async () => {
+    const s = store();
+    const spillDir = mkdtempSync(join(tmpdir(), "map-spill-"));
+    const unbounded = new PartitionedObjectWriter(5);
+    const bounded = new PartitionedObjectWriter(5, { memoryBudgetBytes: 1024, spillDir });
+    for (let i = 0; i < 5000; i++) {
+      const record = Buffer.from(`record-${i}-${"y".repeat(i % 13)}`);
+      unbounded.add(i % 5, record);
+      bounded.add(i % 5, record);
+      bounded.maybeSpill();
+    }
+    expect(bounded.spilled).toBe(true);
+    expect(readdirSync(spillDir)).toHaveLength(1);
+    const a = await unbounded.write(s, "unbounded");
+    const b = await bounded.write(s, "bounded");
+    expect(b).toEqual(a);
+    expect((await s.get("bounded")).equals(await s.get("unbounded"))).toBe(true);
+    expect(readdirSync(spillDir)).toEqual([]);
   });
 
   it("keeps empty partitions empty", async () => {

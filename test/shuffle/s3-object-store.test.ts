@@ -47,6 +47,20 @@ describe("the S3 object store", () => {
     expect((await s.get("big")).length).toBe(big.length);
   });
 
+  it("takes an object as parts, or as a stream of parts larger than one upload part", async () => {
+    const s = store();
+    const pieces = [Buffer.alloc(9 << 20, 1), Buffer.alloc(9 << 20, 2), Buffer.from("tail")];
+    await s.put("parts", pieces);
+    expect((await s.get("parts")).equals(Buffer.concat(pieces))).toBe(true);
+    async function* stream() {
+      for (const p of pieces) yield p;
+    }
+    await s.put("streamed", stream());
+    const back = await s.get("streamed");
+    expect(back.length).toBe((18 << 20) + 4);
+    expect(back.equals(Buffer.concat(pieces))).toBe(true);
+  });
+
   it("spreads keys over hashed prefixes yet lists and deletes them by logical prefix", async () => {
     const s = store(8);
     const keys = Array.from({ length: 40 }, (_, i) => `jobs/j1/task-${i}`);
