@@ -17,3 +17,5 @@ if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.requirements.sha256 2>/dev/null)
   .venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
   echo "$want" > .venv/.requirements.sha256
 fi
+
+bash scripts/build-wasm.sh

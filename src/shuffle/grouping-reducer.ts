@@ -15,6 +15,7 @@ import { PANE_ON_TIME_ONLY, mergeIntervalWindows, windowMaxTimestamp } from "../
 import { GrowableBuffer, readVarintAt, varintEnd, varintSize } from "./growable-buffer.js";
 import { KeyedRecordView, compareKeyed } from "./keyed-record.js";
 import type { OverflowValues } from "./overflow-values.js";
+import { groupWithKernel, groupingKernel } from "./wasm-grouping.js";
 
 if (endianness() !== "LE") throw new Error("the shuffle's sort packs (hash, index) pairs assuming a little-endian machine");
 
@@ -29,6 +30,8 @@ export interface GroupingOptions {
   inlineValueBytes?: number;
   /** Output chunk size: a chunk closes after the element that takes it past this. */
   chunkBytes?: number;
+  /** Group in the WebAssembly kernel when the input fits in memory (default: when it is built). */
+  useKernel?: boolean;
 }
 
 /** Whole encoded elements back to back; element i ends at ends[i]. */
@@ -333,8 +336,12 @@ export class GroupingReducer {
   private readonly spilled: string[] = [];
   private spillDir?: string;
   private heldBytes = 0;
+  /** Blocks not indexed yet: while the input fits in memory, the kernel may take them whole. */
+  private pending: Buffer[] | undefined;
 
-  constructor(private readonly options: GroupingOptions) {}
+  constructor(private readonly options: GroupingOptions) {
+    if (!options.mergeWindows && options.useKernel !== false && groupingKernel()) this.pending = [];
+  }
 
   /** Runs spilled to disk so far. */
   get spilledRuns(): number {
@@ -344,11 +351,23 @@ export class GroupingReducer {
   /** Adds one partition's bytes from one map output: framed keyed records. */
   addBlock(block: Buffer): void {
     if (block.length === 0) return;
-    this.segment.addBlock(block);
     this.heldBytes += block.length;
+    if (this.pending) {
+      this.pending.push(block);
+      if (this.heldBytes <= this.options.memoryBudgetBytes) return;
+      this.indexPending();
+    } else {
+      this.segment.addBlock(block);
+    }
     // The sort packs an index into 32 bits; a segment also closes well before that.
     if (this.heldBytes > this.options.memoryBudgetBytes) this.spill();
     else if (this.segment.count >= 1 << 26) this.closeSegment();
+  }
+
+  /** Gives up on the kernel: indexes the held blocks for the JavaScript path. */
+  private indexPending(): void {
+    for (const b of this.pending ?? []) this.segment.addBlock(b);
+    this.pending = undefined;
   }
 
   private closeSegment(): void {
@@ -387,6 +406,18 @@ export class GroupingReducer {
 
   /** The grouped elements, in chunks. Call once, after the last block. */
   *chunks(): Generator<ElementChunk> {
+    if (this.pending) {
+      const inKernel = groupWithKernel(this.pending, {
+        timestampCombiner: this.options.timestampCombiner,
+        chunkBytes: this.options.chunkBytes ?? DEFAULT_CHUNK_BYTES,
+        inlineValueBytes: this.options.overflow ? (this.options.inlineValueBytes ?? DEFAULT_INLINE_VALUE_BYTES) : Infinity,
+      });
+      if (inKernel) {
+        yield* inKernel;
+        return;
+      }
+      this.indexPending();
+    }
     if (this.spilled.length === 0 && this.memoryRuns.length === 0 && this.segment.count > 0) {
       // Everything is in one in-memory segment: group by hash table, no run to merge with.
       this.memoryRuns.push(new MemoryRun(this.segment, this.segment.groupedOrder()));

@@ -8,7 +8,8 @@ import type { Coder } from "apache-beam/proto/beam_runner_api";
 import { describe, expect, it } from "vitest";
 import { ByteReader, ByteWriter, decodeTimestampMillis, encodeIntervalWindow, encodeTimestampMillis, resolveCoder, splitWindowedValue, windowMaxTimestamp } from "../../src/codec/index.js";
 import { Coders } from "../../src/common/urns.js";
-import { LocalObjectStore, OverflowValues, ShuffleOutputWriter, mergeGroups, mergePartitionedOutputs } from "../../src/shuffle/index.js";
+import { GroupingReducer, LocalObjectStore, OverflowValues, ShuffleOutputWriter, mergeGroups, mergePartitionedOutputs } from "../../src/shuffle/index.js";
+import { groupingKernel } from "../../src/shuffle/wasm-grouping.js";
 import type { ObjectRange } from "../../src/common/task-spec.js";
 import { readInputChunks } from "../../src/worker/edge-reader.js";
 
@@ -144,6 +145,18 @@ async function shuffle(entries: Entry[], o: ShuffleOptions) {
   return { groups, requests, stats, timestamps };
 }
 
+/** Where the first half of a block's records ends (a record boundary). */
+function firstRecordsEnd(block: Buffer): number {
+  let pos = 0;
+  const r = new ByteReader(block);
+  while (pos < block.length / 2) {
+    r.pos = pos;
+    const length = r.readVarint();
+    pos = r.pos + length;
+  }
+  return pos;
+}
+
 function reference(entries: Entry[]): Map<string, Buffer[]> {
   const groups = new Map<string, Buffer[]>();
   for (const e of entries) {
@@ -252,6 +265,40 @@ describe("grouping through the shuffle equals an in-memory grouping", () => {
         if (prev === undefined || (combiner === "latest" ? ts > prev : ts < prev)) expected.set(id, ts);
       }
       expect(timestamps).toEqual(expected);
+    }
+  });
+
+  it("the WebAssembly kernel is built, and writes exactly the bytes the JavaScript path writes", async () => {
+    expect(groupingKernel(), "build/wasm/grouping.wasm (scripts/build-wasm.sh)").toBeDefined();
+    for (const global of [false, true]) {
+      const window = (r: () => number) => {
+        if (global) return GLOBAL();
+        const start = BigInt(Math.floor(r() * 20) * 100);
+        return encodeIntervalWindow({ start, end: start + 100n });
+      };
+      const entries = generate(20000, 14, (r) => Buffer.from(r() < 0.2 ? "hot" : `k${Math.floor(r() * 3000)}`), window);
+      const r = rng(15);
+      for (const e of entries) e.ts = BigInt(Math.floor(r() * 1e6)) - 500_000n;
+      const writer = new ShuffleOutputWriter(coders(global ? "wvGlobal" : "wv"), 1, "key", "keyed");
+      for (const e of entries) writer.add(encodeEntry(e));
+      const store = new LocalObjectStore(mkdtempSync(join(tmpdir(), "kernel-")));
+      const offsets = await writer.write(store, "m");
+      const block = await store.get("m", { start: 0, end: offsets[1]! });
+      const half = firstRecordsEnd(block);
+      for (const timestampCombiner of ["endOfWindow", "earliest", "latest"] as const) {
+        const run = (useKernel: boolean) => {
+          const reducer = new GroupingReducer({ mergeWindows: false, timestampCombiner, memoryBudgetBytes: 64 << 20, spillDir: tmpdir(), useKernel, chunkBytes: 4096 });
+          // In two blocks, as two map outputs would arrive.
+          reducer.addBlock(block.subarray(0, half));
+          reducer.addBlock(block.subarray(half));
+          const elements: string[] = [];
+          for (const c of reducer.chunks()) c.ends.forEach((end, i) => elements.push(c.bytes.subarray(i === 0 ? 0 : c.ends[i - 1], end).toString("hex")));
+          return elements;
+        };
+        const viaKernel = run(true);
+        expect(viaKernel.length).toBeGreaterThan(global ? 2500 : 20000 * 0.5);
+        expect(viaKernel).toEqual(run(false));
+      }
     }
   });
 
