@@ -8,6 +8,7 @@ import { DEFAULT_MERGE } from "../driver/scheduler/run-plan.js";
 const USAGE = `usage:
   beam-lambda job-server [--host 127.0.0.1] [--port 8099] [--workers N] [--partitions N] [--store DIR]
                          [--merge-threshold N] [--merge-factor F] [--no-pipelining] [--compress-shuffle]
+                         [--backend local|lambda-emulator]
   beam-lambda run PIPELINE.py [pipeline args...]`;
 
 async function main(argv: string[]): Promise<number> {
@@ -39,10 +40,18 @@ function serverOptions(values: Record<string, string | boolean | undefined>) {
     merge,
     pipelining: values["no-pipelining"] ? false : undefined,
     compressShuffle: values["compress-shuffle"] === true,
+    backend: backendOf(values.backend),
   };
 }
 
+function backendOf(v: string | boolean | undefined): "local" | "lambda-emulator" | undefined {
+  if (v === undefined) return undefined;
+  if (v === "local" || v === "lambda-emulator") return v;
+  throw new Error(`--backend must be 'local' or 'lambda-emulator', got '${String(v)}'`);
+}
+
 const SERVER_FLAGS = {
+  backend: { type: "string" },
   host: { type: "string" },
   port: { type: "string" },
   workers: { type: "string" },

@@ -10,6 +10,7 @@ import * as grpc from "@grpc/grpc-js";
 import { JobMessage_MessageImportance, JobState_Enum } from "apache-beam/proto/beam_job_api";
 import type { Backend } from "../backends/backend.js";
 import { GRPC_UNLIMITED, shutdownServer } from "../common/grpc.js";
+import { LambdaEmulatorBackend } from "../backends/lambda-emulator-backend.js";
 import { LocalBackend } from "../backends/local-backend.js";
 import { LocalObjectStore } from "../shuffle/index.js";
 import { addArtifactStagingService, artifactPrefix } from "./jobservice/artifact-staging.js";
@@ -38,6 +39,11 @@ export interface JobServerOptions {
   pipelining?: boolean;
   /** gzip shuffle partitions (off by default: it pays only where the network is slow). */
   compressShuffle?: boolean;
+  /**
+   * Where tasks run: `local` worker processes (default), or `lambda-emulator`: the bundled
+   * Lambda function in emulated execution environments (scripts/setup-lambda.sh).
+   */
+  backend?: "local" | "lambda-emulator";
 }
 
 /** What the scheduler did for a job, beyond running its stages' tasks. */
@@ -70,7 +76,7 @@ export class JobServer {
     private readonly server: grpc.Server,
     readonly address: string,
     readonly store: LocalObjectStore,
-    private readonly backend: Backend,
+    readonly backend: Backend,
     /** The store's directory was made by this server, and goes when it stops. */
     private readonly ownStore: boolean,
     private readonly options: JobServerOptions,
@@ -83,7 +89,10 @@ export class JobServer {
     const python = options.python ?? defaultPython();
     const ownStore = options.storeDir === undefined;
     const store = new LocalObjectStore(options.storeDir ?? mkdtempSync(join(tmpdir(), "beam-lambda-store-")));
-    const backend = new LocalBackend({ workers, storeUrl: store.url, python });
+    const backend =
+      options.backend === "lambda-emulator"
+        ? new LambdaEmulatorBackend({ environments: workers, storeUrl: store.url, python })
+        : new LocalBackend({ workers, storeUrl: store.url, python });
     const sdkVersion = pythonSdkVersion(python);
     const server = new grpc.Server(GRPC_UNLIMITED);
     const port = await new Promise<number>((res, rej) =>

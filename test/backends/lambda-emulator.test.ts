@@ -1,0 +1,74 @@
+// Beam Python pipelines whose tasks run as invocations of the bundled Lambda function, in
+// emulated execution environments (Runtime Interface Emulator + aws-lambda-ric), compared with
+// Beam's FnApiRunner. scripts/setup-lambda.sh (run by npm test) installs the pieces.
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { JobState_Enum } from "apache-beam/proto/beam_job_api";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LambdaEmulatorBackend } from "../../src/backends/lambda-emulator-backend.js";
+import { JobServer, defaultPython } from "../../src/driver/index.js";
+
+const run = promisify(execFile);
+const cases = new URL("../e2e/run_cases.py", import.meta.url).pathname;
+const NAMES = ["wordcount_files", "side_inputs", "cogroupbykey", "worker_killed_mid_task"];
+
+type Results = Record<string, { lines: string[] | null; error: string | null }>;
+
+const workdir = mkdtempSync(join(tmpdir(), "lambda-emulator-"));
+
+async function runCases(runner: "fnapi" | "portable", extra: string[]): Promise<Results> {
+  const dir = join(workdir, runner);
+  mkdirSync(dir, { recursive: true });
+  const out = join(dir, "out.json");
+  await run(defaultPython(), [cases, "--runner", runner, "--workdir", workdir, "--out", out, ...extra, ...NAMES], { maxBuffer: 64 << 20 });
+  return JSON.parse(readFileSync(out, "utf8")) as Results;
+}
+
+/** The parent process id of `pid`, from /proc. */
+function parentOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+}
+
+let server: JobServer;
+let reference: Results;
+let ours: Results;
+
+beforeAll(async () => {
+  server = await JobServer.start({ port: 0, workers: 2, backend: "lambda-emulator" });
+  [reference, ours] = await Promise.all([runCases("fnapi", []), runCases("portable", ["--job_endpoint", server.address])]);
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe("the worker as a Lambda function in emulated execution environments", () => {
+  it.each(NAMES)("%s gives the same output as Beam's FnApiRunner", (name) => {
+    expect(reference[name]!.error).toBeNull();
+    expect(ours[name]!.error).toBeNull();
+    expect(ours[name]!.lines!.length).toBeGreaterThan(0);
+    expect(ours[name]!.lines).toEqual(reference[name]!.lines);
+  });
+
+  it("retries a task whose runtime was killed mid-invocation, without duplicates or losses", () => {
+    // The harness's parent inside the environment is the runtime (aws-lambda-ric): the case kills it once.
+    expect(existsSync(join(workdir, "portable", "worker_killed_mid_task", "worker-killed"))).toBe(true);
+    expect(ours.worker_killed_mid_task!.lines).toEqual(reference.worker_killed_mid_task!.lines);
+  });
+
+  it("ran every task inside an emulator's runtime, warm across invocations", () => {
+    const backend = server.backend as LambdaEmulatorBackend;
+    const emulators = new Set(backend.emulatorPids());
+    const jobs = [...server.registry.jobs.values()];
+    expect(jobs.every((j) => j.state === JobState_Enum.DONE)).toBe(true);
+    // The killed runtime is gone; every other task ran in a runtime that is still up, warm.
+    const pids = [...new Set(jobs.flatMap((j) => [...j.workerPids]))].filter((pid) => existsSync(`/proc/${pid}`));
+    expect(pids.length).toBeGreaterThan(0);
+    expect(pids.length).toBeLessThanOrEqual(2);
+    for (const pid of pids) expect(emulators.has(parentOf(pid)), `runtime ${pid} is not a child of an emulator`).toBe(true);
+  });
+});
