@@ -6,7 +6,7 @@ import { JobServer, defaultPython } from "../driver/index.js";
 import { DEFAULT_MERGE } from "../driver/scheduler/run-plan.js";
 
 const USAGE = `usage:
-  beam-lambda job-server [--host 127.0.0.1] [--port 8099] [--workers N] [--partitions N] [--store DIR]
+  beam-lambda job-server [--host 127.0.0.1] [--port 8099] [--workers N] [--partitions N] [--store DIR|s3://BUCKET/PREFIX]
                          [--merge-threshold N] [--merge-factor F] [--no-pipelining] [--compress-shuffle]
                          [--backend local|lambda-emulator]
   beam-lambda run PIPELINE.py [pipeline args...]`;
@@ -36,7 +36,8 @@ function serverOptions(values: Record<string, string | boolean | undefined>) {
     port: int("port"),
     workers: int("workers"),
     partitions: int("partitions"),
-    storeDir: values.store as string | undefined,
+    // --store takes a directory, or a store URL such as s3://bucket/prefix?spread=8.
+    ...(typeof values.store === "string" && values.store.includes("://") ? { storeUrl: values.store } : { storeDir: values.store as string | undefined }),
     merge,
     pipelining: values["no-pipelining"] ? false : undefined,
     compressShuffle: values["compress-shuffle"] === true,

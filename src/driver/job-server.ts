@@ -12,7 +12,7 @@ import type { Backend } from "../backends/backend.js";
 import { GRPC_UNLIMITED, shutdownServer } from "../common/grpc.js";
 import { LambdaEmulatorBackend } from "../backends/lambda-emulator-backend.js";
 import { LocalBackend } from "../backends/local-backend.js";
-import { LocalObjectStore } from "../shuffle/index.js";
+import { LocalObjectStore, type ObjectStore, openObjectStore } from "../shuffle/index.js";
 import { addArtifactStagingService, artifactPrefix } from "./jobservice/artifact-staging.js";
 import { addJobService, JobRegistry } from "./jobservice/job-service.js";
 import type { Job } from "./job.js";
@@ -30,6 +30,11 @@ export interface JobServerOptions {
   partitions?: number;
   /** Directory of the local object store (default: a fresh temporary directory). */
   storeDir?: string;
+  /**
+   * An object store URL instead, e.g. `s3://bucket/prefix?spread=8` (AWS_ENDPOINT_URL and
+   * AWS_S3_FORCE_PATH_STYLE=1 point it at LocalStack); workers open the same URL.
+   */
+  storeUrl?: string;
   /** Python interpreter with apache-beam for process harnesses (default: the project's .venv). */
   python?: string;
   maxAttempts?: number;
@@ -75,7 +80,7 @@ export class JobServer {
   private constructor(
     private readonly server: grpc.Server,
     readonly address: string,
-    readonly store: LocalObjectStore,
+    readonly store: ObjectStore,
     readonly backend: Backend,
     /** The store's directory was made by this server, and goes when it stops. */
     private readonly ownStore: boolean,
@@ -87,8 +92,10 @@ export class JobServer {
     const workers = options.workers ?? availableParallelism();
     const partitions = options.partitions ?? Math.max(2, workers * 2);
     const python = options.python ?? defaultPython();
-    const ownStore = options.storeDir === undefined;
-    const store = new LocalObjectStore(options.storeDir ?? mkdtempSync(join(tmpdir(), "beam-lambda-store-")));
+    const ownStore = options.storeDir === undefined && options.storeUrl === undefined;
+    const store = options.storeUrl
+      ? openObjectStore(options.storeUrl)
+      : new LocalObjectStore(options.storeDir ?? mkdtempSync(join(tmpdir(), "beam-lambda-store-")));
     const backend =
       options.backend === "lambda-emulator"
         ? new LambdaEmulatorBackend({ environments: workers, storeUrl: store.url, python })
@@ -162,6 +169,6 @@ export class JobServer {
   async stop(): Promise<void> {
     await shutdownServer(this.server);
     await this.backend.close();
-    if (this.ownStore) await rm(this.store.root, { recursive: true, force: true });
+    if (this.ownStore && this.store instanceof LocalObjectStore) await rm(this.store.root, { recursive: true, force: true });
   }
 }
