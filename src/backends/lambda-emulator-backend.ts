@@ -9,7 +9,9 @@ import { Socket, createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { ASYNC_PAYLOAD_LIMIT_BYTES, type TaskReference, taskReferenceKey } from "../common/task-payload.js";
 import type { TaskResult, WorkerTask } from "../common/task-spec.js";
+import { type ObjectStore, openObjectStore } from "../shuffle/index.js";
 import type { Backend } from "./backend.js";
 
 const PROJECT_ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
@@ -79,10 +81,12 @@ export class LambdaEmulatorBackend implements Backend {
   private readonly environments: Environment[] = [];
   private readonly queue: { spec: WorkerTask; resolve(r: TaskResult): void }[] = [];
   private readonly artifacts: ReturnType<typeof lambdaArtifacts>;
+  private readonly store: ObjectStore;
   private closed = false;
 
   constructor(private readonly options: LambdaEmulatorOptions) {
     this.artifacts = lambdaArtifacts(options.projectRoot);
+    this.store = openObjectStore(options.storeUrl);
     for (let i = 0; i < options.environments; i++) this.environments.push(this.start());
   }
 
@@ -166,7 +170,7 @@ export class LambdaEmulatorBackend implements Backend {
   private async call(env: Environment, spec: WorkerTask): Promise<TaskResult> {
     try {
       await env.ready;
-      const response = await env.client!.send(new InvokeCommand({ FunctionName: "function", Payload: Buffer.from(JSON.stringify(spec)) }));
+      const response = await env.client!.send(new InvokeCommand({ FunctionName: "function", Payload: await this.payload(spec) }));
       const body = response.Payload ? Buffer.from(response.Payload).toString("utf8") : "";
       if (response.FunctionError) {
         return { ok: false, retryable: true, workerPid: env.process?.pid ?? 0, error: `the Lambda invocation failed (${response.FunctionError}): ${body}` };
@@ -177,6 +181,18 @@ export class LambdaEmulatorBackend implements Backend {
       return { ok: false, retryable: true, workerPid: env.process?.pid ?? 0, error: `the Lambda invocation failed: ${(e as Error).message}` };
     }
   }
+
+  /** The task as JSON, or a reference to a stored copy when it is over the async payload limit. */
+  private async payload(spec: WorkerTask): Promise<Buffer> {
+    const json = Buffer.from(JSON.stringify(spec));
+    if (json.length <= this.payloadLimit) return json;
+    const taskRef = taskReferenceKey(spec);
+    await this.store.put(taskRef, json);
+    return Buffer.from(JSON.stringify({ taskRef } satisfies TaskReference));
+  }
+
+  /** Tasks above this many bytes of JSON travel by reference (tests lower it). */
+  payloadLimit = ASYNC_PAYLOAD_LIMIT_BYTES;
 
   cancelJob(jobId: string): void {
     const cancelled: TaskResult = { ok: false, retryable: false, workerPid: 0, error: `job ${jobId} was cancelled` };

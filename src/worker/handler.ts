@@ -1,5 +1,6 @@
 // The worker's one entry point: a Lambda handler taking a TaskSpec and returning a TaskResult.
 // Local worker processes call the same function; it never knows which backend invoked it.
+import { type TaskPayload, isTaskReference } from "../common/task-payload.js";
 import type { TaskResult, WorkerTask } from "../common/task-spec.js";
 import { TASK_SPEC_VERSION } from "../common/task-spec.js";
 import { openObjectStore } from "../shuffle/index.js";
@@ -15,7 +16,13 @@ function taskRunner(): Promise<TaskRunner> {
   return runner;
 }
 
-export async function handler(spec: WorkerTask): Promise<TaskResult> {
+export async function handler(payload: TaskPayload): Promise<TaskResult> {
+  let spec: WorkerTask;
+  try {
+    spec = isTaskReference(payload) ? (JSON.parse((await (await taskRunner()).store.get(payload.taskRef)).toString("utf8")) as WorkerTask) : payload;
+  } catch (e) {
+    return { ok: false, retryable: true, workerPid: process.pid, error: `the worker cannot read its task: ${(e as Error).message}` };
+  }
   if (spec.version !== TASK_SPEC_VERSION) {
     return { ok: false, retryable: false, workerPid: process.pid, error: `task spec version ${spec.version} is not ${TASK_SPEC_VERSION}` };
   }

@@ -47,7 +47,7 @@ export class TaskRunner {
 
   private constructor(
     private readonly server: FnApiServer,
-    private readonly store: ObjectStore,
+    readonly store: ObjectStore,
     private readonly options: HarnessOptions,
   ) {}
 

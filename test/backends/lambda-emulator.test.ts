@@ -10,7 +10,10 @@ import { CreateBucketCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/cl
 import { JobState_Enum } from "apache-beam/proto/beam_job_api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LambdaEmulatorBackend } from "../../src/backends/lambda-emulator-backend.js";
+import { ASYNC_PAYLOAD_LIMIT_BYTES, taskReferenceKey } from "../../src/common/task-payload.js";
+import { type MergeTaskSpec, TASK_SPEC_VERSION } from "../../src/common/task-spec.js";
 import { JobServer, defaultPython } from "../../src/driver/index.js";
+import { PartitionedObjectWriter } from "../../src/shuffle/index.js";
 
 const run = promisify(execFile);
 const cases = new URL("../e2e/run_cases.py", import.meta.url).pathname;
@@ -71,6 +74,35 @@ describe("the worker as a Lambda function in emulated execution environments", (
     expect(pids.length).toBeGreaterThan(0);
     expect(pids.length).toBeLessThanOrEqual(2);
     for (const pid of pids) expect(emulators.has(parentOf(pid)), `runtime ${pid} is not a child of an emulator`).toBe(true);
+  });
+});
+
+describe("task payloads", () => {
+  it("a task over Lambda's async payload limit travels by reference through the object store", async () => {
+    const writer = new PartitionedObjectWriter(3);
+    ["a", "bb", "ccc"].forEach((r, p) => writer.add(p, Buffer.from(r)));
+    const key = "jobs/payload-test/map-0";
+    const offsets = await writer.write(server.store, key);
+    // 3,000 inputs make a merge task of about 300 KB of JSON.
+    const inputs = Array.from({ length: 3000 }, () => ({ id: "m", key, offsets, format: "plain" as const, elements: 3 }));
+    const spec: MergeTaskSpec = {
+      version: TASK_SPEC_VERSION,
+      kind: "merge",
+      jobId: "payload-test",
+      stageId: "s0",
+      stageName: "merge",
+      taskIndex: 0,
+      attempt: 0,
+      materializationId: "m",
+      inputs,
+      outputKey: "jobs/payload-test/merged",
+    };
+    expect(Buffer.byteLength(JSON.stringify(spec))).toBeGreaterThan(ASYNC_PAYLOAD_LIMIT_BYTES);
+    const result = await server.backend.invoke(spec);
+    expect(result.ok, JSON.stringify(result).slice(0, 300)).toBe(true);
+    if (!result.ok) return;
+    expect(result.outputs[0]!.offsets.at(-1)).toBe(3000 * offsets.at(-1)!);
+    expect(await server.store.exists(taskReferenceKey(spec))).toBe(true);
   });
 });
 
