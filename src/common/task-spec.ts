@@ -143,3 +143,9 @@ export interface TaskOutputResult {
 export type TaskResult =
   | { ok: true; outputs: TaskOutputResult[]; /** Serialized MonitoringInfo protos, base64. */ monitoringInfos: string[]; workerPid: number }
   | { ok: false; error: string; retryable: boolean; workerPid: number };
+
+/** The byte range of `out` a reader takes: one partition, or the whole object (side inputs). */
+export function rangeOf(out: TaskOutputResult, partition: number | "all"): ObjectRange {
+  const [start, end] = partition === "all" ? [0, out.offsets[out.offsets.length - 1]!] : [out.offsets[partition]!, out.offsets[partition + 1]!];
+  return { key: out.key, start, end, format: out.format, ...(out.compression && { compression: out.compression }) };
+}

@@ -23,15 +23,6 @@ export function hashBytes(buf: Uint8Array, start = 0, end = buf.length): number 
   return h >>> 0;
 }
 
-/** Appends one framed keyed record. */
-export function writeKeyedRecord(out: GrowableBuffer, hash: number, key: Uint8Array, window: Uint8Array, timestamp: Uint8Array, value: Uint8Array): void {
-  const element = Buffer.concat([timestamp, window, key, value]);
-  const w = timestamp.length;
-  const k = w + window.length;
-  const v = k + key.length;
-  writeKeyedRecordFrom(out, hash, element, 0, w, k, k, v, element.length);
-}
-
 /**
  * Appends one framed keyed record whose parts are ranges of `buf`: the timestamp at
  * `timestampStart`, the window [windowStart, windowEnd), the key [keyStart, keyEnd) and the

@@ -3,12 +3,25 @@
 // once here, so reducers sort raw bytes); other edges keep the elements as they are.
 import type { CoderTree } from "../codec/coders.js";
 import { type Skipper, WindowedKvScanner, compileSkipper } from "../codec/skippers.js";
+import type { GrowableBuffer } from "./growable-buffer.js";
 import { hashBytes, writeKeyedRecordFrom } from "./keyed-record.js";
 import type { ObjectStore } from "./object-store.js";
 import { PartitionedObjectWriter, type WriterOptions } from "./partitioned-object.js";
 
 /** `keyed`: one keyed record per (element, window), for grouping. `plain`: the element as is. */
 export type RecordFormat = "keyed" | "plain";
+
+/**
+ * Appends the keyed records of the element [start, end) of `buf` that `scanner` has just
+ * scanned: one per window, since an element in several windows joins a group in each.
+ */
+export function appendKeyedRecords(out: GrowableBuffer, scanner: WindowedKvScanner, hash: number, buf: Buffer, start: number, end: number): void {
+  for (let i = 0, w = scanner.windowsStart; i < scanner.windowCount; i++) {
+    const windowEnd = scanner.windowAfter(buf, w);
+    writeKeyedRecordFrom(out, hash, buf, start, w, windowEnd, scanner.keyStart, scanner.keyEnd, end);
+    w = windowEnd;
+  }
+}
 
 export class ShuffleOutputWriter {
   private readonly writer: PartitionedObjectWriter;
@@ -72,13 +85,7 @@ export class ShuffleOutputWriter {
       this.writer.addRange(partition, buf, start, end);
       return end;
     }
-    // Grouping is per window: an element in several windows joins a group in each.
-    const out = this.writer.partitionBuffer(partition);
-    for (let i = 0, w = scanner.windowsStart; i < scanner.windowCount; i++) {
-      const windowEnd = scanner.windowAfter(buf, w);
-      writeKeyedRecordFrom(out, hash, buf, start, w, windowEnd, scanner.keyStart, scanner.keyEnd, end);
-      w = windowEnd;
-    }
+    appendKeyedRecords(this.writer.partitionBuffer(partition), scanner, hash, buf, start, end);
     return end;
   }
 

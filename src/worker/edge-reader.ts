@@ -2,12 +2,12 @@
 // encoded key and window (GroupByKey, with session windows merged). Ranges are fetched with
 // bounded concurrency and consumed in order as they arrive, and grouping spills to local disk
 // past a memory budget, so a task's input never has to fit in memory at once.
-import { ByteReader } from "../codec/byte-io.js";
-import { type CoderTree, splitKv, splitWindowedValue } from "../codec/coders.js";
+import type { CoderTree } from "../codec/coders.js";
+import { WindowedKvScanner } from "../codec/skippers.js";
 import { setTimeout as delay } from "node:timers/promises";
 import { promisify } from "node:util";
 import { gunzip } from "node:zlib";
-import type { FeedContent, InputFeed, ObjectRange, TaskInput } from "../common/task-spec.js";
+import { type FeedContent, type InputFeed, type ObjectRange, type TaskInput, rangeOf } from "../common/task-spec.js";
 import { Coders } from "../common/urns.js";
 import {
   type ElementChunk,
@@ -16,8 +16,8 @@ import {
   ObjectNotFoundError,
   type ObjectStore,
   type OverflowValues,
+  appendKeyedRecords,
   hashBytes,
-  writeKeyedRecord,
 } from "../shuffle/index.js";
 import { readVarintAt, varintEnd } from "../shuffle/growable-buffer.js";
 
@@ -62,13 +62,7 @@ async function* feedRanges(store: ObjectStore, feed: InputFeed): AsyncGenerator<
     if (fresh.length > 0) {
       seen += fresh.length;
       wait = FEED_POLL_MIN_MS;
-      yield fresh.map((o) => ({
-        key: o.key,
-        start: o.offsets[feed.partition]!,
-        end: o.offsets[feed.partition + 1]!,
-        format: o.format,
-        ...(o.compression && { compression: o.compression }),
-      }));
+      yield fresh.map((o) => rangeOf(o, feed.partition));
       continue;
     }
     if (Date.now() > deadline) throw new Error(`input feed '${feed.key}' listed ${seen} of ${feed.expected} outputs after ${FEED_TIMEOUT_MS / 1000} s`);
@@ -173,14 +167,13 @@ export function readsStateBackedValues(wire: CoderTree): boolean {
 /** Plain records of windowed KVs (a materialization that is also read ungrouped) as keyed records. */
 function toKeyedRecords(block: Buffer, wire: CoderTree): Buffer {
   const out = new GrowableBuffer(block.length + (block.length >> 2) + 64);
+  const scanner = new WindowedKvScanner(wire);
   for (let pos = 0; pos < block.length; ) {
     const length = readVarintAt(block, pos);
     const start = varintEnd.pos;
     pos = start + length;
-    const wv = splitWindowedValue(wire, new ByteReader(block, start, pos));
-    const { key, value } = splitKv(wire.components[0]!, wv.value);
-    const hash = hashBytes(key);
-    for (const window of wv.windows) writeKeyedRecord(out, hash, key, window, wv.timestamp, value);
+    if (scanner.scan(block, start) !== pos) throw new Error(`a shuffle record at offset ${start} does not hold one windowed value`);
+    appendKeyedRecords(out, scanner, hashBytes(block, scanner.keyStart, scanner.keyEnd), block, start, pos);
   }
   return out.view();
 }

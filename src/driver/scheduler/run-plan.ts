@@ -26,6 +26,7 @@ import {
   type TaskResult,
   type TaskSpec,
   type WorkerTask,
+  rangeOf,
 } from "../../common/task-spec.js";
 import type { ObjectStore } from "../../shuffle/index.js";
 import type { Edge, ExecutionPlan, Stage } from "../planner/index.js";
@@ -416,9 +417,4 @@ class JobScheduler {
     }
     throw new StageFailedError(stage.id, spec.kind === "merge" ? `${stage.name} (${spec.stageName})` : stage.name, spec.taskIndex, lastError);
   }
-}
-
-function rangeOf(out: TaskOutputResult, partition: number | "all"): ObjectRange {
-  const [start, end] = partition === "all" ? [0, out.offsets[out.offsets.length - 1]!] : [out.offsets[partition]!, out.offsets[partition + 1]!];
-  return { key: out.key, start, end, format: out.format, ...(out.compression && { compression: out.compression }) };
 }
