@@ -4,17 +4,26 @@ import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
 import { JobServer, defaultPython } from "../driver/index.js";
 import { DEFAULT_MERGE } from "../driver/scheduler/run-plan.js";
+import { loadAwsConfig } from "../backends/aws/aws-config.js";
+import { LambdaServiceEmulator } from "../backends/lambda-emulator/lambda-service.js";
 
 const USAGE = `usage:
   beam-lambda job-server [--host 127.0.0.1] [--port 8099] [--workers N] [--partitions N] [--store DIR|s3://BUCKET/PREFIX]
                          [--merge-threshold N] [--merge-factor F] [--no-pipelining] [--compress-shuffle]
-                         [--backend local|lambda-emulator]
+                         [--backend local|lambda-emulator|aws] [--no-speculation]
+      with --backend aws (each also from the environment or an --aws-config JSON file; see README):
+                         [--aws-config FILE] [--function-name NAME] [--results-queue-url URL] [--store s3://BUCKET/PREFIX]
+                         [--workers INVOCATIONS_AT_ONCE] [--task-timeout SECONDS] [--poll-wait SECONDS]
+  beam-lambda lambda-emulator --store s3://BUCKET/PREFIX [--port 9001] [--environments N] [--function-name beam-lambda-worker]
+                         [--on-failure-queue-url URL] [--maximum-retry-attempts 0]
+      serves Lambda's Invoke API for the bundled worker in emulated environments (AWS_ENDPOINT_URL_LAMBDA points here)
   beam-lambda run PIPELINE.py [pipeline args...]`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === "job-server") return jobServer(rest);
   if (command === "run") return run(rest);
+  if (command === "lambda-emulator") return lambdaEmulator(rest);
   process.stderr.write(`${USAGE}\n`);
   return command === "--help" || command === "-h" ? 0 : 2;
 }
@@ -31,6 +40,7 @@ function serverOptions(values: Record<string, string | boolean | undefined>) {
   const factor = int("merge-factor");
   const merge = threshold !== undefined || factor !== undefined ? { ...DEFAULT_MERGE, ...(threshold !== undefined && { threshold }), ...(factor !== undefined && { factor }) } : undefined;
   if (merge && merge.factor < 2) throw new Error("--merge-factor must be at least 2");
+  const backend = backendOf(values.backend);
   return {
     host: values.host as string | undefined,
     port: int("port"),
@@ -41,14 +51,16 @@ function serverOptions(values: Record<string, string | boolean | undefined>) {
     merge,
     pipelining: values["no-pipelining"] ? false : undefined,
     compressShuffle: values["compress-shuffle"] === true,
-    backend: backendOf(values.backend),
+    backend,
+    ...(backend === "aws" && { aws: loadAwsConfig(values) }),
+    ...(values["no-speculation"] && { speculation: false as const }),
   };
 }
 
-function backendOf(v: string | boolean | undefined): "local" | "lambda-emulator" | undefined {
+function backendOf(v: string | boolean | undefined): "local" | "lambda-emulator" | "aws" | undefined {
   if (v === undefined) return undefined;
-  if (v === "local" || v === "lambda-emulator") return v;
-  throw new Error(`--backend must be 'local' or 'lambda-emulator', got '${String(v)}'`);
+  if (v === "local" || v === "lambda-emulator" || v === "aws") return v;
+  throw new Error(`--backend must be 'local', 'lambda-emulator' or 'aws', got '${String(v)}'`);
 }
 
 const SERVER_FLAGS = {
@@ -62,7 +74,44 @@ const SERVER_FLAGS = {
   "merge-factor": { type: "string" },
   "no-pipelining": { type: "boolean" },
   "compress-shuffle": { type: "boolean" },
+  "no-speculation": { type: "boolean" },
+  "aws-config": { type: "string" },
+  "function-name": { type: "string" },
+  "results-queue-url": { type: "string" },
+  "task-timeout": { type: "string" },
+  "poll-wait": { type: "string" },
+  "timeout-grace": { type: "string" },
 } as const;
+
+async function lambdaEmulator(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      port: { type: "string", default: "9001" },
+      environments: { type: "string", default: "2" },
+      store: { type: "string" },
+      "function-name": { type: "string", default: "beam-lambda-worker" },
+      "on-failure-queue-url": { type: "string" },
+      "maximum-retry-attempts": { type: "string", default: "0" },
+    },
+  });
+  if (!values.store) throw new Error("lambda-emulator needs --store s3://BUCKET/PREFIX (the function's BEAM_LAMBDA_STORE)");
+  const service = await LambdaServiceEmulator.start({
+    port: Number(values.port),
+    environments: Number(values.environments),
+    functionName: values["function-name"]!,
+    functionEnv: { BEAM_LAMBDA_STORE: values.store, BEAM_LAMBDA_PYTHON: defaultPython() },
+    onFailureQueueUrl: values["on-failure-queue-url"],
+    maximumRetryAttempts: Number(values["maximum-retry-attempts"]),
+  });
+  process.stdout.write(`Lambda Invoke API for ${values["function-name"]} on ${service.endpoint} (export AWS_ENDPOINT_URL_LAMBDA=${service.endpoint})\n`);
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  await service.close();
+  return 0;
+}
 
 async function jobServer(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: SERVER_FLAGS });

@@ -1,5 +1,7 @@
 // What travels in a Lambda invocation's payload: the task itself, or, when its JSON would pass
-// the asynchronous invocation limit, a reference to a copy in the object store.
+// the asynchronous invocation limit, a reference to a copy in the object store. An asynchronous
+// invocation also says where the worker reports its completion (`replyTo`).
+import type { ObjectStore } from "../shuffle/object-store.js";
 import type { WorkerTask } from "./task-spec.js";
 
 /** Lambda's limit for asynchronous invocation payloads (the smallest of its payload limits). */
@@ -10,13 +12,33 @@ export interface TaskReference {
   taskRef: string;
 }
 
-export type TaskPayload = WorkerTask | TaskReference;
+/** Where an asynchronously invoked worker sends its completion (src/common/completion.ts). */
+export interface ReplyTo {
+  invocationId: string;
+  queueUrl: string;
+}
 
-export function isTaskReference(payload: TaskPayload): payload is TaskReference {
+export type TaskPayload = (WorkerTask | TaskReference) & { replyTo?: ReplyTo };
+
+export function isTaskReference(payload: TaskPayload): payload is TaskReference & { replyTo?: ReplyTo } {
   return typeof (payload as TaskReference).taskRef === "string";
 }
 
 /** The object-store key a too-large task attempt is stored under. */
 export function taskReferenceKey(task: WorkerTask): string {
   return `jobs/${task.jobId}/task-specs/${task.stageId}-${task.kind}-${task.taskIndex}-attempt-${task.attempt}.json`;
+}
+
+/** The payload for one attempt: the task as JSON, or a reference to a stored copy when it is over `limit`. */
+export async function encodeTaskPayload(
+  task: WorkerTask,
+  store: ObjectStore,
+  options: { limit?: number; replyTo?: ReplyTo } = {},
+): Promise<{ payload: Buffer; byReference: boolean }> {
+  const { limit = ASYNC_PAYLOAD_LIMIT_BYTES, replyTo } = options;
+  const json = Buffer.from(JSON.stringify(replyTo ? { ...task, replyTo } : task));
+  if (json.length <= limit) return { payload: json, byReference: false };
+  const taskRef = taskReferenceKey(task);
+  await store.put(taskRef, Buffer.from(JSON.stringify(task)));
+  return { payload: Buffer.from(JSON.stringify({ taskRef, ...(replyTo && { replyTo }) } satisfies TaskPayload)), byReference: true };
 }

@@ -10,8 +10,10 @@ import * as grpc from "@grpc/grpc-js";
 import { JobMessage_MessageImportance, JobState_Enum } from "apache-beam/proto/beam_job_api";
 import type { Backend } from "../backends/backend.js";
 import { GRPC_UNLIMITED, shutdownServer } from "../common/grpc.js";
-import { LambdaEmulatorBackend } from "../backends/lambda-emulator-backend.js";
+import { LambdaEmulatorBackend } from "../backends/lambda-emulator/lambda-emulator-backend.js";
 import { LocalBackend } from "../backends/local-backend.js";
+import { AwsBackend } from "../backends/aws/aws-backend.js";
+import type { AwsBackendConfig } from "../backends/aws/aws-config.js";
 import { LocalObjectStore, type ObjectStore, openObjectStore } from "../shuffle/index.js";
 import { addArtifactStagingService, artifactPrefix } from "./jobservice/artifact-staging.js";
 import { addJobService, JobRegistry } from "./jobservice/job-service.js";
@@ -19,6 +21,7 @@ import type { Job } from "./job.js";
 import { planPipeline } from "./planner/index.js";
 import { runPlan } from "./scheduler/index.js";
 import type { MergeOptions } from "./scheduler/run-plan.js";
+import { DEFAULT_SPECULATION, type SpeculationOptions } from "./scheduler/speculation.js";
 
 export interface JobServerOptions {
   host?: string;
@@ -48,13 +51,21 @@ export interface JobServerOptions {
    * Where tasks run: `local` worker processes (default), or `lambda-emulator`: the bundled
    * Lambda function in emulated execution environments (scripts/setup-lambda.sh).
    */
-  backend?: "local" | "lambda-emulator";
+  backend?: "local" | "lambda-emulator" | "aws";
+  /** `aws`: the function, results queue and S3 store (see src/backends/aws/aws-config.ts). */
+  aws?: AwsBackendConfig;
+  /**
+   * Speculative copies of straggling tasks (see scheduler/speculation.ts): on by default with
+   * the aws backend, where a straggler is a slow environment; off elsewhere. `false` turns it off.
+   */
+  speculation?: SpeculationOptions | false;
 }
 
 /** What the scheduler did for a job, beyond running its stages' tasks. */
 export interface JobShuffleStats {
   mergeTasks: number;
   earlyTasks: number;
+  speculativeTasks: number;
 }
 
 const PROJECT_ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
@@ -89,22 +100,28 @@ export class JobServer {
 
   static async start(options: JobServerOptions = {}): Promise<JobServer> {
     const host = options.host ?? "127.0.0.1";
-    const workers = options.workers ?? availableParallelism();
+    if (options.backend === "aws" && !options.aws) throw new Error("the aws backend needs its config (function, results queue, S3 store)");
+    const workers = options.workers ?? options.aws?.concurrency ?? availableParallelism();
     const partitions = options.partitions ?? Math.max(2, workers * 2);
     const python = options.python ?? defaultPython();
-    const ownStore = options.storeDir === undefined && options.storeUrl === undefined;
-    const store = options.storeUrl
-      ? openObjectStore(options.storeUrl)
-      : new LocalObjectStore(options.storeDir ?? mkdtempSync(join(tmpdir(), "beam-lambda-store-")));
+    const storeUrl = options.backend === "aws" ? options.aws!.storeUrl : options.storeUrl;
+    const ownStore = options.storeDir === undefined && storeUrl === undefined;
+    const store = storeUrl ? openObjectStore(storeUrl) : new LocalObjectStore(options.storeDir ?? mkdtempSync(join(tmpdir(), "beam-lambda-store-")));
     const backend =
-      options.backend === "lambda-emulator"
-        ? new LambdaEmulatorBackend({ environments: workers, storeUrl: store.url, python })
-        : new LocalBackend({ workers, storeUrl: store.url, python });
+      options.backend === "aws"
+        ? await AwsBackend.start({ ...options.aws!, concurrency: workers })
+        : options.backend === "lambda-emulator"
+          ? new LambdaEmulatorBackend({ environments: workers, storeUrl: store.url, python })
+          : new LocalBackend({ workers, storeUrl: store.url, python });
     const sdkVersion = pythonSdkVersion(python);
     const server = new grpc.Server(GRPC_UNLIMITED);
     const port = await new Promise<number>((res, rej) =>
       server.bindAsync(`${host}:${options.port ?? 8099}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
-    );
+    ).catch(async (e: unknown) => {
+      // The backend may already poll a queue or run environments: stop it with the failed start.
+      await backend.close();
+      throw e;
+    });
     const address = `${host}:${port}`;
     const self = new JobServer(server, address, store, backend, ownStore, options);
     addJobService(server, self.registry, {
@@ -138,7 +155,8 @@ export class JobServer {
   private async runJob(job: Job, partitions: number, maxAttempts: number): Promise<void> {
     const started = Date.now();
     let tasks = 0;
-    const stats: JobShuffleStats = { mergeTasks: 0, earlyTasks: 0 };
+    const stats: JobShuffleStats = { mergeTasks: 0, earlyTasks: 0, speculativeTasks: 0 };
+    const speculation = this.options.speculation ?? (this.options.backend === "aws" ? DEFAULT_SPECULATION : false);
     this.shuffleStats.set(job.id, stats);
     await runPlan(job.plan, this.backend, this.store, {
       jobId: job.id,
@@ -150,7 +168,12 @@ export class JobServer {
       merge: this.options.merge,
       pipelining: this.options.pipelining,
       compressShuffle: this.options.compressShuffle,
+      speculation: speculation || undefined,
       onMergeCommitted: () => stats.mergeTasks++,
+      onSpeculativeStart: (stage, task) => {
+        stats.speculativeTasks++;
+        job.log(JobMessage_MessageImportance.JOB_MESSAGE_BASIC, `task ${task} of stage ${stage.id} [${stage.name}] is straggling: launched a speculative copy`);
+      },
       onEarlyStart: () => stats.earlyTasks++,
       onStageStarted: (stage, taskCount) =>
         job.log(JobMessage_MessageImportance.JOB_MESSAGE_DETAILED, `stage ${stage.id} [${stage.name}] started with ${taskCount} tasks`),
@@ -162,7 +185,7 @@ export class JobServer {
     });
     job.log(
       JobMessage_MessageImportance.JOB_MESSAGE_BASIC,
-      `job ${job.id} ran ${job.plan.stages.length} stages as ${tasks} tasks (${stats.earlyTasks} started pipelined) and ${stats.mergeTasks} merge tasks on ${job.workerPids.size} worker processes in ${Date.now() - started} ms`,
+      `job ${job.id} ran ${job.plan.stages.length} stages as ${tasks} tasks (${stats.earlyTasks} started pipelined, ${stats.speculativeTasks} speculative copies) and ${stats.mergeTasks} merge tasks on ${job.workerPids.size} worker processes in ${Date.now() - started} ms`,
     );
   }
 

@@ -3,7 +3,7 @@
 import { type TaskPayload, isTaskReference } from "../common/task-payload.js";
 import type { TaskResult, WorkerTask } from "../common/task-spec.js";
 import { TASK_SPEC_VERSION } from "../common/task-spec.js";
-import { openObjectStore } from "../shuffle/index.js";
+import { type ObjectStore, openObjectStore } from "../shuffle/index.js";
 import { TaskRunner } from "./task-runner.js";
 
 let runner: Promise<TaskRunner> | undefined;
@@ -16,10 +16,20 @@ function taskRunner(): Promise<TaskRunner> {
   return runner;
 }
 
+/** The object store tasks read and write (opened with the task runner). */
+export async function workerStore(): Promise<ObjectStore> {
+  return (await taskRunner()).store;
+}
+
 export async function handler(payload: TaskPayload): Promise<TaskResult> {
   let spec: WorkerTask;
   try {
-    spec = isTaskReference(payload) ? (JSON.parse((await (await taskRunner()).store.get(payload.taskRef)).toString("utf8")) as WorkerTask) : payload;
+    if (isTaskReference(payload)) {
+      spec = JSON.parse((await (await workerStore()).get(payload.taskRef)).toString("utf8")) as WorkerTask;
+    } else {
+      const { replyTo: _, ...task } = payload;
+      spec = task as WorkerTask;
+    }
   } catch (e) {
     return { ok: false, retryable: true, workerPid: process.pid, error: `the worker cannot read its task: ${(e as Error).message}` };
   }

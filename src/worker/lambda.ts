@@ -1,11 +1,22 @@
 // The worker as a Lambda function: the entry esbuild bundles (scripts/setup-lambda.sh). The
 // runtime interface client calls `handler` once per invocation; the Fn API server and warm SDK
 // harnesses live on in the execution environment between invocations.
-import type { TaskPayload } from "../common/task-payload.js";
+import { type TaskPayload, isTaskReference } from "../common/task-payload.js";
 import type { TaskResult } from "../common/task-spec.js";
-import { handler as runTask } from "./handler.js";
+import { reportCompletion } from "./completion-reporter.js";
+import { handler as runTask, workerStore } from "./handler.js";
 
-/** `event` is a task, or a reference to one in the object store (too large for a payload). */
+/**
+ * `event` is a task, or a reference to one in the object store (too large for a payload). An
+ * asynchronous invocation carries `replyTo`: the result then also goes to the driver's SQS
+ * results queue. If that send fails the handler throws, so Lambda records the invocation as
+ * failed (and tells the on-failure destination).
+ */
 export async function handler(event: TaskPayload): Promise<TaskResult> {
-  return runTask(event);
+  const result = await runTask(event);
+  if (event.replyTo) {
+    const jobId = isTaskReference(event) ? event.taskRef.split("/")[1]! : event.jobId;
+    await reportCompletion(event.replyTo, jobId, result, workerStore);
+  }
+  return result;
 }

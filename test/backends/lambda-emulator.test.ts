@@ -9,7 +9,7 @@ import { promisify } from "node:util";
 import { CreateBucketCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { JobState_Enum } from "apache-beam/proto/beam_job_api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LambdaEmulatorBackend } from "../../src/backends/lambda-emulator-backend.js";
+import { LambdaEmulatorBackend } from "../../src/backends/lambda-emulator/lambda-emulator-backend.js";
 import { ASYNC_PAYLOAD_LIMIT_BYTES, taskReferenceKey } from "../../src/common/task-payload.js";
 import { type MergeTaskSpec, TASK_SPEC_VERSION } from "../../src/common/task-spec.js";
 import { JobServer, defaultPython } from "../../src/driver/index.js";

@@ -3,6 +3,8 @@ tests compare with Beam's own FnApiRunner. Outputs are made order-independent he
 values sorted, dicts as sorted items) because no runner promises an order."""
 import os
 import random
+import signal
+import time
 
 import apache_beam as beam
 from apache_beam import window
@@ -261,6 +263,53 @@ def worker_killed_mid_task(p, workdir):
         numbers(p, 100)
         | "MaybeKillWorker" >> beam.Map(fail_once(marker, lambda: os.kill(os.getppid(), 9)))
         | beam.Map(lambda x: (x % 7, x))
+        | beam.GroupByKey()
+        | beam.MapTuple(lambda k, vs: (k, sorted(vs)))
+    )
+
+
+def kill_execution_environment():
+    """Kills the emulated Lambda execution environment running this harness: the emulator, its
+    runtime and the harness are one process group. Outside one, that group is someone else's."""
+    if not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        raise RuntimeError("environment_killed_mid_task runs only in an emulated Lambda environment")
+    os.killpg(os.getpgid(0), signal.SIGKILL)
+
+
+@case
+def environment_killed_mid_task(p, workdir):
+    marker = os.path.join(workdir, "environment-killed") if RUNNER == "portable" else None
+    return (
+        numbers(p, 100)
+        | "MaybeKillEnvironment" >> beam.Map(fail_once(marker, kill_execution_environment))
+        | beam.Map(lambda x: (x % 7, x))
+        | beam.GroupByKey()
+        | beam.MapTuple(lambda k, vs: (k, sorted(vs)))
+    )
+
+
+# Long enough that a job waiting for the straggler is plainly distinguishable from one that did not.
+STRAGGLER_SECONDS = 45
+
+
+@case
+def straggler(p, workdir):
+    """The first attempt of one task stalls (a slow execution environment); a copy does not."""
+    started = os.path.join(workdir, "straggler-started") if RUNNER == "portable" else None
+    finished = os.path.join(workdir, "straggler-finished")
+
+    def maybe_stall(x):
+        if started and x == 3 and not os.path.exists(started):
+            open(started, "w").close()
+            time.sleep(STRAGGLER_SECONDS)
+            open(finished, "w").close()
+        return x
+
+    return (
+        numbers(p, 40)
+        | beam.Reshuffle()
+        | "MaybeStall" >> beam.Map(maybe_stall)
+        | beam.Map(lambda x: (x % 5, x))
         | beam.GroupByKey()
         | beam.MapTuple(lambda k, vs: (k, sorted(vs)))
     )

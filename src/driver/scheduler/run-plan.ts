@@ -11,7 +11,8 @@
 // - Pipelining: once a stage's producers have launched all their tasks, some of its tasks start
 //   early and read their input from feeds (objects the driver rewrites as outputs commit), so
 //   they fetch committed map outputs while the last maps still run. Early tasks never take the
-//   backend's last slot: a waiting task must not keep a map retry from running.
+//   backend's last slot (last two, with speculation): a waiting task must not keep a map retry
+//   or a straggler's speculative copy from running.
 import { ProcessBundleDescriptor } from "apache-beam/proto/beam_fn_api";
 import type { Backend } from "../../backends/backend.js";
 import {
@@ -31,6 +32,7 @@ import {
 import type { ObjectStore } from "../../shuffle/index.js";
 import type { Edge, ExecutionPlan, Stage } from "../planner/index.js";
 import { StageFailedError } from "./errors.js";
+import { SPECULATION_CHECK_MS, type SpeculationOptions, StageDurations } from "./speculation.js";
 
 export interface MergeOptions {
   /** Merge a materialization when (map tasks × partitions) reaches this. */
@@ -54,14 +56,22 @@ export interface RunOptions {
   pipelining?: boolean;
   /** gzip every shuffle partition (see the measurement in docs/shuffle.md). */
   compressShuffle?: boolean;
+  /** Launch a second attempt of straggling bundle tasks (off when absent); see speculation.ts. */
+  speculation?: SpeculationOptions;
   onTaskCommitted?(stage: Stage, taskIndex: number, result: { monitoringInfos: string[]; workerPid: number }): void;
   onStageStarted?(stage: Stage, tasks: number): void;
   onMergeCommitted?(materializationId: string, inputs: number): void;
   /** A task of `stage` started before its input was complete. */
   onEarlyStart?(stage: Stage, taskIndex: number): void;
+  /** A second attempt of a straggling task was launched. */
+  onSpeculativeStart?(stage: Stage, taskIndex: number): void;
 }
 
-/** Early tasks running per backend, across jobs: together they leave one slot free. */
+/**
+ * Early tasks running per backend, across jobs: together they leave one slot free, two with
+ * speculation on. Early tasks wait on their producers; if they held every slot but the one a
+ * straggler is in, its speculative copy would wait for the straggler it is meant to overtake.
+ */
 const earlyRunning = new WeakMap<Backend, number>();
 
 /** One materialized PCollection (in one encoding) as its producer's tasks commit. */
@@ -135,6 +145,7 @@ class JobScheduler {
   private wake!: () => void;
   private wakeup = this.nextWakeup();
   private readonly merge: MergeOptions;
+  private readonly durations = new Map<string, StageDurations>();
 
   constructor(
     private readonly plan: ExecutionPlan,
@@ -222,7 +233,7 @@ class JobScheduler {
     for (let partition = 0; partition < this.options.partitions; partition++) {
       if (run.early.has(partition)) continue;
       const running = earlyRunning.get(this.backend) ?? 0;
-      if (running >= this.backend.concurrency - 1) break;
+      if (running >= this.backend.concurrency - (this.options.speculation ? 2 : 1)) break;
       earlyRunning.set(this.backend, running + 1);
       run.early.add(partition);
       const input = this.feedInput(stage.main.edge, partition);
@@ -397,24 +408,67 @@ class JobScheduler {
 
   private async runTask(spec: TaskSpec, stage: Stage): Promise<TaskOutputResult[]> {
     const prefix = (attempt: number) => `${this.jobPrefix}/stages/${stage.id}/task-${spec.taskIndex}/attempt-${attempt}`;
-    const result = await this.runAttempts(spec, stage, prefix);
+    const run = this.stages.find((s) => s.stage.id === stage.id)!;
+    const result = await this.runAttempts(spec, stage, prefix, () => run.tasks || this.options.partitions);
     this.options.onTaskCommitted?.(stage, spec.taskIndex, result);
     return result.outputs;
   }
 
-  /** Runs attempts of a task until one succeeds, a failure is final, or attempts run out. */
-  private async runAttempts(spec: WorkerTask, stage: Stage, prefix: (attempt: number) => string): Promise<Extract<TaskResult, { ok: true }>> {
+  /**
+   * Runs attempts of a task until one succeeds, a failure is final, or attempts run out. With
+   * speculation on and `stageTasks` given (bundle tasks), a straggling attempt gets one copy
+   * running beside it; the first to succeed is committed and the other's result is ignored.
+   */
+  private async runAttempts(
+    spec: WorkerTask,
+    stage: Stage,
+    prefix: (attempt: number) => string,
+    stageTasks?: () => number,
+  ): Promise<Extract<TaskResult, { ok: true }>> {
+    const durations = this.durations.get(stage.id) ?? new StageDurations();
+    this.durations.set(stage.id, durations);
+    const speculation = stageTasks ? this.options.speculation : undefined;
+    const running = new Map<number, { startedAt: number; done: Promise<{ attempt: number; result: TaskResult }> }>();
+    let nextAttempt = 0;
+    let failures = 0;
+    let speculated = false;
     let lastError = "";
-    for (let attempt = 0; attempt < this.options.maxAttempts; attempt++) {
-      if (this.options.signal?.aborted) throw this.options.signal.reason;
-      if (this.failure !== undefined) throw new Error("the job already failed");
+    const launch = () => {
+      const attempt = nextAttempt++;
       const attemptSpec: WorkerTask =
         spec.kind === "merge" ? { ...spec, attempt, outputKey: prefix(attempt) } : { ...spec, attempt, outputPrefix: prefix(attempt) };
-      const result = await this.backend.invoke(attemptSpec);
-      if (result.ok) return result;
-      lastError = result.error;
-      if (!result.retryable) break;
+      running.set(attempt, { startedAt: Date.now(), done: this.backend.invoke(attemptSpec).then((result) => ({ attempt, result })) });
+    };
+    const fail = () => new StageFailedError(stage.id, spec.kind === "merge" ? `${stage.name} (${spec.stageName})` : stage.name, spec.taskIndex, lastError);
+    for (;;) {
+      if (this.options.signal?.aborted) throw this.options.signal.reason;
+      if (this.failure !== undefined) throw new Error("the job already failed");
+      if (running.size === 0) launch();
+      let check: NodeJS.Timeout | undefined;
+      const waits: Promise<{ attempt: number; result: TaskResult } | "check">[] = [...running.values()].map((r) => r.done);
+      if (speculation && !speculated) waits.push(new Promise((resolve) => (check = setTimeout(() => resolve("check"), SPECULATION_CHECK_MS))));
+      const next = await Promise.race(waits);
+      clearTimeout(check);
+      if (next === "check") {
+        const [only] = running.values();
+        if (only && durations.isStraggler(only.startedAt, stageTasks!(), speculation!)) {
+          speculated = true;
+          launch();
+          this.options.onSpeculativeStart?.(stage, spec.taskIndex);
+        }
+        continue;
+      }
+      const { startedAt } = running.get(next.attempt)!;
+      running.delete(next.attempt);
+      if (next.result.ok) {
+        if (stageTasks) durations.record(Date.now() - startedAt);
+        return next.result;
+      }
+      lastError = next.result.error;
+      failures++;
+      if (!next.result.retryable) throw fail();
+      // Out of attempts: fail, unless a copy is still running and may yet succeed.
+      if (failures >= this.options.maxAttempts && running.size === 0) throw fail();
     }
-    throw new StageFailedError(stage.id, spec.kind === "merge" ? `${stage.name} (${spec.stageName})` : stage.name, spec.taskIndex, lastError);
   }
 }

@@ -1,36 +1,41 @@
-// Task attempts as Lambda invocations of the bundled worker (build/lambda/index.mjs) running in
-// emulated execution environments: each is the AWS Lambda Runtime Interface Emulator with the
-// Node.js runtime interface client (aws-lambda-ric) under it, one invocation at a time, warm
-// between invocations, invoked through @aws-sdk/client-lambda's InvokeCommand as a real
-// function would be. scripts/setup-lambda.sh installs the pieces and builds the bundle.
+// Emulated Lambda execution environments: each is the AWS Lambda Runtime Interface Emulator with
+// the Node.js runtime interface client (aws-lambda-ric) under it, running the bundled worker
+// (build/lambda/index.mjs). Like a real execution environment, each takes one invocation at a
+// time and stays warm between invocations; one that dies is replaced by a fresh (cold) one.
+// scripts/setup-lambda.sh installs the emulator and the client and builds the bundle.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { Socket, createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
-import { ASYNC_PAYLOAD_LIMIT_BYTES, type TaskReference, taskReferenceKey } from "../common/task-payload.js";
-import type { TaskResult, WorkerTask } from "../common/task-spec.js";
-import { type ObjectStore, openObjectStore } from "../shuffle/index.js";
-import type { Backend } from "./backend.js";
 
-const PROJECT_ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+const PROJECT_ROOT = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
 
-export interface LambdaEmulatorOptions {
+export interface EnvironmentPoolOptions {
   /** Execution environments, i.e. invocations at once. */
   environments: number;
-  /** The object store URL the function opens (BEAM_LAMBDA_STORE). */
-  storeUrl: string;
-  /** Python interpreter for the SDK harness inside the environment (BEAM_LAMBDA_PYTHON). */
-  python: string;
+  /** The function's configured environment variables (BEAM_LAMBDA_STORE, BEAM_LAMBDA_PYTHON, ...). */
+  functionEnv: Record<string, string>;
+  functionName?: string;
   /** Where scripts/setup-lambda.sh put the bundle and the emulator (default: this project). */
   projectRoot?: string;
+}
+
+/** What one invocation returned, as Lambda reports it. */
+export interface InvocationOutcome {
+  payload: Buffer;
+  /** Set when the function failed ("Unhandled"), as in Lambda's X-Amz-Function-Error. */
+  functionError?: string;
+  /** The emulator process that ran it. */
+  emulatorPid: number;
 }
 
 class Environment {
   process?: ChildProcess;
   client?: LambdaClient;
-  busy?: { jobId: string };
+  /** A label of the invocation running here (the backend's job id), for kills. */
+  busy?: { label: string };
   ready: Promise<void> = Promise.resolve();
 }
 
@@ -47,7 +52,7 @@ export function lambdaArtifacts(root = PROJECT_ROOT): { rie: string; ric: string
   return artifacts;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const server = createServer();
     server.once("error", rej);
@@ -77,26 +82,34 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs: number)
   throw new Error(`the Lambda emulator did not listen on ${port} within ${timeoutMs} ms`);
 }
 
-export class LambdaEmulatorBackend implements Backend {
+export class EnvironmentPool {
   private readonly environments: Environment[] = [];
-  private readonly queue: { spec: WorkerTask; resolve(r: TaskResult): void }[] = [];
+  private readonly queue: { payload: Buffer; label: string; resolve(o: InvocationOutcome): void }[] = [];
   private readonly artifacts: ReturnType<typeof lambdaArtifacts>;
-  private readonly store: ObjectStore;
   private closed = false;
 
-  constructor(private readonly options: LambdaEmulatorOptions) {
+  constructor(private readonly options: EnvironmentPoolOptions) {
     this.artifacts = lambdaArtifacts(options.projectRoot);
-    this.store = openObjectStore(options.storeUrl);
     for (let i = 0; i < options.environments; i++) this.environments.push(this.start());
   }
 
-  get concurrency(): number {
+  get size(): number {
     return this.options.environments;
   }
 
   /** Process ids of the emulators (the handler runs in a child of one), for tests. */
   emulatorPids(): number[] {
     return this.environments.map((e) => e.process?.pid ?? 0);
+  }
+
+  /** Environments running an invocation now. */
+  get busy(): number {
+    return this.environments.filter((e) => e.busy).length;
+  }
+
+  /** Invocations waiting for a free environment. */
+  get queued(): number {
+    return this.queue.length;
   }
 
   private start(): Environment {
@@ -112,10 +125,9 @@ export class LambdaEmulatorBackend implements Backend {
             ...process.env,
             LAMBDA_TASK_ROOT: this.artifacts.bundleDir,
             AWS_LAMBDA_FUNCTION_TIMEOUT: "900",
-            AWS_LAMBDA_FUNCTION_NAME: "beam-lambda-worker",
-            BEAM_LAMBDA_STORE: this.options.storeUrl,
-            BEAM_LAMBDA_PYTHON: this.options.python,
+            AWS_LAMBDA_FUNCTION_NAME: this.options.functionName ?? "beam-lambda-worker",
             BEAM_LAMBDA_GROUPING_WASM: join(this.artifacts.bundleDir, "grouping.wasm"),
+            ...this.options.functionEnv,
           },
           // Its own process group, so that a kill takes the runtime and harness with it.
           detached: true,
@@ -145,10 +157,11 @@ export class LambdaEmulatorBackend implements Backend {
     void this.environments[index]!.ready.then(() => this.dispatch());
   }
 
-  invoke(spec: WorkerTask): Promise<TaskResult> {
-    if (this.closed) return Promise.resolve({ ok: false, retryable: false, workerPid: 0, error: "the Lambda emulator backend is shut down" });
+  /** Runs one invocation in the next free environment; `label` lets `kill` find it. */
+  invoke(payload: Buffer, label = ""): Promise<InvocationOutcome> {
+    if (this.closed) return Promise.resolve(failure("the emulated environments are shut down", 0));
     return new Promise((resolve) => {
-      this.queue.push({ spec, resolve });
+      this.queue.push({ payload, label, resolve });
       this.dispatch();
     });
   }
@@ -157,52 +170,46 @@ export class LambdaEmulatorBackend implements Backend {
     for (const env of this.environments) {
       if (this.queue.length === 0) return;
       if (env.busy) continue;
-      const { spec, resolve } = this.queue.shift()!;
-      env.busy = { jobId: spec.jobId };
-      void this.call(env, spec).then((result) => {
+      const { payload, label, resolve } = this.queue.shift()!;
+      env.busy = { label };
+      void this.call(env, payload).then((outcome) => {
         env.busy = undefined;
-        resolve(result);
+        resolve(outcome);
         this.dispatch();
       });
     }
   }
 
-  private async call(env: Environment, spec: WorkerTask): Promise<TaskResult> {
+  private async call(env: Environment, payload: Buffer): Promise<InvocationOutcome> {
     try {
       await env.ready;
-      const response = await env.client!.send(new InvokeCommand({ FunctionName: "function", Payload: await this.payload(spec) }));
-      const body = response.Payload ? Buffer.from(response.Payload).toString("utf8") : "";
-      if (response.FunctionError) {
-        return { ok: false, retryable: true, workerPid: env.process?.pid ?? 0, error: `the Lambda invocation failed (${response.FunctionError}): ${body}` };
-      }
-      return JSON.parse(body) as TaskResult;
+      const pid = env.process?.pid ?? 0;
+      const response = await env.client!.send(new InvokeCommand({ FunctionName: "function", Payload: payload }));
+      const body = Buffer.from(response.Payload ?? new Uint8Array());
+      return { payload: body, emulatorPid: pid, ...(response.FunctionError && { functionError: response.FunctionError }) };
     } catch (e) {
-      // The environment died under the invocation (or never started): a retry goes elsewhere.
-      return { ok: false, retryable: true, workerPid: env.process?.pid ?? 0, error: `the Lambda invocation failed: ${(e as Error).message}` };
+      // The environment died under the invocation (or never started), as Lambda reports it.
+      return failure(`Runtime exited with error: ${(e as Error).message}`, env.process?.pid ?? 0);
     }
   }
 
-  /** The task as JSON, or a reference to a stored copy when it is over the async payload limit. */
-  private async payload(spec: WorkerTask): Promise<Buffer> {
-    const json = Buffer.from(JSON.stringify(spec));
-    if (json.length <= this.payloadLimit) return json;
-    const taskRef = taskReferenceKey(spec);
-    await this.store.put(taskRef, json);
-    return Buffer.from(JSON.stringify({ taskRef } satisfies TaskReference));
+  /** Drops queued invocations with `label` (resolving them with `cancelled`) and kills the environments running one. */
+  kill(label: string, cancelled: string): void {
+    for (const queued of this.queue.filter((q) => q.label === label)) queued.resolve(failure(cancelled, 0));
+    this.queue.splice(0, this.queue.length, ...this.queue.filter((q) => q.label !== label));
+    for (const env of this.environments) if (env.busy?.label === label) killGroup(env.process);
   }
 
-  /** Tasks above this many bytes of JSON travel by reference (tests lower it). */
-  payloadLimit = ASYNC_PAYLOAD_LIMIT_BYTES;
-
-  cancelJob(jobId: string): void {
-    const cancelled: TaskResult = { ok: false, retryable: false, workerPid: 0, error: `job ${jobId} was cancelled` };
-    for (const queued of this.queue.filter((q) => q.spec.jobId === jobId)) queued.resolve(cancelled);
-    this.queue.splice(0, this.queue.length, ...this.queue.filter((q) => q.spec.jobId !== jobId));
-    for (const env of this.environments) if (env.busy?.jobId === jobId) killGroup(env.process);
+  /** Kills the emulator process (and its runtime) of every busy environment, for fault tests. */
+  killBusy(): number[] {
+    const killed = this.environments.filter((e) => e.busy).map((e) => e.process?.pid ?? 0);
+    for (const env of this.environments) if (env.busy) killGroup(env.process);
+    return killed;
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const queued of this.queue.splice(0)) queued.resolve(failure("the emulated environments are shut down", 0));
     await Promise.all(
       this.environments.map(async (env) => {
         await env.ready.catch(() => undefined);
@@ -214,6 +221,10 @@ export class LambdaEmulatorBackend implements Backend {
       }),
     );
   }
+}
+
+function failure(message: string, emulatorPid: number): InvocationOutcome {
+  return { payload: Buffer.from(JSON.stringify({ errorType: "Runtime.ExitError", errorMessage: message })), functionError: "Unhandled", emulatorPid };
 }
 
 function killGroup(child: ChildProcess | undefined): void {

@@ -1,0 +1,67 @@
+// Task attempts as synchronous invocations of the bundled worker in emulated execution
+// environments (environment-pool.ts), through @aws-sdk/client-lambda's InvokeCommand: the
+// Lambda function without the AWS services around it. `--backend aws` adds those (asynchronous
+// invocation, SQS completions) and runs against this pool behind lambda-service.ts.
+import { encodeTaskPayload } from "../../common/task-payload.js";
+import type { TaskResult, WorkerTask } from "../../common/task-spec.js";
+import { type ObjectStore, openObjectStore } from "../../shuffle/index.js";
+import type { Backend } from "../backend.js";
+import { EnvironmentPool } from "./environment-pool.js";
+
+export interface LambdaEmulatorOptions {
+  /** Execution environments, i.e. invocations at once. */
+  environments: number;
+  /** The object store URL the function opens (BEAM_LAMBDA_STORE). */
+  storeUrl: string;
+  /** Python interpreter for the SDK harness inside the environment (BEAM_LAMBDA_PYTHON). */
+  python: string;
+  /** Where scripts/setup-lambda.sh put the bundle and the emulator (default: this project). */
+  projectRoot?: string;
+}
+
+export class LambdaEmulatorBackend implements Backend {
+  readonly pool: EnvironmentPool;
+  private readonly store: ObjectStore;
+  private closed = false;
+  /** Tasks above this many bytes of JSON travel by reference (tests lower it). */
+  payloadLimit?: number;
+
+  constructor(options: LambdaEmulatorOptions) {
+    this.store = openObjectStore(options.storeUrl);
+    this.pool = new EnvironmentPool({
+      environments: options.environments,
+      functionEnv: { BEAM_LAMBDA_STORE: options.storeUrl, BEAM_LAMBDA_PYTHON: options.python },
+      projectRoot: options.projectRoot,
+    });
+  }
+
+  get concurrency(): number {
+    return this.pool.size;
+  }
+
+  /** Process ids of the emulators (the handler runs in a child of one), for tests. */
+  emulatorPids(): number[] {
+    return this.pool.emulatorPids();
+  }
+
+  async invoke(spec: WorkerTask): Promise<TaskResult> {
+    if (this.closed) return { ok: false, retryable: false, workerPid: 0, error: "the Lambda emulator backend is shut down" };
+    const { payload } = await encodeTaskPayload(spec, this.store, { limit: this.payloadLimit });
+    const outcome = await this.pool.invoke(payload, spec.jobId);
+    const body = outcome.payload.toString("utf8");
+    if (outcome.functionError) {
+      // The environment died under the invocation, or the handler threw: a retry goes elsewhere.
+      return { ok: false, retryable: true, workerPid: outcome.emulatorPid, error: `the Lambda invocation failed (${outcome.functionError}): ${body}` };
+    }
+    return JSON.parse(body) as TaskResult;
+  }
+
+  cancelJob(jobId: string): void {
+    this.pool.kill(jobId, `job ${jobId} was cancelled`);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.pool.close();
+  }
+}
