@@ -13,6 +13,7 @@ import type { EnvironmentSpec } from "../common/task-spec.js";
 import type { ObjectStore } from "../shuffle/index.js";
 import type { FnApiServer } from "./fn-api-server.js";
 import { type HarnessConnection, HarnessError } from "./harness-connection.js";
+import { installStagedDependencies } from "./python-dependencies.js";
 
 const HARNESS_START_TIMEOUT_MS = 120_000;
 
@@ -101,9 +102,21 @@ async function startPythonProcess(
   env: EnvironmentSpec,
 ): Promise<SdkHarness> {
   const semiPersistentDir = join(tmpdir(), "beam-lambda-harness", workerId);
-  await stageArtifacts(store, job.artifactPrefix, join(semiPersistentDir, "staged"));
+  const stagedDir = join(semiPersistentDir, "staged");
+  await stageArtifacts(store, job.artifactPrefix, stagedDir);
+  // A PROCESS environment's own command sets itself up; our interpreter gets what was staged.
+  let python = env.command;
+  if (!python) {
+    try {
+      python = await installStagedDependencies(options.python, stagedDir, semiPersistentDir);
+    } catch (e) {
+      server.forget(workerId);
+      await rm(semiPersistentDir, { recursive: true, force: true });
+      throw new HarnessError((e as Error).message);
+    }
+  }
   const descriptor = `url: "${server.address}"`;
-  const child: ChildProcess = spawn(env.command ?? options.python, ["-m", "apache_beam.runners.worker.sdk_worker_main"], {
+  const child: ChildProcess = spawn(python, ["-m", "apache_beam.runners.worker.sdk_worker_main"], {
     env: {
       ...process.env,
       CONTROL_API_SERVICE_DESCRIPTOR: descriptor,

@@ -316,6 +316,18 @@ def straggler(p, workdir):
 
 
 @case
+def staged_requirements(p, workdir):
+    """Uses a package only --requirements_file provides (not in the project's virtualenv)."""
+
+    def underscore(word):
+        import inflection
+
+        return word, inflection.underscore(word)
+
+    return p | beam.Create(["DeviceType", "IOError", "BeamLambdaRunner"]) | beam.Map(underscore)
+
+
+@case
 def hot_key_million_values(p, workdir):
     return (
         p
