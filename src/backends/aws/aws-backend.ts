@@ -75,6 +75,8 @@ export class AwsBackend implements Backend {
   private readonly pending = new Map<string, PendingAttempt>();
   /** How each settled attempt ended, to tell duplicates from late completions. */
   private readonly settled = new Map<string, "completed" | "timed-out" | "cancelled">();
+  /** Settled invocation ids per job, forgotten a timeout after the job ends. */
+  private readonly settledOfJob = new Map<string, string[]>();
   private closed = false;
 
   private constructor(private readonly config: AwsBackendConfig) {
@@ -180,14 +182,26 @@ export class AwsBackend implements Backend {
     this.pending.delete(invocationId);
     clearTimeout(attempt.timer);
     this.settled.set(invocationId, how);
+    const ofJob = this.settledOfJob.get(attempt.jobId) ?? [];
+    ofJob.push(invocationId);
+    this.settledOfJob.set(attempt.jobId, ofJob);
     attempt.resolve(result);
   }
 
-  /** Lambda invocations cannot be stopped: the job's attempts are settled now, and their completions dropped when they come. */
+  /**
+   * Called when a job ends or is cancelled. Lambda invocations cannot be stopped: the job's
+   * attempts are settled now, and their completions dropped when they come. Once no completion
+   * can still come, the job's settled ids are forgotten (a later one counts as unknown).
+   */
   cancelJob(jobId: string): void {
     for (const [id, attempt] of [...this.pending]) {
       if (attempt.jobId === jobId) this.settle(id, "cancelled", { ok: false, retryable: false, workerPid: 0, error: `job ${jobId} was cancelled` });
     }
+    const forgetMs = (this.config.taskTimeoutSeconds + this.config.timeoutGraceSeconds) * 1000;
+    setTimeout(() => {
+      for (const id of this.settledOfJob.get(jobId) ?? []) this.settled.delete(id);
+      this.settledOfJob.delete(jobId);
+    }, forgetMs).unref();
   }
 
   async close(): Promise<void> {
