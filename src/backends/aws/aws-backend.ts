@@ -72,7 +72,10 @@ export class AwsBackend implements Backend {
   private readonly listener: CompletionListener;
   /** Invocation ids start with this, so messages of another driver's run are recognised. */
   private readonly driverId = randomUUID().slice(0, 8);
+  /** Attempts sent and not settled, by invocation id. */
   private readonly pending = new Map<string, PendingAttempt>();
+  /** Attempts not sent yet (over `concurrency`). */
+  private readonly waiting: { spec: WorkerTask; resolve(result: TaskResult): void }[] = [];
   /** How each settled attempt ended, to tell duplicates from late completions. */
   private readonly settled = new Map<string, "completed" | "timed-out" | "cancelled">();
   /** Settled invocation ids per job, forgotten a timeout after the job ends. */
@@ -96,10 +99,25 @@ export class AwsBackend implements Backend {
     return this.config.concurrency;
   }
 
+  /**
+   * Sends at most `concurrency` invocations at once, so that an attempt's timeout runs from when
+   * it was sent rather than while it waits in Lambda's queue. Retries and speculative copies
+   * (attempt > 0) go to the front of the line: they are late already.
+   */
   invoke(spec: WorkerTask): Promise<TaskResult> {
     if (this.closed) return Promise.resolve({ ok: false, retryable: false, workerPid: 0, error: "the AWS backend is shut down" });
-    const invocationId = `${this.driverId}/${spec.jobId}/${spec.stageId}/${spec.kind}/${spec.taskIndex}/${spec.attempt}`;
     return new Promise<TaskResult>((resolve) => {
+      const waiting = { spec, resolve };
+      if (spec.attempt > 0) this.waiting.unshift(waiting);
+      else this.waiting.push(waiting);
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.pending.size < this.config.concurrency && this.waiting.length > 0) {
+      const { spec, resolve } = this.waiting.shift()!;
+      const invocationId = `${this.driverId}/${spec.jobId}/${spec.stageId}/${spec.kind}/${spec.taskIndex}/${spec.attempt}`;
       const timeoutMs = (this.config.taskTimeoutSeconds + this.config.timeoutGraceSeconds) * 1000;
       const timer = setTimeout(() => {
         this.stats.timeouts++;
@@ -112,7 +130,7 @@ export class AwsBackend implements Backend {
       }, timeoutMs);
       this.pending.set(invocationId, { jobId: spec.jobId, resolve, timer });
       void this.send(spec, invocationId);
-    });
+    }
   }
 
   private async send(spec: WorkerTask, invocationId: string): Promise<void> {
@@ -182,6 +200,7 @@ export class AwsBackend implements Backend {
     this.pending.delete(invocationId);
     clearTimeout(attempt.timer);
     this.settled.set(invocationId, how);
+    queueMicrotask(() => this.pump());
     const ofJob = this.settledOfJob.get(attempt.jobId) ?? [];
     ofJob.push(invocationId);
     this.settledOfJob.set(attempt.jobId, ofJob);
@@ -194,6 +213,9 @@ export class AwsBackend implements Backend {
    * can still come, the job's settled ids are forgotten (a later one counts as unknown).
    */
   cancelJob(jobId: string): void {
+    const cancelled: TaskResult = { ok: false, retryable: false, workerPid: 0, error: `job ${jobId} was cancelled` };
+    for (const w of this.waiting.filter((w) => w.spec.jobId === jobId)) w.resolve(cancelled);
+    this.waiting.splice(0, this.waiting.length, ...this.waiting.filter((w) => w.spec.jobId !== jobId));
     for (const [id, attempt] of [...this.pending]) {
       if (attempt.jobId === jobId) this.settle(id, "cancelled", { ok: false, retryable: false, workerPid: 0, error: `job ${jobId} was cancelled` });
     }
@@ -206,6 +228,7 @@ export class AwsBackend implements Backend {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const w of this.waiting.splice(0)) w.resolve({ ok: false, retryable: false, workerPid: 0, error: "the AWS backend is shut down" });
     for (const [id] of [...this.pending]) this.settle(id, "cancelled", { ok: false, retryable: false, workerPid: 0, error: "the AWS backend is shut down" });
     await this.listener.stop();
     this.lambda.destroy();
