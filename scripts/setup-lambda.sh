@@ -33,10 +33,5 @@ if [ ! -f "$LAMBDA_CACHE/ric/node_modules/aws-lambda-ric/dist/rapid-client.node"
   echo "$RIC_VERSION" > "$LAMBDA_CACHE/ric/.version"
 fi
 
-bash scripts/build-wasm.sh
 echo "setup-lambda: bundling the worker into build/lambda/"
-mkdir -p build/lambda
-npx esbuild src/worker/lambda.ts --bundle --platform=node --target=node20 --format=esm --outfile=build/lambda/index.mjs \
-  --log-level=warning \
-  --banner:js="import { createRequire as __blrRequire } from 'node:module'; const require = __blrRequire(import.meta.url);"
-cp build/wasm/grouping.wasm build/lambda/grouping.wasm
+bash scripts/bundle-worker.sh build/lambda node20
