@@ -13,8 +13,15 @@ if ! curl -sf http://127.0.0.1:4566/_localstack/health > /dev/null 2>&1; then
   bash localstack/start.sh
   started_localstack=1
 fi
-stop_localstack() {
+# moto's server, for the Fargate actor host's ECS calls.
+started_moto=0
+if ! curl -sf http://127.0.0.1:5005/moto-api/ > /dev/null 2>&1; then
+  bash moto/start.sh
+  started_moto=1
+fi
+stop_services() {
   if [ "$started_localstack" = 1 ]; then bash localstack/stop.sh; fi
+  if [ "$started_moto" = 1 ]; then bash moto/stop.sh; fi
 }
-trap stop_localstack EXIT
+trap stop_services EXIT
 npx vitest run "$@"

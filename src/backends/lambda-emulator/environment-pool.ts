@@ -5,10 +5,10 @@
 // scripts/setup-lambda.sh installs the emulator and the client and builds the bundle.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { Socket, createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { freePort, portOpen } from "../../common/net.js";
 
 const PROJECT_ROOT = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
 
@@ -52,31 +52,11 @@ export function lambdaArtifacts(root = PROJECT_ROOT): { rie: string; ric: string
   return artifacts;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const server = createServer();
-    server.once("error", rej);
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => res(port));
-    });
-  });
-}
-
 async function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the Lambda emulator exited (code ${child.exitCode}) before listening`);
-    const open = await new Promise<boolean>((res) => {
-      const socket = new Socket();
-      socket.once("connect", () => {
-        socket.destroy();
-        res(true);
-      });
-      socket.once("error", () => res(false));
-      socket.connect(port, "127.0.0.1");
-    });
-    if (open) return;
+    if (await portOpen(port)) return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`the Lambda emulator did not listen on ${port} within ${timeoutMs} ms`);
