@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing (including the Lambda emulator and the
-# worker bundle), starts LocalStack (the S3 store's tests
-# run against it) unless it is already up, runs every test with vitest, and stops LocalStack if
-# it started it.
+# worker bundle), starts LocalStack (S3, SQS, CloudFormation for the tests) and moto's server
+# (ECS for the Fargate actor host) unless they are up, runs every test with vitest, and stops
+# what it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
