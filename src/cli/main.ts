@@ -6,6 +6,9 @@ import { JobServer, defaultPython } from "../driver/index.js";
 import { DEFAULT_MERGE } from "../driver/scheduler/run-plan.js";
 import { loadAwsConfig } from "../backends/aws/aws-config.js";
 import { LambdaServiceEmulator } from "../backends/lambda-emulator/lambda-service.js";
+import { FargateActorHost } from "../actors/fargate-actor-host.js";
+import { LocalActorHost } from "../actors/local-actor-host.js";
+import { startExecutorServer } from "../worker/executor-server.js";
 
 const USAGE = `usage:
   beam-lambda job-server [--host 127.0.0.1] [--port 8099] [--workers N] [--partitions N] [--store DIR|s3://BUCKET/PREFIX]
@@ -17,6 +20,10 @@ const USAGE = `usage:
   beam-lambda lambda-emulator --store s3://BUCKET/PREFIX [--port 9001] [--environments N] [--function-name beam-lambda-worker]
                          [--on-failure-queue-url URL] [--maximum-retry-attempts 0]
       serves Lambda's Invoke API for the bundled worker in emulated environments (AWS_ENDPOINT_URL_LAMBDA points here)
+      executors, for stages whose min_ram resource hint is over Lambda's memory (Fargate settings from BEAM_LAMBDA_EXECUTOR_*):
+                         [--executors N] [--executor-host local|fargate] [--executor-memory-limit MB]
+  beam-lambda executor [--host 127.0.0.1] [--port 8100]
+      serves the worker handler over HTTP (BEAM_LAMBDA_STORE names the store): an executor actor
   beam-lambda run PIPELINE.py [pipeline args...]`;
 
 async function main(argv: string[]): Promise<number> {
@@ -24,6 +31,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === "job-server") return jobServer(rest);
   if (command === "run") return run(rest);
   if (command === "lambda-emulator") return lambdaEmulator(rest);
+  if (command === "executor") return executor(rest);
   process.stderr.write(`${USAGE}\n`);
   return command === "--help" || command === "-h" ? 0 : 2;
 }
@@ -54,7 +62,45 @@ function serverOptions(values: Record<string, string | boolean | undefined>) {
     backend,
     ...(backend === "aws" && { aws: loadAwsConfig(values) }),
     ...(values["no-speculation"] && { speculation: false as const }),
+    executors: executorsOf(values, int),
   };
+}
+
+/** Executor actors: on with --executors N, or in the CDK stack (BEAM_LAMBDA_EXECUTOR_CLUSTER set). */
+function executorsOf(values: Record<string, string | boolean | undefined>, int: (name: string) => number | undefined) {
+  const env = process.env;
+  const count = int("executors") ?? (env.BEAM_LAMBDA_EXECUTOR_CLUSTER ? 4 : 0);
+  if (count === 0) return undefined;
+  const kind = (values["executor-host"] as string | undefined) ?? (env.BEAM_LAMBDA_EXECUTOR_CLUSTER ? "fargate" : "local");
+  const limitMb = int("executor-memory-limit");
+  const memoryLimitBytes = limitMb === undefined ? undefined : limitMb * 1024 * 1024;
+  if (kind === "local") return { host: new LocalActorHost(), count, memoryLimitBytes };
+  if (kind !== "fargate") throw new Error(`--executor-host must be 'local' or 'fargate', got '${kind}'`);
+  const need = (name: string): string => {
+    const v = env[name];
+    if (!v) throw new Error(`--executor-host fargate needs ${name} (the CDK stack sets it on the job server)`);
+    return v;
+  };
+  const host = new FargateActorHost({
+    cluster: need("BEAM_LAMBDA_EXECUTOR_CLUSTER"),
+    taskDefinition: need("BEAM_LAMBDA_EXECUTOR_TASK_DEFINITION"),
+    containerName: env.BEAM_LAMBDA_EXECUTOR_CONTAINER ?? "executor",
+    subnets: need("BEAM_LAMBDA_EXECUTOR_SUBNETS").split(","),
+    securityGroups: need("BEAM_LAMBDA_EXECUTOR_SECURITY_GROUP").split(","),
+  });
+  return { host, count, memoryLimitBytes, port: 8100 };
+}
+
+async function executor(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { host: { type: "string", default: "127.0.0.1" }, port: { type: "string", default: "8100" } } });
+  const server = await startExecutorServer(values.host!, Number(values.port));
+  process.stdout.write(`beam-lambda executor listening on ${server.address}\n`);
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  await server.close();
+  return 0;
 }
 
 function backendOf(v: string | boolean | undefined): "local" | "lambda-emulator" | "aws" | undefined {
@@ -81,6 +127,9 @@ const SERVER_FLAGS = {
   "task-timeout": { type: "string" },
   "poll-wait": { type: "string" },
   "timeout-grace": { type: "string" },
+  executors: { type: "string" },
+  "executor-host": { type: "string" },
+  "executor-memory-limit": { type: "string" },
 } as const;
 
 async function lambdaEmulator(args: string[]): Promise<number> {

@@ -76,6 +76,8 @@ export interface EnvironmentSpec {
   /** For `external`: the worker pool's address. For `python-process`: an optional interpreter. */
   address?: string;
   command?: string;
+  /** The environment's min_ram resource hint, in bytes. */
+  minRamBytes?: number;
 }
 
 export interface TaskSpec {

@@ -67,6 +67,12 @@ export const Environments = {
   // The Python SDK's LOOPBACK is an EXTERNAL environment pointing at its own worker pool.
 } as const;
 
+/** Resource hints (Environment.resource_hints) the runner reads. */
+export const ResourceHints = {
+  /** ASCII decimal bytes; a stage asking for more than a Lambda function has runs on a Fargate executor. */
+  minRamBytes: "beam:resources:min_ram_bytes:v1",
+} as const;
+
 /** Pipeline requirements (Pipeline.requirements) that this runner honours. */
 export const Requirements = {
   splittableDoFn: "beam:requirement:pardo:splittable_dofn:v1",

@@ -13,6 +13,9 @@ import { GRPC_UNLIMITED, shutdownServer } from "../common/grpc.js";
 import { LambdaEmulatorBackend } from "../backends/lambda-emulator/lambda-emulator-backend.js";
 import { LocalBackend } from "../backends/local-backend.js";
 import { AwsBackend } from "../backends/aws/aws-backend.js";
+import { ExecutorBackend } from "../backends/executor-backend.js";
+import { RoutingBackend } from "../backends/routing-backend.js";
+import type { ActorHost } from "../actors/actor.js";
 import type { AwsBackendConfig } from "../backends/aws/aws-config.js";
 import { LocalObjectStore, type ObjectStore, openObjectStore } from "../shuffle/index.js";
 import { addArtifactStagingService, artifactPrefix } from "./jobservice/artifact-staging.js";
@@ -59,6 +62,12 @@ export interface JobServerOptions {
    * the aws backend, where a straggler is a slow environment; off elsewhere. `false` turns it off.
    */
   speculation?: SpeculationOptions | false;
+  /**
+   * Executor actors for stages over Lambda's limits (min_ram resource hint above
+   * `memoryLimitBytes`, default Lambda's 10,240 MB): up to `count` at once, started through
+   * `host` (local child processes, or Fargate tasks). Without it such stages run on the backend.
+   */
+  executors?: { host: ActorHost; count: number; memoryLimitBytes?: number; port?: number };
 }
 
 /** What the scheduler did for a job, beyond running its stages' tasks. */
@@ -107,12 +116,25 @@ export class JobServer {
     const storeUrl = options.backend === "aws" ? options.aws!.storeUrl : options.storeUrl;
     const ownStore = options.storeDir === undefined && storeUrl === undefined;
     const store = storeUrl ? openObjectStore(storeUrl) : new LocalObjectStore(options.storeDir ?? mkdtempSync(join(tmpdir(), "beam-lambda-store-")));
-    const backend =
+    const primary =
       options.backend === "aws"
         ? await AwsBackend.start({ ...options.aws!, concurrency: workers })
         : options.backend === "lambda-emulator"
           ? new LambdaEmulatorBackend({ environments: workers, storeUrl: store.url, python })
           : new LocalBackend({ workers, storeUrl: store.url, python });
+    const executors = options.executors;
+    const backend: Backend = executors
+      ? new RoutingBackend(
+          primary,
+          new ExecutorBackend({
+            host: executors.host,
+            executors: executors.count,
+            port: executors.port,
+            env: { BEAM_LAMBDA_STORE: store.url, BEAM_LAMBDA_PYTHON: python },
+          }),
+          executors.memoryLimitBytes,
+        )
+      : primary;
     const sdkVersion = pythonSdkVersion(python);
     const server = new grpc.Server(GRPC_UNLIMITED);
     const port = await new Promise<number>((res, rej) =>

@@ -2,7 +2,7 @@
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { defaultPython } from "../../src/driver/index.js";
-import { Coders, Environments, MonitoringInfos, Requirements, SideInputAccess, Transforms, WindowFns } from "../../src/common/urns.js";
+import { Coders, Environments, MonitoringInfos, Requirements, ResourceHints, SideInputAccess, Transforms, WindowFns } from "../../src/common/urns.js";
 
 const beamUrns: string[] = JSON.parse(
   execFileSync(
@@ -33,7 +33,7 @@ describe("urns", () => {
     expect(beamUrns.length).toBeGreaterThan(100);
   });
 
-  it.each(Object.entries({ Transforms, Coders, WindowFns, SideInputAccess, Environments, Requirements, MonitoringInfos }))(
+  it.each(Object.entries({ Transforms, Coders, WindowFns, SideInputAccess, Environments, Requirements, MonitoringInfos, ResourceHints }))(
     "%s are all Beam URNs",
     (_, group) => {
       const unknown = Object.values(group).filter((urn) => !NOT_IN_COMMON_URNS.has(urn) && !beamUrns.includes(urn));

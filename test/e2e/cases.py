@@ -328,6 +328,18 @@ def staged_requirements(p, workdir):
 
 
 @case
+def min_ram_hinted(p, workdir):
+    """One step asks for more memory than a Lambda function has (12 GB > 10,240 MB)."""
+    return (
+        numbers(p, 50)
+        | beam.Map(lambda x: (x % 5, x))
+        | beam.GroupByKey()
+        | "BigMemory" >> beam.MapTuple(lambda k, vs: (k, sorted(vs), os.getpid())).with_resource_hints(min_ram="12GB")
+        | beam.MapTuple(lambda k, vs, pid: (k, vs))
+    )
+
+
+@case
 def hot_key_million_values(p, workdir):
     return (
         p

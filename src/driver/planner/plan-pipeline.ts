@@ -8,7 +8,7 @@ import {
   Pipeline,
   type PTransform,
 } from "apache-beam/proto/beam_runner_api";
-import { Environments, Requirements, Transforms } from "../../common/urns.js";
+import { Environments, Requirements, ResourceHints, Transforms } from "../../common/urns.js";
 import type { EnvironmentSpec } from "../../common/task-spec.js";
 import { UnsupportedPipelineError } from "./errors.js";
 import { expandSplittableDoFns } from "./expand-sdf.js";
@@ -160,7 +160,11 @@ function resolveEnvironments(leaves: string[], components: Components, options: 
     const env = components.environments[id];
     const user = leaves.map((l) => components.transforms[l]!).find((t) => t.environmentId === id)!.uniqueName;
     if (!env) throw new UnsupportedPipelineError(`environment '${id}' is not defined in the pipeline`, user);
-    out[id] = resolveEnvironment(id, env.urn, env.payload, options, user);
+    const minRam = env.resourceHints[ResourceHints.minRamBytes];
+    out[id] = {
+      ...resolveEnvironment(id, env.urn, env.payload, options, user),
+      ...(minRam && { minRamBytes: Number(Buffer.from(minRam).toString("ascii")) }),
+    };
   }
   return out;
 }
