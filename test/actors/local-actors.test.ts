@@ -57,6 +57,18 @@ describe("local actor host", () => {
       const job = [...server.registry.jobs.values()][0]!;
       expect(job.workerPids.has((actor as unknown as { pid: number }).pid)).toBe(true);
       expect(job.workerPids.size).toBeGreaterThan(1);
+
+      // Beam's --resource_hints pipeline option marks every stage: all of them go to the executor.
+      const before = executors.stats.tasks;
+      const [expectedAll, actualAll] = await Promise.all([
+        runCase("cogroupbykey", "fnapi"),
+        runCase("cogroupbykey", "portable", ["--job_endpoint", server.address, "--flag=--resource_hints=min_ram=12GB"]),
+      ]);
+      expect(actualAll.error).toBeNull();
+      expect(actualAll.lines).toEqual(expectedAll.lines);
+      const second = [...server.registry.jobs.values()][1]!;
+      expect([...second.workerPids]).toEqual([(actor as unknown as { pid: number }).pid]);
+      expect(executors.stats.tasks).toBeGreaterThan(before);
     } finally {
       await server.stop();
     }
