@@ -1,4 +1,4 @@
-// The worker as a Lambda function: the entry esbuild bundles (scripts/setup-lambda.sh). The
+// The worker as a Lambda function: the entry esbuild bundles (scripts/bundle-worker.sh). The
 // runtime interface client calls `handler` once per invocation; the Fn API server and warm SDK
 // harnesses live on in the execution environment between invocations.
 import { type TaskPayload, isTaskReference } from "../common/task-payload.js";
