@@ -26,6 +26,14 @@ const USAGE = `usage:
       serves the worker handler over HTTP (BEAM_LAMBDA_STORE names the store): an executor actor
   beam-lambda run PIPELINE.py [pipeline args...]`;
 
+/** Resolves on SIGINT or SIGTERM: the long-running commands stop cleanly then. */
+function untilSignalled(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === "job-server") return jobServer(rest);
@@ -95,10 +103,7 @@ async function executor(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { host: { type: "string", default: "127.0.0.1" }, port: { type: "string", default: "8100" } } });
   const server = await startExecutorServer(values.host!, Number(values.port));
   process.stdout.write(`beam-lambda executor listening on ${server.address}\n`);
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
-  });
+  await untilSignalled();
   await server.close();
   return 0;
 }
@@ -154,10 +159,7 @@ async function lambdaEmulator(args: string[]): Promise<number> {
     maximumRetryAttempts: Number(values["maximum-retry-attempts"]),
   });
   process.stdout.write(`Lambda Invoke API for ${values["function-name"]} on ${service.endpoint} (export AWS_ENDPOINT_URL_LAMBDA=${service.endpoint})\n`);
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
-  });
+  await untilSignalled();
   await service.close();
   return 0;
 }
@@ -166,10 +168,7 @@ async function jobServer(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: SERVER_FLAGS });
   const server = await JobServer.start(serverOptions(values));
   process.stdout.write(`beam-lambda job server listening on ${server.address}\n`);
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
-  });
+  await untilSignalled();
   await server.stop();
   return 0;
 }
