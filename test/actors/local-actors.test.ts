@@ -1,28 +1,21 @@
 // Actors as local processes: a real job server run as an actor serves a Beam Python pipeline,
 // and a stage whose min_ram hint is over Lambda's memory runs on an executor actor. Outputs are
 // compared with Beam's FnApiRunner.
-import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { LocalActorHost } from "../../src/actors/local-actor-host.js";
 import type { ExecutorBackend } from "../../src/backends/executor-backend.js";
 import type { RoutingBackend } from "../../src/backends/routing-backend.js";
 import { freePort } from "../../src/common/net.js";
-import { JobServer, defaultPython } from "../../src/driver/index.js";
+import { JobServer } from "../../src/driver/index.js";
+import { type CaseResult, runCases } from "../e2e/run-cases.js";
 
-const run = promisify(execFile);
-const cases = new URL("../e2e/run_cases.py", import.meta.url).pathname;
-type Results = Record<string, { lines: string[] | null; error: string | null }>;
-
-async function runCase(name: string, runner: "fnapi" | "portable", extra: string[] = []): Promise<Results[string]> {
-  const dir = mkdtempSync(join(tmpdir(), `actors-${runner}-`));
-  mkdirSync(dir, { recursive: true });
-  const out = join(dir, "out.json");
-  await run(defaultPython(), [cases, "--runner", runner, "--workdir", dir, "--out", out, ...extra, name], { maxBuffer: 64 << 20 });
-  return (JSON.parse(readFileSync(out, "utf8")) as Results)[name]!;
+/** One case on one runner, in a fresh work directory. */
+async function runCase(name: string, runner: "fnapi" | "portable", extra: string[] = []): Promise<CaseResult> {
+  const results = await runCases(runner, [name], { workdir: mkdtempSync(join(tmpdir(), `actors-${runner}-`)), extra });
+  return results[name]!;
 }
 
 describe("local actor host", () => {

@@ -4,7 +4,7 @@
 // through it and are compared with Beam's FnApiRunner. npm test starts LocalStack and
 // scripts/setup-lambda.sh builds the emulator and the bundle.
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -18,33 +18,20 @@ import { loadAwsConfig } from "../../src/backends/aws/aws-config.js";
 import { LambdaServiceEmulator } from "../../src/backends/lambda-emulator/lambda-service.js";
 import { parseCompletion } from "../../src/common/completion.js";
 import { ASYNC_PAYLOAD_LIMIT_BYTES, taskReferenceKey } from "../../src/common/task-payload.js";
-import { type MergeTaskSpec, TASK_SPEC_VERSION } from "../../src/common/task-spec.js";
+import type { MergeTaskSpec } from "../../src/common/task-spec.js";
 import { JobServer, defaultPython } from "../../src/driver/index.js";
-import { PartitionedObjectWriter, openObjectStore } from "../../src/shuffle/index.js";
+import { openObjectStore } from "../../src/shuffle/index.js";
+import { type CaseResult, parentOf, runCases } from "../e2e/run-cases.js";
+import { mergeTaskOver } from "./merge-task.js";
 
 const run = promisify(execFile);
-const cases = new URL("../e2e/run_cases.py", import.meta.url).pathname;
 // The straggler goes last: its stalled first attempt keeps one environment busy after its job ends.
 const NAMES = ["side_inputs", "cogroupbykey", "wordcount_files", "environment_killed_mid_task", "worker_killed_mid_task", "straggler"];
 
-type Results = Record<string, { lines: string[] | null; error: string | null }>;
+type Results = Record<string, CaseResult>;
 
 const workdir = mkdtempSync(join(tmpdir(), "aws-backend-"));
 const savedEnv = { ...process.env };
-
-async function runCases(runner: "fnapi" | "portable", extra: string[]): Promise<Results> {
-  const dir = join(workdir, runner);
-  mkdirSync(dir, { recursive: true });
-  const out = join(dir, "out.json");
-  await run(defaultPython(), [cases, "--runner", runner, "--workdir", workdir, "--out", out, ...extra, ...NAMES], { maxBuffer: 64 << 20 });
-  return JSON.parse(readFileSync(out, "utf8")) as Results;
-}
-
-/** The parent process id of `pid`, from /proc. */
-function parentOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-}
 
 let resources: RunnerResources;
 let lambda: LambdaServiceEmulator;
@@ -104,7 +91,10 @@ beforeAll(async () => {
       seen.shuffleKeysInS3 = (listed.Contents ?? []).map((o) => o.Key!).filter((k) => k.includes("/stages/"));
     });
   };
-  [reference, ours] = await Promise.all([runCases("fnapi", []), runCases("portable", ["--job_endpoint", server.address, "--flag=--save_main_session"])]);
+  [reference, ours] = await Promise.all([
+    runCases("fnapi", NAMES, { workdir }),
+    runCases("portable", NAMES, { workdir, extra: ["--job_endpoint", server.address, "--flag=--save_main_session"] }),
+  ]);
 });
 
 afterAll(async () => {
@@ -176,14 +166,9 @@ describe("beam-lambda job-server --backend aws, against LocalStack and emulated 
     // The reference runs in-process: give it the package on PYTHONPATH.
     const site = join(dir, "site");
     await run(defaultPython(), ["-m", "pip", "install", "-q", "--disable-pip-version-check", "--target", site, requirement]);
-    const runOne = async (runner: "fnapi" | "portable", extra: string[], env: NodeJS.ProcessEnv) => {
-      const out = join(dir, `${runner}.json`);
-      await run(defaultPython(), [cases, "--runner", runner, "--workdir", dir, "--out", out, ...extra, "staged_requirements"], { maxBuffer: 64 << 20, env });
-      return (JSON.parse(readFileSync(out, "utf8")) as Results).staged_requirements!;
-    };
-    const [expected, actual] = await Promise.all([
-      runOne("fnapi", [], { ...process.env, PYTHONPATH: site }),
-      runOne("portable", ["--job_endpoint", server.address, `--flag=--requirements_file=${requirements}`], process.env),
+    const [{ staged_requirements: expected }, { staged_requirements: actual }] = await Promise.all([
+      runCases("fnapi", ["staged_requirements"], { workdir: dir, env: { ...process.env, PYTHONPATH: site } }),
+      runCases("portable", ["staged_requirements"], { workdir: dir, extra: ["--job_endpoint", server.address, `--flag=--requirements_file=${requirements}`] }),
     ]);
     expect(expected.error).toBeNull();
     expect(actual.error).toBeNull();
@@ -194,24 +179,8 @@ describe("beam-lambda job-server --backend aws, against LocalStack and emulated 
   });
 
   it("a task over Lambda's async payload limit travels by reference through S3", async () => {
-    const writer = new PartitionedObjectWriter(3);
-    ["a", "bb", "ccc"].forEach((r, p) => writer.add(p, Buffer.from(r)));
-    const key = "jobs/payload-test/map-0";
-    const offsets = await writer.write(server.store, key);
     // 3,000 inputs make a merge task of about 300 KB of JSON: the Invoke API refuses it inline.
-    const inputs = Array.from({ length: 3000 }, () => ({ id: "m", key, offsets, format: "plain" as const, elements: 3 }));
-    const spec: MergeTaskSpec = {
-      version: TASK_SPEC_VERSION,
-      kind: "merge",
-      jobId: "payload-test",
-      stageId: "s0",
-      stageName: "merge",
-      taskIndex: 0,
-      attempt: 0,
-      materializationId: "m",
-      inputs,
-      outputKey: "jobs/payload-test/merged",
-    };
+    const { spec, offsets } = await mergeTaskOver(server.store, { jobId: "payload-test", records: ["a", "bb", "ccc"], copies: 3000 });
     expect(Buffer.byteLength(JSON.stringify(spec))).toBeGreaterThan(ASYNC_PAYLOAD_LIMIT_BYTES);
     const before = backend.stats.payloadsByReference;
     const result = await backend.invoke(spec);
@@ -255,22 +224,8 @@ describe("an attempt that never reports", () => {
       loadAwsConfig({ "function-name": "silent-worker", "results-queue-url": own.resultsQueueUrl, store: own.store, "task-timeout": "5", "timeout-grace": "0", "poll-wait": "1" }),
     );
     try {
-      const writer = new PartitionedObjectWriter(2);
-      ["a", "bb"].forEach((r, p) => writer.add(p, Buffer.from(r)));
-      const store = openObjectStore(own.store);
-      const offsets = await writer.write(store, "jobs/timeout-test/map-0");
-      const spec = (attempt: number): MergeTaskSpec => ({
-        version: TASK_SPEC_VERSION,
-        kind: "merge",
-        jobId: "timeout-test",
-        stageId: "s0",
-        stageName: "merge",
-        taskIndex: 0,
-        attempt,
-        materializationId: "m",
-        inputs: [{ id: "m", key: "jobs/timeout-test/map-0", offsets, format: "plain", elements: 2 }],
-        outputKey: `jobs/timeout-test/merged-${attempt}`,
-      });
+      const { spec: task } = await mergeTaskOver(openObjectStore(own.store), { jobId: "timeout-test", records: ["a", "bb"], copies: 1 });
+      const spec = (attempt: number): MergeTaskSpec => ({ ...task, attempt, outputKey: `jobs/timeout-test/merged-${attempt}` });
       const first = timing.invoke(spec(0));
       // Kill the environment as soon as the invocation is in it (a cold start takes seconds).
       while (silent.pool.busy === 0) await new Promise((r) => setTimeout(r, 20));

@@ -1,41 +1,23 @@
 // Beam Python pipelines whose tasks run as invocations of the bundled Lambda function, in
 // emulated execution environments (Runtime Interface Emulator + aws-lambda-ric), compared with
 // Beam's FnApiRunner. scripts/setup-lambda.sh (run by npm test) installs the pieces.
-import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { CreateBucketCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { JobState_Enum } from "apache-beam/proto/beam_job_api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LambdaEmulatorBackend } from "../../src/backends/lambda-emulator/lambda-emulator-backend.js";
 import { ASYNC_PAYLOAD_LIMIT_BYTES, taskReferenceKey } from "../../src/common/task-payload.js";
-import { type MergeTaskSpec, TASK_SPEC_VERSION } from "../../src/common/task-spec.js";
-import { JobServer, defaultPython } from "../../src/driver/index.js";
-import { PartitionedObjectWriter } from "../../src/shuffle/index.js";
+import { JobServer } from "../../src/driver/index.js";
+import { type CaseResult, parentOf, runCases } from "../e2e/run-cases.js";
+import { mergeTaskOver } from "./merge-task.js";
 
-const run = promisify(execFile);
-const cases = new URL("../e2e/run_cases.py", import.meta.url).pathname;
 const NAMES = ["wordcount_files", "side_inputs", "cogroupbykey", "worker_killed_mid_task"];
 
-type Results = Record<string, { lines: string[] | null; error: string | null }>;
+type Results = Record<string, CaseResult>;
 
 const workdir = mkdtempSync(join(tmpdir(), "lambda-emulator-"));
-
-async function runCases(runner: "fnapi" | "portable", extra: string[]): Promise<Results> {
-  const dir = join(workdir, runner);
-  mkdirSync(dir, { recursive: true });
-  const out = join(dir, "out.json");
-  await run(defaultPython(), [cases, "--runner", runner, "--workdir", workdir, "--out", out, ...extra, ...NAMES], { maxBuffer: 64 << 20 });
-  return JSON.parse(readFileSync(out, "utf8")) as Results;
-}
-
-/** The parent process id of `pid`, from /proc. */
-function parentOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-}
 
 let server: JobServer;
 let reference: Results;
@@ -43,7 +25,10 @@ let ours: Results;
 
 beforeAll(async () => {
   server = await JobServer.start({ port: 0, workers: 2, backend: "lambda-emulator" });
-  [reference, ours] = await Promise.all([runCases("fnapi", []), runCases("portable", ["--job_endpoint", server.address])]);
+  [reference, ours] = await Promise.all([
+    runCases("fnapi", NAMES, { workdir }),
+    runCases("portable", NAMES, { workdir, extra: ["--job_endpoint", server.address] }),
+  ]);
 });
 
 afterAll(async () => {
@@ -79,24 +64,8 @@ describe("the worker as a Lambda function in emulated execution environments", (
 
 describe("task payloads", () => {
   it("a task over Lambda's async payload limit travels by reference through the object store", async () => {
-    const writer = new PartitionedObjectWriter(3);
-    ["a", "bb", "ccc"].forEach((r, p) => writer.add(p, Buffer.from(r)));
-    const key = "jobs/payload-test/map-0";
-    const offsets = await writer.write(server.store, key);
     // 3,000 inputs make a merge task of about 300 KB of JSON.
-    const inputs = Array.from({ length: 3000 }, () => ({ id: "m", key, offsets, format: "plain" as const, elements: 3 }));
-    const spec: MergeTaskSpec = {
-      version: TASK_SPEC_VERSION,
-      kind: "merge",
-      jobId: "payload-test",
-      stageId: "s0",
-      stageName: "merge",
-      taskIndex: 0,
-      attempt: 0,
-      materializationId: "m",
-      inputs,
-      outputKey: "jobs/payload-test/merged",
-    };
+    const { spec, offsets } = await mergeTaskOver(server.store, { jobId: "payload-test", records: ["a", "bb", "ccc"], copies: 3000 });
     expect(Buffer.byteLength(JSON.stringify(spec))).toBeGreaterThan(ASYNC_PAYLOAD_LIMIT_BYTES);
     const result = await server.backend.invoke(spec);
     expect(result.ok, JSON.stringify(result).slice(0, 300)).toBe(true);
@@ -128,13 +97,11 @@ describe("with the object store on LocalStack S3", () => {
     }
     const s3Server = await JobServer.start({ port: 0, workers: 2, backend: "lambda-emulator", storeUrl: `s3://${bucket}/runner/?spread=4` });
     try {
-      const dir = mkdtempSync(join(tmpdir(), "lambda-emulator-s3-"));
       const names = ["side_inputs", "cogroupbykey"];
-      const out = join(dir, "out.json");
-      await run(defaultPython(), [cases, "--runner", "portable", "--job_endpoint", s3Server.address, "--workdir", dir, "--out", out, "--flag=--save_main_session", ...names], {
-        maxBuffer: 64 << 20,
+      const results = await runCases("portable", names, {
+        workdir: mkdtempSync(join(tmpdir(), "lambda-emulator-s3-")),
+        extra: ["--job_endpoint", s3Server.address, "--flag=--save_main_session"],
       });
-      const results = JSON.parse(readFileSync(out, "utf8")) as Results;
       for (const name of names) {
         expect(results[name]!.error, name).toBeNull();
         expect(results[name]!.lines, name).toEqual(reference[name]!.lines);

@@ -1,22 +1,18 @@
 // Real Beam Python pipelines submitted to our job endpoint, compared with the same pipelines on
 // Beam's in-process FnApiRunner. The cases live in cases.py; run_cases.py runs them on a runner.
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { JobState_Enum } from "apache-beam/proto/beam_job_api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JobServer, defaultPython } from "../../src/driver/index.js";
+import { type CaseResult, runCases as runSharedCases } from "./run-cases.js";
 
 const run = promisify(execFile);
 const here = new URL(".", import.meta.url).pathname;
 
-interface CaseResult {
-  lines: string[] | null;
-  metrics: Record<string, unknown>;
-  error: string | null;
-}
 
 const CASES = [
   "wordcount_files",
@@ -39,17 +35,8 @@ let ours: Record<string, CaseResult>;
 const workdir = mkdtempSync(join(tmpdir(), "beam-lambda-e2e-"));
 
 /** Runs cases on one runner; each call gets its own directory unless `dir` is given. */
-async function runCases(
-  runner: "fnapi" | "portable",
-  names: string[],
-  extra: string[] = [],
-  dir = mkdtempSync(join(workdir, "run-")),
-): Promise<Record<string, CaseResult>> {
-  const out = join(dir, `${runner}.json`);
-  await run(defaultPython(), [join(here, "run_cases.py"), "--runner", runner, "--workdir", dir, "--out", out, ...extra, ...names], {
-    maxBuffer: 64 << 20,
-  });
-  return JSON.parse(readFileSync(out, "utf8")) as Record<string, CaseResult>;
+function runCases(runner: "fnapi" | "portable", names: string[], extra: string[] = [], dir = mkdtempSync(join(workdir, "run-"))) {
+  return runSharedCases(runner, names, { workdir: dir, extra });
 }
 
 function jobNamed(name: string) {
