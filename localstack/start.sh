@@ -3,6 +3,7 @@
 # waits until it is healthy. Idempotent: does nothing if LocalStack already answers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/service.sh
 root=$PWD
 venv=.cache/localstack-venv
 health=http://127.0.0.1:4566/_localstack/health
@@ -11,14 +12,7 @@ if curl -sf "$health" > /dev/null 2>&1; then
   echo "localstack: already running"
   exit 0
 fi
-
-want=$(sha256sum localstack/requirements.txt | cut -d' ' -f1)
-if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
-  echo "localstack: installing into $venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r localstack/requirements.txt
-  echo "$want" > "$venv/.requirements.sha256"
-fi
+ensure_venv localstack "$venv" localstack/requirements.txt python
 
 mkdir -p .cache/localstack-data
 # Run from a neutral directory: the project's folders must not shadow LocalStack's modules.
@@ -30,13 +24,4 @@ mkdir -p .cache/localstack-data
   nohup "$root/$venv/bin/python" -m localstack.runtime.main > "$root/.cache/localstack.log" 2>&1 &
   echo $! > "$root/.cache/localstack.pid"
 )
-for _ in $(seq 1 120); do
-  if curl -sf "$health" > /dev/null 2>&1; then
-    echo "localstack: ready on 127.0.0.1:4566"
-    exit 0
-  fi
-  sleep 1
-done
-echo "localstack: not healthy after 120 s; last log lines:" >&2
-tail -20 .cache/localstack.log >&2
-exit 1
+wait_for_url localstack "$health" 240 .cache/localstack.log

@@ -1,9 +1,6 @@
 #!/usr/bin/env bash
-# Stops the moto server moto/start.sh started.
+# Stops the moto server moto/start.sh started (if any).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -f .cache/moto.pid ]; then
-  kill "$(cat .cache/moto.pid)" 2>/dev/null || true
-  rm -f .cache/moto.pid
-  echo "moto: stopped"
-fi
+source scripts/lib/service.sh
+stop_pidfile moto .cache/moto.pid
