@@ -29,15 +29,10 @@ export function taskReferenceKey(task: WorkerTask): string {
   return `jobs/${task.jobId}/task-specs/${task.stageId}-${task.kind}-${task.taskIndex}-attempt-${task.attempt}.json`;
 }
 
-/** The payload for one attempt: the task as JSON, or a reference to a stored copy when it is over `limit`. */
-export async function encodeTaskPayload(
-  task: WorkerTask,
-  store: ObjectStore,
-  options: { limit?: number; replyTo?: ReplyTo } = {},
-): Promise<{ payload: Buffer; byReference: boolean }> {
-  const { limit = ASYNC_PAYLOAD_LIMIT_BYTES, replyTo } = options;
+/** The payload for one attempt: the task as JSON, or a reference to a stored copy when it is over the async limit. */
+export async function encodeTaskPayload(task: WorkerTask, store: ObjectStore, replyTo?: ReplyTo): Promise<{ payload: Buffer; byReference: boolean }> {
   const json = Buffer.from(JSON.stringify(replyTo ? { ...task, replyTo } : task));
-  if (json.length <= limit) return { payload: json, byReference: false };
+  if (json.length <= ASYNC_PAYLOAD_LIMIT_BYTES) return { payload: json, byReference: false };
   const taskRef = taskReferenceKey(task);
   await store.put(taskRef, Buffer.from(JSON.stringify(task)));
   return { payload: Buffer.from(JSON.stringify({ taskRef, ...(replyTo && { replyTo }) } satisfies TaskPayload)), byReference: true };

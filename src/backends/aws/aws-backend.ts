@@ -63,8 +63,6 @@ export class AwsBackend implements Backend {
   };
   /** Each raw message body as it arrives, for tests and tracing. */
   onMessage?: (body: string) => void;
-  /** Tasks above this many bytes of JSON travel by reference (tests lower it). */
-  payloadLimit?: number;
 
   private readonly lambda: LambdaClient;
   private readonly sqs: SQSClient;
@@ -135,10 +133,7 @@ export class AwsBackend implements Backend {
 
   private async send(spec: WorkerTask, invocationId: string): Promise<void> {
     try {
-      const { payload, byReference } = await encodeTaskPayload(spec, this.store, {
-        limit: this.payloadLimit,
-        replyTo: { invocationId, queueUrl: this.config.resultsQueueUrl },
-      });
+      const { payload, byReference } = await encodeTaskPayload(spec, this.store, { invocationId, queueUrl: this.config.resultsQueueUrl });
       if (byReference) this.stats.payloadsByReference++;
       await this.lambda.send(new InvokeCommand({ FunctionName: this.config.functionName, InvocationType: "Event", Payload: payload }));
       this.stats.invocations++;

@@ -23,8 +23,6 @@ export class LambdaEmulatorBackend implements Backend {
   readonly pool: EnvironmentPool;
   private readonly store: ObjectStore;
   private closed = false;
-  /** Tasks above this many bytes of JSON travel by reference (tests lower it). */
-  payloadLimit?: number;
 
   constructor(options: LambdaEmulatorOptions) {
     this.store = openObjectStore(options.storeUrl);
@@ -46,7 +44,7 @@ export class LambdaEmulatorBackend implements Backend {
 
   async invoke(spec: WorkerTask): Promise<TaskResult> {
     if (this.closed) return { ok: false, retryable: false, workerPid: 0, error: "the Lambda emulator backend is shut down" };
-    const { payload } = await encodeTaskPayload(spec, this.store, { limit: this.payloadLimit });
+    const { payload } = await encodeTaskPayload(spec, this.store);
     const outcome = await this.pool.invoke(payload, spec.jobId);
     const body = outcome.payload.toString("utf8");
     if (outcome.functionError) {
