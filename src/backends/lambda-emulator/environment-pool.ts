@@ -87,11 +87,6 @@ export class EnvironmentPool {
     return this.environments.filter((e) => e.busy).length;
   }
 
-  /** Invocations waiting for a free environment. */
-  get queued(): number {
-    return this.queue.length;
-  }
-
   private start(): Environment {
     const env = new Environment();
     env.ready = (async () => {

@@ -32,7 +32,6 @@ export class LambdaServiceEmulator {
   /** Counts for tests and operators. */
   readonly stats = { asyncAccepted: 0, asyncRetried: 0, asyncFailed: 0, failureRecordsSent: 0 };
   private readonly sqs = new SQSClient({ maxAttempts: 5 });
-  private asyncInFlight = 0;
 
   private constructor(
     private readonly server: Server,
@@ -59,11 +58,6 @@ export class LambdaServiceEmulator {
     return `arn:aws:lambda:${this.options.region ?? "us-east-1"}:000000000000:function:${this.options.functionName}`;
   }
 
-  /** Asynchronous invocations accepted and not yet finished (queued, running or retrying). */
-  get pendingAsync(): number {
-    return this.asyncInFlight;
-  }
-
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const match = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(new URL(req.url ?? "/", "http://x").pathname);
     if (req.method !== "POST" || !match) return error(res, 404, "UnknownOperationException", `${req.method} ${req.url} is not an operation this emulator serves`);
@@ -81,8 +75,7 @@ export class LambdaServiceEmulator {
         return error(res, 413, "RequestEntityTooLargeException", `Request must be smaller than ${ASYNC_PAYLOAD_LIMIT_BYTES} bytes for the InvokeAsync operation`);
       }
       this.stats.asyncAccepted++;
-      this.asyncInFlight++;
-      void this.runAsync(payload, requestId).finally(() => this.asyncInFlight--);
+      void this.runAsync(payload, requestId);
       return void res.writeHead(202).end();
     }
     if (type !== "RequestResponse") return error(res, 400, "InvalidParameterValueException", `unknown invocation type ${type}`);
