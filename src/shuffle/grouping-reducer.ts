@@ -418,8 +418,10 @@ export class GroupingReducer {
       }
       this.indexPending();
     }
-    if (this.spilled.length === 0 && this.memoryRuns.length === 0 && this.segment.count > 0) {
-      // Everything is in one in-memory segment: group by hash table, no run to merge with.
+    if (this.spilled.length === 0 && this.memoryRuns.length === 0 && this.segment.count > 0 && !this.options.mergeWindows) {
+      // Everything is in one in-memory segment: group by hash table, no run to merge with. The
+      // table keeps each (key, window) group together but not a key's groups: merging windows
+      // needs all of a key's windows adjacent, which only the sorted order gives.
       this.memoryRuns.push(new MemoryRun(this.segment, this.segment.groupedOrder()));
       this.segment = new Segment();
     }

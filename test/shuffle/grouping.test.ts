@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Coder } from "apache-beam/proto/beam_runner_api";
 import { describe, expect, it } from "vitest";
-import { ByteReader, ByteWriter, decodeTimestampMillis, encodeIntervalWindow, encodeTimestampMillis, resolveCoder, splitWindowedValue, windowMaxTimestamp } from "../../src/codec/index.js";
+import { ByteReader, ByteWriter, decodeIntervalWindow, decodeTimestampMillis, encodeIntervalWindow, encodeTimestampMillis, resolveCoder, splitWindowedValue, windowMaxTimestamp } from "../../src/codec/index.js";
 import { Coders } from "../../src/common/urns.js";
 import { GroupingReducer, LocalObjectStore, OverflowValues, ShuffleOutputWriter, mergeGroups, mergePartitionedOutputs } from "../../src/shuffle/index.js";
 import { groupingKernel } from "../../src/shuffle/wasm-grouping.js";
@@ -59,6 +59,8 @@ interface ShuffleOptions {
   mergeFactor?: number;
   /** Map writers' memory budget: past it they spill to local disk. */
   mapMemoryBudgetBytes?: number;
+  /** Merge each key's overlapping interval windows (Sessions). */
+  mergeWindows?: boolean;
 }
 
 const lp = (b: Buffer) => new ByteWriter().varint(b.length).bytes(b).finish();
@@ -122,7 +124,7 @@ async function shuffle(entries: Entry[], o: ShuffleOptions) {
     const ranges: ObjectRange[] = outputs.map((out) => ({ key: out.key, start: out.offsets[p]!, end: out.offsets[p + 1]!, format, compression: o.compression }));
     requests += ranges.filter((r) => r.end > r.start).length;
     const wire = global ? "wvGroupedGlobal" : "wvGrouped";
-    const read = { kind: "group" as const, inputWireCoderId: input, mergeWindows: false, timestampCombiner: o.timestampCombiner ?? "endOfWindow" };
+    const read = { kind: "group" as const, inputWireCoderId: input, mergeWindows: o.mergeWindows ?? false, timestampCombiner: o.timestampCombiner ?? "endOfWindow" };
     const chunks = readInputChunks(store, { read, wireCoderId: wire, ranges }, coders, { memoryBudgetBytes: o.memoryBudgetBytes ?? 64 << 20, spillDir, overflow });
     for await (const chunk of chunks) {
       if (readdirSync(spillDir).some((d) => d.startsWith("blr-spill-"))) stats.spilled = true;
@@ -162,6 +164,32 @@ function reference(entries: Entry[]): Map<string, Buffer[]> {
   for (const e of entries) {
     const id = `${lp(e.key).toString("hex")}/${e.window.toString("hex")}`;
     groups.set(id, [...(groups.get(id) ?? []), e.value]);
+  }
+  return groups;
+}
+
+/**
+ * Sessions done the slow, obvious way: per key, sort the windows by start and sweep, extending
+ * the current session while the next window starts before it ends.
+ */
+function sessionReference(entries: Entry[]): Map<string, Buffer[]> {
+  const byKey = new Map<string, Entry[]>();
+  for (const e of entries) byKey.set(lp(e.key).toString("hex"), [...(byKey.get(lp(e.key).toString("hex")) ?? []), e]);
+  const groups = new Map<string, Buffer[]>();
+  for (const [key, list] of byKey) {
+    const sorted = list.map((e) => ({ e, w: decodeIntervalWindow(e.window) })).sort((a, b) => (a.w.start < b.w.start ? -1 : a.w.start > b.w.start ? 1 : 0));
+    let session: { start: bigint; end: bigint; values: Buffer[] } | undefined;
+    const close = () => session && groups.set(`${key}/${encodeIntervalWindow(session).toString("hex")}`, session.values);
+    for (const { e, w } of sorted) {
+      if (session && w.start < session.end) {
+        if (w.end > session.end) session.end = w.end;
+        session.values.push(e.value);
+      } else {
+        close();
+        session = { start: w.start, end: w.end, values: [e.value] };
+      }
+    }
+    close();
   }
   return groups;
 }
@@ -213,6 +241,25 @@ describe("grouping through the shuffle equals an in-memory grouping", () => {
     const entries = generate(6000, 7, (r) => Buffer.from(`k${Math.floor(r() * 20)}`), window);
     const { groups } = await shuffle(entries, { maps: 6, partitions: 4, global: false });
     expect(sortedValues(groups)).toEqual(sortedValues(reference(entries)));
+  });
+
+  it.each([
+    { partitions: 1, memoryBudgetBytes: undefined },
+    { partitions: 3, memoryBudgetBytes: undefined },
+    { partitions: 7, memoryBudgetBytes: undefined },
+    { partitions: 3, memoryBudgetBytes: 8 * 1024 },
+  ])("session windows merge per key across map outputs (%o)", async ({ partitions, memoryBudgetBytes }) => {
+    // Hundreds of keys, each with events whose gap-10 windows chain into sessions or stand apart.
+    const window = (r: () => number) => {
+      const start = BigInt(Math.floor(r() * 400));
+      return encodeIntervalWindow({ start, end: start + 10n });
+    };
+    const entries = generate(6000, 21, (r) => Buffer.from(`user-${Math.floor(r() * 300)}`), window);
+    const { groups, stats } = await shuffle(entries, { maps: 5, partitions, global: false, mergeWindows: true, memoryBudgetBytes });
+    if (memoryBudgetBytes) expect(stats.spilled).toBe(true);
+    const expected = sessionReference(entries);
+    expect(expected.size).toBeGreaterThan(300);
+    expect(sortedValues(groups)).toEqual(sortedValues(expected));
   });
 
   it("plain-framed map outputs (a materialization also read ungrouped) group the same", async () => {
