@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Installs what the runner and its tests need, idempotently: npm packages from the lockfile and
-# the project's Python virtualenv (.venv) with the pinned apache-beam. Re-running is cheap.
+# Installs what the runner and its tests need, idempotently: npm packages from the lockfile (with
+# patches/ applied) and the project's Python virtualenv (.venv) with the pinned apache-beam.
+# Re-running is cheap.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_modules/.setup-lock.json; then
-  echo "setup: installing npm packages (npm ci)"
+# npm packages, reinstalled when the lockfile or a patch in patches/ changed. `npm ci` runs the
+# postinstall script, patch-package, which applies patches/ (see patches/README.md); a changed
+# patch needs pristine files to apply to, so it too means a clean install, not a re-apply.
+want_npm=$(sha256sum package-lock.json patches/*.patch | sha256sum | cut -d' ' -f1)
+if [ ! -f node_modules/.package-lock.json ] || [ "$(cat node_modules/.setup-npm.sha256 2>/dev/null)" != "$want_npm" ]; then
+  echo "setup: installing npm packages (npm ci, then patch-package)"
   npm ci --no-audit --no-fund --loglevel=error
-  cp package-lock.json node_modules/.setup-lock.json
+  echo "$want_npm" > node_modules/.setup-npm.sha256
 fi
 
 want=$(sha256sum requirements.txt | cut -d' ' -f1)

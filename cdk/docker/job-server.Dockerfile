@@ -4,6 +4,8 @@
 FROM node:22-bookworm-slim AS wasm
 WORKDIR /src
 COPY package.json package-lock.json ./
+# npm ci applies patches/ (the Beam protos' readers) in its postinstall step.
+COPY patches ./patches
 RUN npm ci --no-audit --no-fund
 COPY src ./src
 COPY scripts ./scripts
@@ -15,6 +17,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
+# npm ci applies patches/ (the Beam protos' readers) in its postinstall step.
+COPY patches ./patches
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY requirements.txt ./
 RUN python3 -m venv .venv && .venv/bin/pip install --no-cache-dir "$(grep '^apache-beam==' requirements.txt)"

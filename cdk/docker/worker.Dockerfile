@@ -4,6 +4,8 @@
 FROM node:22-bookworm-slim AS bundle
 WORKDIR /src
 COPY package.json package-lock.json ./
+# npm ci applies patches/ (the Beam protos' readers) in its postinstall step.
+COPY patches ./patches
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
