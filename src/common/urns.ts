@@ -59,6 +59,19 @@ export const SideInputAccess = {
   multimap: "beam:side_input:multimap:v1",
 } as const;
 
+/**
+ * StateSpec.protocol: the StateKeys an SDK harness uses for a user state (beam_runner_api.proto's
+ * StandardUserStateTypes). The npm protos' enum has no URNs, hence literals here.
+ */
+export const UserStateProtocols = {
+  /** BagUserState: bag, value, combining, and Python's set state. */
+  bag: "beam:user_state:bag:v1",
+  /** MultimapKeysUserState and MultimapUserState: map and multimap state, Go's and Java's set state. */
+  multimap: "beam:user_state:multimap:v1",
+  /** OrderedListUserState (StateKey field 9, newer than the npm protos: see src/worker/ordered-list-state-key.ts). */
+  orderedList: "beam:user_state:ordered_list:v1",
+} as const;
+
 export const Environments = {
   docker: "beam:env:docker:v1",
   process: "beam:env:process:v1",

@@ -1,12 +1,16 @@
 // The State API as one task sees it: side inputs (read-only, loaded from the object store on
-// first use) and user state (bag / value / combining state, all bags on the wire), kept for the
-// whole task so that timer bundles see the state their elements wrote.
+// first use), user state (user-state.ts: bag, multimap and ordered-list protocols), kept for the
+// whole task so that timer bundles see the state their elements wrote, and the runner's pages of
+// huge groups.
+import { UnknownFieldHandler } from "@protobuf-ts/runtime";
 import type { StateRequest, StateResponse } from "apache-beam/proto/beam_fn_api";
 import { ByteReader } from "../codec/byte-io.js";
 import { type CoderTree, splitKv, splitWindowedValue } from "../codec/coders.js";
 import type { SideInputSpec } from "../common/task-spec.js";
 import type { ObjectStore } from "../shuffle/index.js";
 import { type ReadOptions, readElements } from "./edge-reader.js";
+import { orderedListStateKeyOf } from "./ordered-list-state-key.js";
+import { UserState } from "./user-state.js";
 
 const latin1 = (b: Uint8Array): string => Buffer.from(b).toString("latin1");
 
@@ -19,7 +23,7 @@ interface SideInputIndex {
 
 export class TaskStateStore {
   private readonly sideInputs = new Map<string, Promise<SideInputIndex>>();
-  private readonly userState = new Map<string, Uint8Array[]>();
+  private readonly userState = new UserState();
 
   constructor(
     private readonly store: ObjectStore,
@@ -48,29 +52,29 @@ export class TaskStateStore {
         const index = await this.sideInput(k.transformId, k.sideInputId);
         return get(op, concat([...(index.byKey.get(latin1(k.window))?.values() ?? [])].map((e) => e.key)));
       }
-      case "bagUserState": {
-        const k = key.bagUserState;
-        const id = [k.transformId, k.userStateId, latin1(k.window), latin1(k.key)].join("\0");
-        if (op.oneofKind === "get") return { oneofKind: "get", get: { data: concat(this.userState.get(id) ?? []), continuationToken: new Uint8Array() } };
-        if (op.oneofKind === "append") {
-          const bag = this.userState.get(id) ?? [];
-          bag.push(op.append.data);
-          this.userState.set(id, bag);
-          return { oneofKind: "append", append: {} };
-        }
-        if (op.oneofKind === "clear") {
-          this.userState.delete(id);
-          return { oneofKind: "clear", clear: {} };
-        }
-        throw new Error(`unsupported state operation '${op.oneofKind}'`);
-      }
+      case "bagUserState":
+        return this.userState.bag(key.bagUserState, op);
+      case "multimapKeysUserState":
+        return this.userState.multimapKeys(key.multimapKeysUserState, op);
+      case "multimapUserState":
+        return this.userState.multimap(key.multimapUserState, op);
       case "runner": {
         const overflow = this.readOptions.overflow;
         if (!overflow || op.oneofKind !== "get") throw new Error(`this task serves no runner state for '${op.oneofKind}'`);
         return { oneofKind: "get", get: overflow.read(key.runner.key, op.get.continuationToken) };
       }
+      case undefined: {
+        // A key newer than our protos arrives as an unknown field of the StateKey: ordered-list
+        // state (field 9) is served; multimap_keys_values_side_input (8), Java's
+        // multimap_entries_user_state (10) and anything newer are not.
+        const orderedList = request.stateKey && orderedListStateKeyOf(request.stateKey);
+        if (orderedList) return this.userState.orderedList(orderedList, op);
+        const fields = request.stateKey ? UnknownFieldHandler.list(request.stateKey).map((f) => f.no) : [];
+        throw new Error(`this runner does not serve the state key it was sent (StateKey field(s) ${fields.join(", ") || "none"})`);
+      }
       default:
-        throw new Error(`this runner does not serve state keys of type '${key?.oneofKind ?? "unknown"}'`);
+        // Every kind our protos know is handled above; this is for the day they know more.
+        throw new Error(`this runner does not serve state keys of type '${(key as { oneofKind: string }).oneofKind}'`);
     }
   };
 

@@ -2,7 +2,17 @@
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { defaultPython } from "../../src/driver/index.js";
-import { Coders, Environments, MonitoringInfos, Requirements, ResourceHints, SideInputAccess, Transforms, WindowFns } from "../../src/common/urns.js";
+import {
+  Coders,
+  Environments,
+  MonitoringInfos,
+  Requirements,
+  ResourceHints,
+  SideInputAccess,
+  Transforms,
+  UserStateProtocols,
+  WindowFns,
+} from "../../src/common/urns.js";
 
 const beamUrns: string[] = JSON.parse(
   execFileSync(
@@ -33,11 +43,16 @@ describe("urns", () => {
     expect(beamUrns.length).toBeGreaterThan(100);
   });
 
-  it.each(Object.entries({ Transforms, Coders, WindowFns, SideInputAccess, Environments, Requirements, MonitoringInfos, ResourceHints }))(
+  it.each(Object.entries({ Transforms, Coders, WindowFns, SideInputAccess, UserStateProtocols, Environments, Requirements, MonitoringInfos, ResourceHints }))(
     "%s are all Beam URNs",
     (_, group) => {
       const unknown = Object.values(group).filter((urn) => !NOT_IN_COMMON_URNS.has(urn) && !beamUrns.includes(urn));
       expect(unknown).toEqual([]);
     },
   );
+
+  it("UserStateProtocols name every user-state protocol Beam defines (the planner must decide on each)", () => {
+    const beamProtocols = beamUrns.filter((urn) => urn.startsWith("beam:user_state:"));
+    expect(Object.values(UserStateProtocols).sort()).toEqual(beamProtocols.sort());
+  });
 });

@@ -9,11 +9,12 @@ import {
   type PTransform,
   TimeDomain_Enum,
 } from "apache-beam/proto/beam_runner_api";
-import { Environments, Requirements, ResourceHints, Transforms } from "../../common/urns.js";
+import { Environments, Requirements, ResourceHints, Transforms, UserStateProtocols } from "../../common/urns.js";
 import type { EnvironmentSpec } from "../../common/task-spec.js";
 import { UnsupportedPipelineError } from "./errors.js";
 import { expandSplittableDoFns } from "./expand-sdf.js";
 import { fuseStages } from "./fuse-stages.js";
+import { lengthPrefixOrderedListValues } from "./length-prefix-ordered-list-values.js";
 import { liftCombinePerKey } from "./lift-combiners.js";
 import { RUNNER_TRANSFORMS } from "./runner-transforms.js";
 import type { ExecutionPlan } from "./stage.js";
@@ -55,6 +56,7 @@ export function planPipeline(pipelineBytesOrProto: Uint8Array | Pipeline, option
   const leaves = leafTransforms(pipeline, components);
   checkTransforms(leaves, components);
   const environments = resolveEnvironments(leaves, components, options);
+  lengthPrefixOrderedListValues(leaves, components);
   const expanded = expandSplittableDoFns(leaves, components);
   const stages = fuseStages(expanded.leaves, components, expanded.spreadInput);
   return { stages, environments };
@@ -140,10 +142,26 @@ function checkParDo(t: PTransform): void {
   if (payload.requiresTimeSortedInput) {
     throw new UnsupportedPipelineError("time-sorted input (@RequiresTimeSortedInput) is not supported", t.uniqueName);
   }
+  // A state spec's protocol URN fixes the StateKeys its SDK harness will use (Prism checks the
+  // same): bag -> BagUserState, multimap -> MultimapKeysUserState and MultimapUserState,
+  // ordered_list -> OrderedListUserState. The worker (src/worker/user-state.ts) serves all three,
+  // for the kinds listed with each: Python's set state is a bag, Go's and Java's a multimap. A
+  // spec without a protocol leaves the choice to the SDK, which is served either way.
+  const servedKinds: Record<string, string[]> = {
+    [UserStateProtocols.bag]: ["bagSpec", "readModifyWriteSpec", "combiningSpec", "setSpec"],
+    [UserStateProtocols.multimap]: ["mapSpec", "setSpec"],
+    [UserStateProtocols.orderedList]: ["orderedListSpec"],
+  };
   for (const [name, spec] of Object.entries(payload.stateSpecs)) {
     const kind = spec.spec.oneofKind;
-    if (kind !== "bagSpec" && kind !== "readModifyWriteSpec" && kind !== "combiningSpec" && kind !== undefined) {
-      throw new UnsupportedPipelineError(`state '${name}' is a ${kind}; only bag, value and combining state are supported`, t.uniqueName);
+    const protocol = spec.protocol?.urn ?? "";
+    const served = protocol ? servedKinds[protocol] : Object.values(servedKinds).flat();
+    if (!kind || !served?.includes(kind)) {
+      throw new UnsupportedPipelineError(
+        `state '${name}' is ${kind ? `a ${kind}` : "of a kind this runner does not know"}${protocol ? ` over protocol '${protocol}'` : ""}; ` +
+          `this runner serves ${Object.entries(servedKinds).map(([urn, kinds]) => `${kinds.join(" / ")} over ${urn}`).join(", ")}`,
+        t.uniqueName,
+      );
     }
   }
   for (const [name, spec] of Object.entries(payload.timerFamilySpecs)) {
