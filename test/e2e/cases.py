@@ -8,10 +8,19 @@ import time
 
 import apache_beam as beam
 from apache_beam import window
-from apache_beam.coders import VarIntCoder
+from apache_beam.coders import StrUtf8Coder, VarIntCoder
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
-from apache_beam.transforms.userstate import BagStateSpec, TimerSpec, on_timer
+from apache_beam.transforms.userstate import (
+    BagStateSpec,
+    CombiningValueStateSpec,
+    OrderedListStateSpec,
+    ReadModifyWriteStateSpec,
+    SetStateSpec,
+    TimerSpec,
+    on_timer,
+)
+from apache_beam.utils.timestamp import Timestamp
 
 CASES = {}
 # Set by run_cases.py: "fnapi" (the reference) or "portable" (ours). Fault cases only break ours.
@@ -348,4 +357,335 @@ def hot_key_million_values(p, workdir):
         | beam.Map(lambda x: ("hot", x) if x % 1000 else (f"cold-{x % 7}", x))
         | beam.GroupByKey()
         | beam.MapTuple(lambda k, vs: (k, sum(1 for _ in vs), sum(vs)))
+    )
+
+
+def keyed_over_windows(p, keys=60, per_key=30):
+    """Per key, `per_key` values from 0..8 (most repeat), at times 0..per_key-1: three 10-second windows."""
+    data = [(f"k{k}", (n * n + k) % 9, n) for k in range(keys) for n in range(per_key)]
+    return (
+        p
+        | beam.Create(data)
+        | beam.Map(lambda e: window.TimestampedValue((e[0], e[1]), e[2]))
+        | beam.WindowInto(window.FixedWindows(10))
+    )
+
+
+class DistinctPerKey(beam.DoFn):
+    """Set state (a bag on the wire in Python): each value the first time a key sees it in a
+    window, then the whole set when the window closes."""
+
+    SEEN = SetStateSpec("seen", StrUtf8Coder())
+    FLUSH = TimerSpec("flush", TimeDomain.WATERMARK)
+
+    def process(self, kv, w=beam.DoFn.WindowParam, seen=beam.DoFn.StateParam(SEEN), flush=beam.DoFn.TimerParam(FLUSH)):
+        key, value = kv
+        if str(value) not in seen.read():
+            seen.add(str(value))
+            yield ("first", key, value, w.start.micros // 1_000_000)
+        flush.set(w.max_timestamp())
+
+    @on_timer(FLUSH)
+    def on_flush(self, key=beam.DoFn.KeyParam, w=beam.DoFn.WindowParam, seen=beam.DoFn.StateParam(SEEN)):
+        yield ("all", key, sorted(seen.read(), key=int), w.start.micros // 1_000_000)
+        seen.clear()
+
+
+@case
+def set_state(p, workdir):
+    return keyed_over_windows(p) | beam.ParDo(DistinctPerKey())
+
+
+class EveryStateKind(beam.DoFn):
+    """Every user-state kind the Python SDK has that the runner serves, read when the window closes."""
+
+    COUNT = ReadModifyWriteStateSpec("count", VarIntCoder())
+    TOTAL = CombiningValueStateSpec("total", sum)
+    VALUES = BagStateSpec("values", VarIntCoder())
+    RESIDUES = SetStateSpec("residues", VarIntCoder())
+    FLUSH = TimerSpec("flush", TimeDomain.WATERMARK)
+
+    def process(
+        self,
+        kv,
+        w=beam.DoFn.WindowParam,
+        count=beam.DoFn.StateParam(COUNT),
+        total=beam.DoFn.StateParam(TOTAL),
+        values=beam.DoFn.StateParam(VALUES),
+        residues=beam.DoFn.StateParam(RESIDUES),
+        flush=beam.DoFn.TimerParam(FLUSH),
+    ):
+        count.write((count.read() or 0) + 1)
+        total.add(kv[1])
+        values.add(kv[1])
+        residues.add(kv[1] % 4)
+        flush.set(w.max_timestamp())
+
+    @on_timer(FLUSH)
+    def on_flush(
+        self,
+        key=beam.DoFn.KeyParam,
+        w=beam.DoFn.WindowParam,
+        count=beam.DoFn.StateParam(COUNT),
+        total=beam.DoFn.StateParam(TOTAL),
+        values=beam.DoFn.StateParam(VALUES),
+        residues=beam.DoFn.StateParam(RESIDUES),
+    ):
+        yield (key, w.start.micros // 1_000_000, count.read(), total.read(), sorted(values.read()), sorted(residues.read()))
+        for state in (count, total, values, residues):
+            state.clear()
+
+
+@case
+def every_state_kind(p, workdir):
+    return keyed_over_windows(p) | beam.ParDo(EveryStateKind())
+
+
+class SortedByTimestamp(beam.DoFn):
+    """Every ordered-list request the Python harness makes: appends (each element bundle), a read
+    of the whole list and of a range, a cleared range (one timer bundle), then a read and a clear
+    of what is left (a later timer bundle, so the runner's copy is read, not the harness's)."""
+
+    EVENTS = OrderedListStateSpec("events", StrUtf8Coder())
+    FLUSH = TimerSpec("flush", TimeDomain.WATERMARK)
+    LATE = TimerSpec("late", TimeDomain.WATERMARK)
+
+    def process(self, kv, ts=beam.DoFn.TimestampParam, events=beam.DoFn.StateParam(EVENTS), flush=beam.DoFn.TimerParam(FLUSH)):
+        events.add((ts, str(kv[1])))
+        flush.set(100)
+
+    @on_timer(FLUSH)
+    def on_flush(self, key=beam.DoFn.KeyParam, events=beam.DoFn.StateParam(EVENTS), late=beam.DoFn.TimerParam(LATE)):
+        yield (key, "all", [v for _, v in events.read()])
+        yield (key, "[30 s, 40 s)", [v for _, v in events.read_range(Timestamp(30), Timestamp(40))])
+        events.clear_range(Timestamp(0), Timestamp(40))
+        late.set(200)
+
+    @on_timer(LATE)
+    def on_late(self, key=beam.DoFn.KeyParam, events=beam.DoFn.StateParam(EVENTS)):
+        yield (key, "after clearing [0 s, 40 s)", [(ts.micros, v) for ts, v in events.read()])
+        events.clear()
+
+
+@case
+def ordered_list_state(p, workdir):
+    """Ordered-list state: entries added out of timestamp order, read sorted, by range, cleared."""
+    data = [(f"k{i % 3}", i) for i in range(30)]
+    return p | beam.Create(data) | beam.Map(lambda kv: window.TimestampedValue(kv, 50 - kv[1])) | beam.ParDo(SortedByTimestamp())
+
+
+# --- Everyday Beam transforms that need processing-time timers, and runner transforms back to back.
+
+
+def batches_per_key(kv_batches):
+    """(key, sorted batch sizes, sorted values): independent of arrival order within a key."""
+    key, batches = kv_batches
+    return (key, sorted(len(b) for b in batches), sorted(v for b in batches for v in b))
+
+
+@case
+def group_into_batches(p, workdir):
+    data = [(f"k{i % 3}", i) for i in range(66)]
+    plain = (
+        p
+        | "Plain" >> beam.Create(data)
+        | "PlainBatches" >> beam.GroupIntoBatches(4)
+        | "PlainByKey" >> beam.GroupByKey()
+        | "PlainFormat" >> beam.Map(lambda kv: ("plain",) + batches_per_key(kv))
+    )
+    return plain
+
+
+@case
+def group_into_batches_sharded(p, workdir):
+    """Sharded keys spread one key over shards chosen per worker: batch sizes may differ between
+    runners, so only the values per key and the bound on a batch's size are compared. (A case of
+    its own: FnApiRunner itself fails to decode timers when stateful transforms share a pipeline
+    with it.)"""
+    return (
+        p
+        | "Sharded" >> beam.Create([(i % 3, i) for i in range(66)])
+        | "ShardedBatches" >> beam.GroupIntoBatches.WithShardedKey(4)
+        | "ShardedKey" >> beam.Map(lambda kv: (kv[0].key, list(kv[1])))
+        | "ShardedByKey" >> beam.GroupByKey()
+        | "ShardedFormat" >> beam.MapTuple(lambda k, bs: ("sharded", k, max(len(b) for b in bs) <= 4, sorted(v for b in bs for v in b)))
+    )
+
+
+@case
+def stateful_batch_elements(p, workdir):
+    """With max_batch_duration_secs, BatchElements keys elements and buffers them in state behind
+    a processing-time timer. (A case of its own: FnApiRunner fails to decode timers when two
+    stateful transforms share a pipeline.)"""
+    batches = p | beam.Create(list(range(50))) | beam.BatchElements(min_batch_size=10, max_batch_size=10, max_batch_duration_secs=3600)
+    # How many batches depends on how the input was split into bundles; their bound does not.
+    sizes = batches | "Bounded" >> beam.Map(lambda b: ("batch_within_bounds", len(b) <= 10)) | beam.Distinct()
+    values = batches | beam.FlatMap(lambda b: b) | beam.combiners.ToList() | beam.Map(lambda vs: ("values", sorted(vs)))
+    return (sizes, values) | beam.Flatten()
+
+
+@case
+def runner_transforms_back_to_back(p, workdir):
+    data = [(i % 5, i) for i in range(200)]
+    g1 = p | "A" >> beam.Create(data) | "GroupA" >> beam.GroupByKey()
+    g2 = p | "B" >> beam.Create(data) | "GroupB" >> beam.GroupByKey()
+    reshuffled = g1 | "ReshuffleAfterGroup" >> beam.Reshuffle() | "FormatReshuffled" >> beam.MapTuple(lambda k, vs: ("reshuffled", k, sorted(vs)))
+    flattened = (g1, g2) | "FlattenGroups" >> beam.Flatten() | "FormatFlattened" >> beam.MapTuple(lambda k, vs: ("flattened", k, sorted(vs)))
+    regrouped = (
+        g2
+        | "GroupAgain" >> beam.GroupByKey()
+        | "FormatRegrouped" >> beam.MapTuple(lambda k, groups: ("regrouped", k, sorted(sorted(vs) for vs in groups)))
+    )
+    grouped_flatten = (
+        (p | "C" >> beam.Create(data), p | "D" >> beam.Create([(k, -v) for k, v in data]))
+        | "FlattenInputs" >> beam.Flatten()
+        | "GroupFlattened" >> beam.GroupByKey()
+        | "FormatGroupedFlatten" >> beam.MapTuple(lambda k, vs: ("flatten_then_group", k, sorted(vs)))
+    )
+    return (reshuffled, flattened, regrouped, grouped_flatten) | "All" >> beam.Flatten()
+
+
+class CountBundles(beam.DoFn):
+    """Emits, per bundle, how many elements it saw: a small input must arrive in one bundle."""
+
+    def start_bundle(self):
+        self.seen = 0
+
+    def process(self, x):
+        self.seen += 1
+
+    def finish_bundle(self):
+        from apache_beam.utils.windowed_value import WindowedValue
+        from apache_beam.transforms.window import GlobalWindow
+
+        yield WindowedValue(("bundle", self.seen), 0, [GlobalWindow()])
+
+
+@case
+def small_input_one_bundle(p, workdir):
+    batches = (
+        p
+        | beam.Create(list(range(35)))
+        | "Batches" >> beam.BatchElements(min_batch_size=35, max_batch_size=35)
+        | "Sizes" >> beam.Map(len)
+        | beam.Map(lambda n: ("batch", n))
+    )
+    bundles = p | "Again" >> beam.Create(list(range(35))) | beam.ParDo(CountBundles())
+    return (batches, bundles) | beam.Flatten()
+
+
+@case
+def sessions_many_keys(p, workdir):
+    """Hundreds of users whose events chain into sessions (gap 10) or stand apart."""
+    rng = random.Random(11)
+    events = [(f"user{rng.randrange(400)}", rng.randrange(2000)) for _ in range(6000)]
+    return (
+        p
+        | beam.Create(events)
+        | beam.Map(lambda e: window.TimestampedValue(e, e[1]))
+        | beam.WindowInto(window.Sessions(10))
+        | beam.combiners.Count.PerKey()
+        | beam.ParDo(FormatWindow())
+    )
+
+
+# --- Randomized differential cases: windowing x combiner x keys x skew, chosen by a seed.
+
+RANDOM_SEEDS = range(12)
+
+
+def random_pipeline(p, seed):
+    """One pipeline drawn from `seed`: a window function (global, fixed, sliding, sessions), a
+    combiner (lifted by the SDK, or by hand after a GroupByKey, which is never lifted), a key
+    cardinality and a skew. Integer results only, so every runner's answer is exact."""
+    rng = random.Random(seed)
+    n = rng.choice([50, 400, 3000])
+    keys = rng.choice([1, 7, 60, 500])
+    skewed = rng.random() < 0.5
+    span = rng.choice([30, 300, 3000])
+
+    def key_of(i):
+        # Skewed: about half the elements on key 0, the rest spread (a hot key next to cold ones).
+        return 0 if skewed and rng.random() < 0.5 else rng.randrange(keys)
+
+    events = [(f"key{key_of(i)}", rng.randrange(1000), rng.randrange(span)) for i in range(n)]
+    window_fn = rng.choice(
+        [
+            ("global", None),
+            ("fixed", window.FixedWindows(rng.choice([5, 60]))),
+            ("sliding", window.SlidingWindows(rng.choice([20, 90]), rng.choice([5, 10]))),
+            ("sessions", window.Sessions(rng.choice([3, 25]))),
+        ]
+    )
+    combine = rng.choice(["sum", "count", "top3", "grouped_sum", "grouped_sorted"])
+    stamped = p | beam.Create(events) | beam.Map(lambda e: window.TimestampedValue((e[0], e[1]), e[2]))
+    if window_fn[1] is not None:
+        stamped = stamped | beam.WindowInto(window_fn[1])
+    if combine == "sum":
+        result = stamped | beam.CombinePerKey(sum)
+    elif combine == "count":
+        result = stamped | beam.combiners.Count.PerKey()
+    elif combine == "top3":
+        result = stamped | beam.combiners.Top.LargestPerKey(3)
+    elif combine == "grouped_sum":
+        result = stamped | beam.GroupByKey() | beam.MapTuple(lambda k, vs: (k, sum(vs)))
+    else:
+        result = stamped | beam.GroupByKey() | beam.MapTuple(lambda k, vs: (k, sorted(vs)))
+    label = f"{window_fn[0]}/{combine}/n={n}/keys={keys}/skewed={skewed}"
+    return result | beam.ParDo(FormatWindowAny()) | beam.Map(lambda x, label=label: (label,) + x)
+
+
+class FormatWindowAny(beam.DoFn):
+    """(key, value, window bounds): the global window has none."""
+
+    def process(self, kv, w=beam.DoFn.WindowParam):
+        bounds = (float(w.start), float(w.end)) if isinstance(w, window.IntervalWindow) else ("global",)
+        yield (kv[0], kv[1]) + bounds
+
+
+for _seed in RANDOM_SEEDS:
+    CASES[f"random_{_seed}"] = lambda p, workdir, _seed=_seed: random_pipeline(p, _seed)
+
+
+@case
+def dataframe_read_csv(p, workdir):
+    """Beam's DataFrame API: read_csv is a splittable DoFn with a side input, then groupby."""
+    from apache_beam.dataframe.convert import to_pcollection
+    from apache_beam.dataframe.io import read_csv
+
+    folder = os.path.join(workdir, "csv")
+    os.makedirs(folder, exist_ok=True)
+    rng = random.Random(3)
+    for i in range(3):
+        with open(os.path.join(folder, f"part-{i}.csv"), "w") as f:
+            f.write("name,amount,qty\n")
+            for _ in range(500):
+                f.write(f"n{rng.randrange(40)},{rng.randrange(1000)},{rng.randrange(10)}\n")
+    df = p | read_csv(os.path.join(folder, "*.csv"))
+    totals = df.groupby("name").sum()
+    return to_pcollection(totals, include_indexes=True) | beam.Map(lambda row: (row.name, int(row.amount), int(row.qty)))
+
+
+@case
+def batched_inference(p, workdir):
+    """GroupIntoBatches into RunInference, as ML pipelines do, with a small model of our own."""
+    from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, PredictionResult, RunInference
+
+    class LinearModel:  # RunInference shares the model through a weak reference: a class, not a tuple
+        slope, intercept = 3, 1
+
+    class LinearModelHandler(ModelHandler):
+        def load_model(self):
+            return LinearModel()
+
+        def run_inference(self, batch, model, inference_args=None):
+            return [PredictionResult(x, model.slope * x + model.intercept) for x in batch]
+
+    return (
+        p
+        | beam.Create([(f"device{i % 6}", i) for i in range(240)])
+        | beam.GroupIntoBatches(8)
+        | beam.FlatMap(lambda kv: [(kv[0], x) for x in kv[1]])
+        | RunInference(KeyedModelHandler(LinearModelHandler()))
+        | beam.MapTuple(lambda key, result: (key, result.example, result.inference))
     )

@@ -27,6 +27,8 @@ const CASES = [
   "hot_key_million_values",
   "harness_killed_mid_task",
   "worker_killed_mid_task",
+  "group_into_batches_sharded",
+  "small_input_one_bundle",
 ];
 
 let server: JobServer;
@@ -91,6 +93,21 @@ describe("Beam Python pipelines on the embedded backend", () => {
     expect(jobNamed("failing_dofn")?.state).toBe(JobState_Enum.FAILED);
   });
 
+  it("watches a job that runs longer than the client's job_server_timeout to its end", async () => {
+    // Python opens the state and message streams with job_server_timeout as their deadline,
+    // unless they fail before Run (see job-service.ts): then a long job would die of DEADLINE_EXCEEDED.
+    const script = [
+      "import time, apache_beam as beam",
+      "from apache_beam.options.pipeline_options import PipelineOptions",
+      `p = beam.Pipeline(options=PipelineOptions(['--runner=PortableRunner', '--job_endpoint=${server.address}', '--job_server_timeout=3', '--job_name=longer_than_timeout']))`,
+      "_ = p | beam.Create([1]) | beam.Map(lambda x: time.sleep(6))",
+      "print('final state', p.run().wait_until_finish())",
+    ].join("\n");
+    const { stdout } = await run(defaultPython(), ["-c", script]);
+    expect(stdout).toContain("final state DONE");
+    expect(jobNamed("longer_than_timeout")?.state).toBe(JobState_Enum.DONE);
+  });
+
   it("rejects a pipeline with an unsupported transform at Prepare, naming it", async () => {
     const jobsBefore = server.registry.jobs.size;
     const script = [
@@ -114,7 +131,15 @@ describe("Beam Python pipelines on the embedded backend", () => {
 
 describe("push-based merge and pipelined reducers", () => {
   it("give the same outputs when every shuffle is merged (factor 2), gzipped, and reducers start on feeds", async () => {
-    const merging = await JobServer.start({ port: 0, workers: 2, partitions: 6, merge: { threshold: 1, factor: 2 }, compressShuffle: true });
+    // Tiny inputs split too (smallInput 0): each stage has several map tasks to merge and feed from.
+    const merging = await JobServer.start({
+      port: 0,
+      workers: 2,
+      partitions: 6,
+      merge: { threshold: 1, factor: 2 },
+      compressShuffle: true,
+      smallInput: { elements: 0, bytes: 0 },
+    });
     try {
       const names = ["wordcount_files", "cogroupbykey", "side_inputs", "windowing", "reshuffle_two_gbks", "hot_key_million_values"];
       const result = await runCases("portable", names, ["--job_endpoint", merging.address]);
