@@ -12,10 +12,11 @@ import {
   type PTransform,
   type Coder,
 } from "apache-beam/proto/beam_runner_api";
-import { ProcessBundleDescriptor, RemoteGrpcPort } from "apache-beam/proto/beam_fn_api";
+import { ProcessBundleDescriptor } from "apache-beam/proto/beam_fn_api";
 import { addCoder, lengthPrefixUnknownCoders } from "../../codec/coders.js";
 import { Coders, SideInputAccess, Transforms, WindowFns } from "../../common/urns.js";
 import type { EdgeRead } from "../../common/task-spec.js";
+import { WORKER_ENDPOINT_PLACEHOLDER, dataTransform } from "./data-transforms.js";
 import { UnsupportedPipelineError } from "./errors.js";
 import { RUNNER_TRANSFORMS } from "./runner-transforms.js";
 import type { Edge, Stage, StageOutput } from "./stage.js";
@@ -26,9 +27,6 @@ interface StageBuilder extends Omit<Stage, "descriptor" | "outputs" | "upstream"
   /** Root key: stages reading the same runner edge in the same environment share one stage. */
   rootKey?: string;
 }
-
-/** Placeholder address of the data and state services; the worker fills in its own. */
-export const WORKER_ENDPOINT_PLACEHOLDER = "worker-endpoint-placeholder";
 
 export function fuseStages(leaves: string[], components: Components, spreadInput: Set<string>): Stage[] {
   return new Fuser(components, spreadInput).fuse(leaves);
@@ -294,18 +292,4 @@ class Fuser {
 
 function isRunnerTransform(t: PTransform): boolean {
   return RUNNER_TRANSFORMS.has(t.spec?.urn ?? "");
-}
-
-function dataTransform(id: string, urn: string, coderId: string, inputs: Record<string, string>, outputs: Record<string, string>): PTransform {
-  const port = RemoteGrpcPort.toBinary({ apiServiceDescriptor: { url: WORKER_ENDPOINT_PLACEHOLDER }, coderId });
-  return {
-    uniqueName: id,
-    spec: { urn, payload: port },
-    subtransforms: [],
-    inputs,
-    outputs,
-    displayData: [],
-    environmentId: "",
-    annotations: {},
-  };
 }
