@@ -273,7 +273,7 @@ export class TaskRunner {
       state.handle,
     );
     try {
-      await sendInput(connection, instructionId, spec.main.sourceTransformId, input);
+      await connection.sendInput(instructionId, spec.main.sourceTransformId, input);
       for (const t of spec.timers) {
         const f = firing.find((x) => x.transformId === t.transformId && x.timerFamilyId === t.timerFamilyId);
         const base = { instructionId, transformId: t.transformId, timerFamilyId: t.timerFamilyId };
@@ -287,20 +287,6 @@ export class TaskRunner {
       connection.finishBundle(instructionId);
     }
   }
-}
-
-/** Sends the main input: each chunk (whole elements) as one data message, then the end alone. */
-async function sendInput(
-  connection: HarnessConnection,
-  instructionId: string,
-  transformId: string,
-  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
-): Promise<void> {
-  for await (const data of chunks) {
-    if (data.length > 0) await connection.send({ data: [{ instructionId, transformId, data, isLast: false }], timers: [] });
-  }
-  // The Fn API ignores data in a message that carries is_last, so the end goes alone.
-  await connection.send({ data: [{ instructionId, transformId, data: new Uint8Array(), isLast: true }], timers: [] });
 }
 
 async function* chunkBytes(chunks: AsyncIterable<{ bytes: Buffer }>): AsyncGenerator<Uint8Array> {
