@@ -179,7 +179,7 @@ class Fuser {
     return { pcollection, read, sources, wireCoderId: this.wireCoder(pcollection) };
   }
 
-  private groupingOf(input: string): Pick<Extract<EdgeRead, { kind: "group" }>, "mergeWindows" | "timestampCombiner"> {
+  private groupingOf(input: string): Pick<Extract<EdgeRead, { kind: "group" }>, "windowMerge" | "timestampCombiner"> {
     const pc = this.components.pcollections[input]!;
     const strategy = this.components.windowingStrategies[pc.windowingStrategyId]!;
     const windowFn = strategy.windowFn?.urn ?? WindowFns.global;
@@ -188,7 +188,7 @@ class Fuser {
     }
     // OutputTime: 1 = END_OF_WINDOW, 2 = LATEST_IN_PANE, 3 = EARLIEST_IN_PANE.
     const timestampCombiner = strategy.outputTime === 2 ? "latest" : strategy.outputTime === 3 ? "earliest" : "endOfWindow";
-    return { mergeWindows: windowFn === WindowFns.sessions, timestampCombiner };
+    return { windowMerge: windowFn === WindowFns.sessions ? "sessions" : "none", timestampCombiner };
   }
 
   /** Follows Flattens back to the PCollections that stages actually produce. */
