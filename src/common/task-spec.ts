@@ -1,7 +1,8 @@
 // The contract between the driver and a worker: one TaskSpec in, one TaskResult out.
 // Both are plain JSON so they can travel as a Lambda payload, an IPC message or an S3 object.
 
-// 2: a grouped read says how windows merge (`windowMerge`) instead of a Sessions flag.
+// 2: a grouped read says how windows merge (`windowMerge`) instead of a Sessions flag, and a task
+// may carry the descriptor of its WindowFn's merge (`windowMergeDescriptorKey`).
 export const TASK_SPEC_VERSION = 2;
 
 /** A byte range of one object in the object store; `end` is exclusive. */
@@ -25,7 +26,8 @@ export type EdgeRead =
 /**
  * How a grouping merges each key's windows: not at all (a non-merging WindowFn), as Sessions
  * (overlapping interval windows; the runner does it), or by the pipeline's own WindowFn, which
- * only the SDK can run (through the SDK's merge_windows transform).
+ * only the SDK can run: the worker runs the SDK's merge_windows transform through the task's
+ * `windowMergeDescriptorKey`.
  */
 export type WindowMerge = "none" | "sessions" | "sdk";
 
@@ -98,6 +100,11 @@ export interface TaskSpec {
   attempt: number;
   /** Object-store key of the serialized ProcessBundleDescriptor (shared by all tasks of a stage). */
   descriptorKey: string;
+  /**
+   * When the main input's windows are merged by the SDK (`windowMerge: "sdk"`): the key of the
+   * stage's second descriptor, data source -> beam:transform:merge_windows:v1 -> data sink.
+   */
+  windowMergeDescriptorKey?: string;
   environment: EnvironmentSpec;
   /** JSON of the job's pipeline options, as the SDK harness reads PIPELINE_OPTIONS. */
   pipelineOptionsJson: string;

@@ -12,6 +12,7 @@ import { Transforms } from "../common/urns.js";
 import { type ObjectStore, OverflowValues, ShuffleOutputWriter, mergePartitionedOutputs } from "../shuffle/index.js";
 import { type ReadOptions, readInputChunks, readsStateBackedValues } from "./edge-reader.js";
 import { FnApiServer } from "./fn-api-server.js";
+import { SdkWindowMerger } from "./sdk-window-merger.js";
 import type { HarnessConnection } from "./harness-connection.js";
 import { type HarnessOptions, type SdkHarness, startHarness } from "./sdk-harness.js";
 import { TaskStateStore } from "./state-store.js";
@@ -158,9 +159,10 @@ export class TaskRunner {
       sinks.get(transformId)?.writer.addElements(data);
     };
 
+    const windowMerger = spec.windowMergeDescriptorKey ? new SdkWindowMerger(connection, await this.descriptor(spec.windowMergeDescriptorKey)) : undefined;
     const overflow =
       spec.main.kind === "edge" && readsStateBackedValues(coders(spec.main.wireCoderId)) ? new OverflowValues(tmpdir()) : undefined;
-    const readOptions: ReadOptions = { memoryBudgetBytes: SHUFFLE_MEMORY_BYTES, spillDir: tmpdir(), overflow };
+    const readOptions: ReadOptions = { memoryBudgetBytes: SHUFFLE_MEMORY_BYTES, spillDir: tmpdir(), overflow, windowMerger };
     const state = new TaskStateStore(this.store, spec.sideInputs, coders, readOptions);
     try {
       return await this.runBundles(spec, descriptor, connection, coders, state, onOutput, readOptions, sinks);

@@ -54,6 +54,11 @@ export interface Stage {
   /** Stages whose outputs this stage reads; it starts only once they have committed. */
   upstream: string[];
   descriptor: ProcessBundleDescriptor;
+  /**
+   * When the main input is grouped with a merging WindowFn only the SDK can run: a second
+   * descriptor, data source -> merge_windows -> data sink, run on the stage's harness.
+   */
+  windowMergeDescriptor?: ProcessBundleDescriptor;
 }
 
 export interface ExecutionPlan {
