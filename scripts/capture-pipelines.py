@@ -13,7 +13,16 @@ from apache_beam.runners.portability.portable_runner import PortableRunner
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "e2e"))
 from cases import CASES  # noqa: E402
 
-CAPTURED = ["wordcount_files", "side_inputs", "windowing", "stateful_timer", "flatten_partition_multi_output", "bounded_sessions"]
+CAPTURED = [
+    "wordcount_files",
+    "side_inputs",
+    "windowing",
+    "stateful_timer",
+    "flatten_partition_multi_output",
+    "runner_transforms_back_to_back",
+    "dataframe_read_csv",
+    "bounded_sessions",
+]
 # As submitted with --experiments=pre_optimize=none: combiners not lifted by the SDK.
 CAPTURED_UNOPTIMIZED = ["combiners"]
 

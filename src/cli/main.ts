@@ -3,7 +3,7 @@
 import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
 import { JobServer, defaultPython } from "../driver/index.js";
-import { DEFAULT_MERGE } from "../driver/scheduler/run-plan.js";
+import { DEFAULT_MERGE, DEFAULT_SMALL_INPUT } from "../driver/scheduler/run-plan.js";
 import { loadAwsConfig } from "../backends/aws/aws-config.js";
 import { LambdaServiceEmulator } from "../backends/lambda-emulator/lambda-service.js";
 import { FargateActorHost } from "../actors/fargate-actor-host.js";
@@ -13,6 +13,7 @@ import { startExecutorServer } from "../worker/executor-server.js";
 const USAGE = `usage:
   beam-lambda job-server [--host 127.0.0.1] [--port 8099] [--workers N] [--partitions N] [--store DIR|s3://BUCKET/PREFIX]
                          [--merge-threshold N] [--merge-factor F] [--no-pipelining] [--compress-shuffle]
+                         [--split-threshold ELEMENTS]  (smaller inputs, also under 1 MiB, run as one task; default 1000, 0 always splits)
                          [--backend local|lambda-emulator|aws] [--no-speculation]
       with --backend aws (each also from the environment or an --aws-config JSON file; see README):
                          [--aws-config FILE] [--function-name NAME] [--results-queue-url URL] [--store s3://BUCKET/PREFIX]
@@ -66,6 +67,7 @@ function serverOptions(values: Record<string, string | boolean | undefined>) {
     ...(typeof values.store === "string" && values.store.includes("://") ? { storeUrl: values.store } : { storeDir: values.store as string | undefined }),
     merge,
     pipelining: values["no-pipelining"] ? false : undefined,
+    ...(int("split-threshold") !== undefined && { smallInput: { ...DEFAULT_SMALL_INPUT, elements: int("split-threshold")! } }),
     compressShuffle: values["compress-shuffle"] === true,
     backend,
     ...(backend === "aws" && { aws: loadAwsConfig(values) }),
@@ -124,6 +126,7 @@ const SERVER_FLAGS = {
   "merge-threshold": { type: "string" },
   "merge-factor": { type: "string" },
   "no-pipelining": { type: "boolean" },
+  "split-threshold": { type: "string" },
   "compress-shuffle": { type: "boolean" },
   "no-speculation": { type: "boolean" },
   "aws-config": { type: "string" },

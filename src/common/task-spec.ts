@@ -120,8 +120,14 @@ export interface TaskSpec {
   outputs: TaskOutputSpec[];
   /** Object-store prefix the attempt writes under; unique per attempt so retries never collide. */
   outputPrefix: string;
-  /** Event-time timers: delivered once the main input is exhausted (batch semantics). */
+  /** Timers (event- or processing-time): delivered once the main input is exhausted (batch semantics). */
   timers: { transformId: string; timerFamilyId: string; coderId: string }[];
+  /**
+   * The stage has no SDK transform: a runner transform's output feeding another runner transform
+   * (GroupByKey into Flatten, Reshuffle or GroupByKey). The worker copies the main input to every
+   * output without starting a harness; the descriptor serves only for its coders.
+   */
+  passThrough?: true;
 }
 
 /**

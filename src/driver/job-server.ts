@@ -23,7 +23,7 @@ import { addJobService, JobRegistry } from "./jobservice/job-service.js";
 import type { Job } from "./job.js";
 import { planPipeline } from "./planner/index.js";
 import { runPlan } from "./scheduler/index.js";
-import type { MergeOptions } from "./scheduler/run-plan.js";
+import type { MergeOptions, SmallInputOptions } from "./scheduler/run-plan.js";
 import { DEFAULT_SPECULATION, type SpeculationOptions } from "./scheduler/speculation.js";
 
 export interface JobServerOptions {
@@ -48,6 +48,8 @@ export interface JobServerOptions {
   merge?: MergeOptions;
   /** Start consumer tasks before their input is complete (default on). */
   pipelining?: boolean;
+  /** Inputs this small run as one task (default DEFAULT_SMALL_INPUT; see scheduler/run-plan.ts). */
+  smallInput?: SmallInputOptions;
   /** gzip shuffle partitions (off by default: it pays only where the network is slow). */
   compressShuffle?: boolean;
   /**
@@ -189,6 +191,7 @@ export class JobServer {
       signal: job.abort.signal,
       merge: this.options.merge,
       pipelining: this.options.pipelining,
+      smallInput: this.options.smallInput,
       compressShuffle: this.options.compressShuffle,
       speculation: speculation || undefined,
       onMergeCommitted: () => stats.mergeTasks++,

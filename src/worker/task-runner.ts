@@ -76,6 +76,7 @@ export class TaskRunner {
     let harness: SdkHarness | undefined;
     try {
       const descriptor = await this.descriptor(spec.descriptorKey);
+      if (spec.passThrough) return { ok: true, workerPid: process.pid, ...(await this.copyThrough(spec, descriptor)) };
       harness = await this.harness(spec);
       const connection = harness.connection;
       await connection.register(descriptor);
@@ -138,22 +139,23 @@ export class TaskRunner {
     void h?.then((x) => x.stop(), () => undefined);
   }
 
+  /** A pass-through stage: every element of the main input goes to every output, no harness. */
+  private async copyThrough(spec: TaskSpec, descriptor: ProcessBundleDescriptor): Promise<{ outputs: TaskOutputResult[]; monitoringInfos: string[] }> {
+    const coders = coderLookup(descriptor);
+    const sinks = outputWriters(spec, coders);
+    const readOptions: ReadOptions = { memoryBudgetBytes: SHUFFLE_MEMORY_BYTES, spillDir: tmpdir() };
+    const input = spec.main.kind === "impulse" ? [impulseElement()] : chunkBytes(readInputChunks(this.store, spec.main, coders, readOptions));
+    for await (const data of input) for (const { writer } of sinks.values()) writer.addElements(data);
+    return { outputs: await this.writeOutputs(spec, sinks), monitoringInfos: [] };
+  }
+
   private async execute(
     spec: TaskSpec,
     descriptor: ProcessBundleDescriptor,
     connection: HarnessConnection,
   ): Promise<{ outputs: TaskOutputResult[]; monitoringInfos: string[] }> {
-    const coderCache = new Map<string, CoderTree>();
-    const coders = (id: string): CoderTree => {
-      let c = coderCache.get(id);
-      if (!c) coderCache.set(id, (c = resolveCoder(descriptor.coders, id)));
-      return c;
-    };
-    // The task's shuffle memory is shared by its outputs; past its share, an output spills.
-    const outputBudget = { memoryBudgetBytes: SHUFFLE_MEMORY_BYTES / Math.max(1, spec.outputs.length), spillDir: tmpdir() };
-    const sinks = new Map(
-      spec.outputs.map((o) => [o.sinkTransformId, { spec: o, writer: new ShuffleOutputWriter(coders(o.wireCoderId), o.partitions, o.partitionBy, o.format, outputBudget) }]),
-    );
+    const coders = coderLookup(descriptor);
+    const sinks = outputWriters(spec, coders);
     const onOutput = (transformId: string, data: Uint8Array): void => {
       // The writer copies: the harness's message buffer is reused by gRPC.
       sinks.get(transformId)?.writer.addElements(data);
@@ -179,12 +181,10 @@ export class TaskRunner {
     state: TaskStateStore,
     onOutput: (transformId: string, data: Uint8Array) => void,
     readOptions: ReadOptions,
-    sinks: Map<string, { spec: TaskSpec["outputs"][number]; writer: ShuffleOutputWriter }>,
+    sinks: OutputWriters,
   ): Promise<{ outputs: TaskOutputResult[]; monitoringInfos: string[] }> {
     const mainInput: AsyncIterable<Uint8Array> | Iterable<Uint8Array> =
-      spec.main.kind === "impulse"
-        ? [encodeWindowedValue(encodeTimestampMillis(MIN_TIMESTAMP_MILLIS), new Uint8Array(), PANE_NO_FIRING, [Uint8Array.of(0)])]
-        : chunkBytes(readInputChunks(this.store, spec.main, coders, readOptions));
+      spec.main.kind === "impulse" ? [impulseElement()] : chunkBytes(readInputChunks(this.store, spec.main, coders, readOptions));
 
     const metrics: MonitoringInfo[][] = [];
     let timers = new PendingTimers(spec, coders);
@@ -211,13 +211,18 @@ export class TaskRunner {
       if (residuals.length > 0) throw new Error("a timer callback deferred work (residual restrictions), which batch timers do not support");
     }
 
+    const outputs = await this.writeOutputs(spec, sinks);
+    return { outputs, monitoringInfos: metrics.flat().map((m) => Buffer.from(MonitoringInfo.toBinary(m)).toString("base64")) };
+  }
+
+  private async writeOutputs(spec: TaskSpec, sinks: OutputWriters): Promise<TaskOutputResult[]> {
     const outputs: TaskOutputResult[] = [];
     for (const { spec: o, writer } of sinks.values()) {
       const key = `${spec.outputPrefix}/${safeName(o.pcollection)}`;
       const offsets = await writer.write(this.store, key, o.compression);
       outputs.push({ id: o.id, key, offsets, format: o.format, ...(o.compression && { compression: o.compression }), elements: writer.records });
     }
-    return { outputs, monitoringInfos: metrics.flat().map((m) => Buffer.from(MonitoringInfo.toBinary(m)).toString("base64")) };
+    return outputs;
   }
 
   /** Runs one bundle to completion and returns its metrics. */
@@ -289,6 +294,29 @@ export class TaskRunner {
       connection.finishBundle(instructionId);
     }
   }
+}
+
+/** A task's output writers by sink transform. */
+type OutputWriters = Map<string, { spec: TaskSpec["outputs"][number]; writer: ShuffleOutputWriter }>;
+
+function coderLookup(descriptor: ProcessBundleDescriptor): (id: string) => CoderTree {
+  const cache = new Map<string, CoderTree>();
+  return (id) => {
+    let c = cache.get(id);
+    if (!c) cache.set(id, (c = resolveCoder(descriptor.coders, id)));
+    return c;
+  };
+}
+
+function outputWriters(spec: TaskSpec, coders: (id: string) => CoderTree): OutputWriters {
+  // The task's shuffle memory is shared by its outputs; past its share, an output spills.
+  const budget = { memoryBudgetBytes: SHUFFLE_MEMORY_BYTES / Math.max(1, spec.outputs.length), spillDir: tmpdir() };
+  return new Map(spec.outputs.map((o) => [o.sinkTransformId, { spec: o, writer: new ShuffleOutputWriter(coders(o.wireCoderId), o.partitions, o.partitionBy, o.format, budget) }]));
+}
+
+/** Impulse's one element: an empty byte array in the global window at the start of time. */
+function impulseElement(): Buffer {
+  return encodeWindowedValue(encodeTimestampMillis(MIN_TIMESTAMP_MILLIS), new Uint8Array(), PANE_NO_FIRING, [Uint8Array.of(0)]);
 }
 
 async function* chunkBytes(chunks: AsyncIterable<{ bytes: Buffer }>): AsyncGenerator<Uint8Array> {

@@ -82,6 +82,16 @@ describe("the job service", () => {
     expect(Object.keys(got.pipeline!.components!.transforms)).toEqual(Object.keys(pipeline.components!.transforms));
   });
 
+  it("refuses to stream a job's state or messages before Run, so Python watches it after Run, without a deadline", async () => {
+    const pipeline = Pipeline.fromBinary(readFileSync(join(root, "test/fixtures/windowing.pb")));
+    const prepared = await unary(jobs.prepare.bind(jobs), { pipeline, jobName: "job" });
+    for (const open of [jobs.getStateStream.bind(jobs), jobs.getMessageStream.bind(jobs)]) {
+      const stream = open({ jobId: prepared.preparationId });
+      const error = await new Promise<grpc.ServiceError>((resolve) => stream.on("error", resolve));
+      expect(error.code).toBe(grpc.status.FAILED_PRECONDITION);
+    }
+  });
+
   it("cancels a prepared job that never ran", async () => {
     const pipeline = Pipeline.fromBinary(readFileSync(join(root, "test/fixtures/windowing.pb")));
     const prepared = await unary(jobs.prepare.bind(jobs), { pipeline, jobName: "job" });

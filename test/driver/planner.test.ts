@@ -134,6 +134,53 @@ describe("Reshuffle", () => {
   });
 });
 
+describe("runner transforms back to back (GroupByKey into Reshuffle, Flatten and GroupByKey)", () => {
+  it("plans a pass-through stage for each GroupByKey whose output another runner transform reads", () => {
+    const pipeline = fixture("runner_transforms_back_to_back");
+    const transforms = pipeline.components!.transforms;
+    const runnerUrns = new Set<string>([Transforms.groupByKey, Transforms.flatten, Transforms.reshuffle]);
+    const readByRunner = Object.values(transforms).filter(
+      (t) =>
+        t.spec?.urn === Transforms.groupByKey &&
+        Object.values(transforms).some((c) => runnerUrns.has(c.spec?.urn ?? "") && Object.values(c.inputs).includes(Object.values(t.outputs)[0]!)),
+    );
+    expect(readByRunner.map((t) => t.uniqueName).sort()).toEqual(["GroupA", "GroupB"]);
+    const p = planPipeline(pipeline, { pythonSdkVersion: "2.77.0" });
+    const passThrough = p.stages.filter((s) => s.passThrough);
+    expect(passThrough.map((s) => s.name).sort()).toEqual(["GroupA (pass-through)", "GroupB (pass-through)"]);
+    for (const s of passThrough) {
+      expect(s.transformIds).toEqual([]);
+      expect(s.main.kind === "edge" && s.main.edge.read.kind).toBe("group");
+      expect(s.outputs.every((o) => o.pcollection === s.passThrough!.pcollection)).toBe(true);
+    }
+  });
+
+  it("gives every stage its own id, and orders each after the stages it reads", () => {
+    const p = plan("runner_transforms_back_to_back");
+    expect(new Set(p.stages.map((s) => s.id)).size).toBe(p.stages.length);
+    const seen = new Set<string>();
+    for (const s of p.stages) {
+      for (const u of s.upstream) expect(seen.has(u), `${s.id} reads ${u} before it is planned`).toBe(true);
+      seen.add(s.id);
+    }
+  });
+});
+
+describe("a splittable DoFn with a side input (Beam DataFrame's read_csv)", () => {
+  it("gives each expanded part the side input, and fuses the parts that wait for the same one", () => {
+    const p = plan("dataframe_read_csv");
+    const partsOf = (suffix: string) => p.stages.filter((s) => s.transformIds.some((id) => s.descriptor.transforms[id]!.uniqueName.endsWith(`ParDo(_ReadFromPandasDoFn)/${suffix}`)));
+    const [pair] = partsOf("PairWithRestriction");
+    const [process] = partsOf("Process");
+    expect(pair).toBeDefined();
+    expect(partsOf("SplitAndSizeRestrictions")).toEqual([pair]);
+    expect(process).toBeDefined();
+    expect(process).not.toBe(pair);
+    for (const stage of [pair!, process!]) expect(stage.sideInputs.length).toBeGreaterThan(0);
+    expect(process!.upstream).toContain(pair!.id);
+  });
+});
+
 describe("combiner lifting", () => {
   it("lifts a CombinePerKey the SDK submitted unlifted, so only accumulators are shuffled", () => {
     const pipeline = fixture("combiners_unoptimized");

@@ -132,6 +132,14 @@ function streamJob<T>(
     call.emit("error", { code: grpc.status.NOT_FOUND, details: (e as Error).message });
     return;
   }
+  if (job.state === JobState_Enum.STOPPED) {
+    // Python's PortableRunner opens both streams on the preparation id before Run with its
+    // job_server_timeout (60 s) as the deadline of the whole stream, which would break every job
+    // longer than that. When they fail it opens them again after Run, without a deadline (the
+    // path Flink's job server takes), so a job is watched only once it runs.
+    call.emit("error", { code: grpc.status.FAILED_PRECONDITION, details: `job '${job.id}' has not been run yet; watch it after Run` });
+    return;
+  }
   const write = (m: T): void => {
     if (!call.writableEnded) call.write(m);
   };

@@ -91,7 +91,7 @@ class Fuser {
 
   private place(id: string): void {
     const t = this.transform(id);
-    const payload = t.spec?.urn === Transforms.parDo ? ParDoPayload.fromBinary(t.spec.payload) : undefined;
+    const payload = PAR_DO_PAYLOAD_URNS.has(t.spec?.urn ?? "") ? ParDoPayload.fromBinary(t.spec!.payload) : undefined;
     const sideTags = new Set(Object.keys(payload?.sideInputs ?? {}));
     const mainTags = Object.keys(t.inputs).filter((tag) => !sideTags.has(tag));
     if (mainTags.length !== 1) {
@@ -103,7 +103,12 @@ class Fuser {
     if (!producerId) throw new UnsupportedPipelineError(`main input '${main}' has no producer`, t.uniqueName);
     const producerStage = this.stageOf.get(producerId);
 
-    const fusable = producerStage && producerStage.environmentId === t.environmentId && sideTags.size === 0 && !stateful && !this.spreadInput.has(id);
+    // Side inputs must be complete before a stage runs: a transform reading one joins its
+    // producer's stage only when that stage already waits for the same PCollections (the parts
+    // of a splittable DoFn all read the DoFn's side inputs).
+    const sideInputsReady = [...sideTags].every((tag) => producerStage?.sideInputs.some((si) => si.edge.pcollection === t.inputs[tag]));
+    const fusable =
+      producerStage && producerStage.environmentId === t.environmentId && sideInputsReady && !stateful && !this.spreadInput.has(id);
     let stage: StageBuilder;
     if (fusable) {
       stage = producerStage;
@@ -136,18 +141,18 @@ class Fuser {
   }
 
   private newStage(t: PTransform, main: string, stateful: boolean): StageBuilder {
-    const id = `s${this.stages.length + 1}`;
     const producer = this.transform(this.producer.get(main)!);
+    // The edge first: describing it may add the stages it reads from (pass-through stages).
+    const mainRead: StageBuilder["main"] =
+      producer.spec?.urn === Transforms.impulse ? { kind: "impulse" } : { kind: "edge", edge: this.edgeFor(main, stateful ? "key" : "spread", t) };
+    const id = `s${this.stages.length + 1}`;
     const stage: StageBuilder = {
       id,
       name: "",
       environmentId: t.environmentId,
       transformIds: [],
       sourceTransformId: `${id}/source`,
-      main:
-        producer.spec?.urn === Transforms.impulse
-          ? { kind: "impulse" }
-          : { kind: "edge", edge: this.edgeFor(main, stateful ? "key" : "spread", t) },
+      main: mainRead,
       sideInputs: [],
       outputs: new Map(),
       timers: [],
@@ -206,6 +211,10 @@ class Fuser {
     if (s.main.kind !== "edge" || s.main.edge.read.kind !== "group" || s.main.edge.read.windowMerge !== "sdk") return undefined;
     const gbk = this.transform(this.producer.get(s.main.edge.pcollection)!);
     const strategy = this.windowingOf(Object.values(gbk.inputs)[0]!);
+    if (s.passThrough) {
+      // A pass-through stage starts no harness, so nothing could merge its windows.
+      throw new UnsupportedPipelineError("its output, grouped with a merging WindowFn of the SDK, is read directly by another runner transform", gbk.uniqueName);
+    }
     // The worker runs the merge on the stage's harness; a WindowFn of another SDK would need a second one.
     if (strategy.environmentId && strategy.environmentId !== s.environmentId) {
       throw new UnsupportedPipelineError(
@@ -223,13 +232,24 @@ class Fuser {
     if (urn === Transforms.flatten || urn === Transforms.reshuffle) {
       return Object.values(producer.inputs).flatMap((input) => this.materializedSources(input, consumer));
     }
-    if (urn === Transforms.groupByKey || urn === Transforms.impulse) {
-      throw new UnsupportedPipelineError(
-        `the output of '${producer.uniqueName}' flows into another runner transform without an SDK transform between them`,
-        consumer.uniqueName,
-      );
-    }
+    if (urn === Transforms.groupByKey || urn === Transforms.impulse) return [this.passThrough(pcollection, consumer)];
     return [pcollection];
+  }
+
+  /**
+   * A runner transform's output read by another runner transform has no SDK stage to write it:
+   * a pass-through stage reads it as its consumers would and materializes it unchanged. It takes
+   * the environment of the SDK transform downstream only so that it has one; it starts no harness.
+   */
+  private passThrough(pcollection: string, consumer: PTransform): string {
+    const producerId = this.producer.get(pcollection)!;
+    if (!this.stageOf.has(producerId)) {
+      const stage = this.newStage(consumer, pcollection, false);
+      stage.passThrough = { pcollection };
+      stage.name = `${this.transform(producerId).uniqueName} (pass-through)`;
+      this.stageOf.set(producerId, stage);
+    }
+    return pcollection;
   }
 
   /** Makes the producing stage write `pcollection` encoded with `wireCoderId`; returns the materialization's id. */
@@ -273,17 +293,25 @@ class Fuser {
       transforms[id] = t;
       for (const pc of [...Object.values(t.inputs), ...Object.values(t.outputs)]) pcollections.add(pc);
     }
-    const mainPcollection = s.main.kind === "edge" ? s.main.edge.pcollection : this.mainInputOf(s);
+    const mainPcollection = s.main.kind === "edge" ? s.main.edge.pcollection : (s.passThrough?.pcollection ?? this.mainInputOf(s));
+    if (s.passThrough) pcollections.add(mainPcollection);
     // A grouped main input is decoded as Beam's state-backed iterable, so the worker may hand a
-    // huge group's values over through the State API instead of in one element.
+    // huge group's values over through the State API instead of in one element. A pass-through
+    // stage writes its elements as they are read, so it keeps every value inline.
     const main: Stage["main"] =
-      s.main.kind === "edge" && s.main.edge.read.kind === "group"
+      s.main.kind === "edge" && s.main.edge.read.kind === "group" && !s.passThrough
         ? { kind: "edge", edge: { ...s.main.edge, wireCoderId: this.withStateBackedValues(s.main.edge.wireCoderId) } }
         : s.main;
     const mainWire = main.kind === "edge" ? main.edge.wireCoderId : this.wireCoder(mainPcollection);
     const consumers = s.transformIds.filter((id) => Object.values(this.transform(id).inputs).includes(mainPcollection));
     transforms[s.sourceTransformId] = dataTransform(s.sourceTransformId, Transforms.dataSource, mainWire, {}, { out: mainPcollection });
     for (const out of s.outputs.values()) {
+      if (s.passThrough && !sameEncoding(this.components.coders, out.wireCoderId, mainWire)) {
+        throw new UnsupportedPipelineError(
+          `the output of '${s.name}' is read by another runner transform with a different coder, which needs an SDK transform between them`,
+          s.passThrough.pcollection,
+        );
+      }
       transforms[out.sinkTransformId] = dataTransform(out.sinkTransformId, Transforms.dataSink, out.wireCoderId, { in: out.pcollection }, {});
     }
     const descriptor = ProcessBundleDescriptor.create({
@@ -300,7 +328,7 @@ class Fuser {
       ...s,
       main,
       windowMergeDescriptor: this.windowMergeDescriptorOf(s),
-      name: s.transformIds.map((id) => this.transform(id).uniqueName).join(" + "),
+      name: s.passThrough ? s.name : s.transformIds.map((id) => this.transform(id).uniqueName).join(" + "),
       mainConsumer: consumers.length === 1 ? consumers[0] : undefined,
       outputs: [...s.outputs.values()],
       upstream: [...s.upstream],
@@ -310,11 +338,29 @@ class Fuser {
 
   private mainInputOf(s: StageBuilder): string {
     const first = this.transform(s.transformIds[0]!);
-    const payload = first.spec?.urn === Transforms.parDo ? ParDoPayload.fromBinary(first.spec.payload) : undefined;
+    const payload = PAR_DO_PAYLOAD_URNS.has(first.spec?.urn ?? "") ? ParDoPayload.fromBinary(first.spec!.payload) : undefined;
     const tag = Object.keys(first.inputs).find((k) => !(k in (payload?.sideInputs ?? {})))!;
     return first.inputs[tag]!;
   }
 }
+
+/** Whether two coders write the same bytes: the same URNs and payloads, component by component. */
+function sameEncoding(coders: Record<string, Coder>, a: string, b: string): boolean {
+  if (a === b) return true;
+  const x = coders[a];
+  const y = coders[b];
+  if (!x || !y || x.spec?.urn !== y.spec?.urn) return false;
+  if (!Buffer.from(x.spec?.payload ?? []).equals(Buffer.from(y.spec?.payload ?? []))) return false;
+  return x.componentCoderIds.length === y.componentCoderIds.length && x.componentCoderIds.every((c, i) => sameEncoding(coders, c, y.componentCoderIds[i]!));
+}
+
+/** Transforms whose payload is a ParDoPayload: ParDo and the expanded parts of a splittable DoFn. */
+const PAR_DO_PAYLOAD_URNS = new Set<string>([
+  Transforms.parDo,
+  Transforms.pairWithRestriction,
+  Transforms.splitAndSizeRestrictions,
+  Transforms.processSizedElementsAndRestrictions,
+]);
 
 function isRunnerTransform(t: PTransform): boolean {
   return RUNNER_TRANSFORMS.has(t.spec?.urn ?? "");

@@ -7,6 +7,7 @@ import {
   ParDoPayload,
   Pipeline,
   type PTransform,
+  TimeDomain_Enum,
 } from "apache-beam/proto/beam_runner_api";
 import { Environments, Requirements, ResourceHints, Transforms } from "../../common/urns.js";
 import type { EnvironmentSpec } from "../../common/task-spec.js";
@@ -146,9 +147,10 @@ function checkParDo(t: PTransform): void {
     }
   }
   for (const [name, spec] of Object.entries(payload.timerFamilySpecs)) {
-    // TimeDomain 1 = EVENT_TIME. Processing-time timers have no meaning in a batch runner.
-    if (spec.timeDomain !== 1) {
-      throw new UnsupportedPipelineError(`timer '${name}' uses a processing-time domain; only event-time timers are supported`, t.uniqueName);
+    // In batch both domains fire once the input is exhausted (Beam's batch runners do the same),
+    // so processing-time timers (GroupIntoBatches' buffering timer) run like event-time ones.
+    if (spec.timeDomain !== TimeDomain_Enum.EVENT_TIME && spec.timeDomain !== TimeDomain_Enum.PROCESSING_TIME) {
+      throw new UnsupportedPipelineError(`timer '${name}' uses time domain ${spec.timeDomain}; only event-time and processing-time timers are supported`, t.uniqueName);
     }
   }
 }

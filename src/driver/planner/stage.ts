@@ -53,6 +53,12 @@ export interface Stage {
   timers: { transformId: string; timerFamilyId: string; coderId: string }[];
   /** Stages whose outputs this stage reads; it starts only once they have committed. */
   upstream: string[];
+  /**
+   * Set on a stage with no SDK transform, which copies a runner transform's output (`pcollection`)
+   * to the materializations another runner transform reads (GroupByKey → Flatten / Reshuffle /
+   * GroupByKey): the worker runs it without a harness.
+   */
+  passThrough?: { pcollection: string };
   descriptor: ProcessBundleDescriptor;
   /**
    * When the main input is grouped with a merging WindowFn only the SDK can run: a second

@@ -43,6 +43,20 @@ export interface MergeOptions {
 
 export const DEFAULT_MERGE: MergeOptions = { threshold: 4096, factor: 16 };
 
+/**
+ * An input under both limits runs as one task instead of one per partition. Each task costs a
+ * bundle round trip (on Lambda an invocation, seconds if its environment is cold) and a
+ * bundle-level DoFn (BatchElements, finish_bundle, a per-bundle connection) sees its input in
+ * pieces: below about a thousand small elements that costs more than the parallelism saves, and
+ * Beam's own runners run such inputs as one bundle. `elements: 0` always splits.
+ */
+export interface SmallInputOptions {
+  elements: number;
+  bytes: number;
+}
+
+export const DEFAULT_SMALL_INPUT: SmallInputOptions = { elements: 1000, bytes: 1 << 20 };
+
 export interface RunOptions {
   jobId: string;
   pipelineOptionsJson: string;
@@ -54,6 +68,8 @@ export interface RunOptions {
   merge?: MergeOptions;
   /** Start consumer tasks before their input is complete (default on). */
   pipelining?: boolean;
+  /** Inputs that run as one task (default DEFAULT_SMALL_INPUT). */
+  smallInput?: SmallInputOptions;
   /** gzip every shuffle partition (see the measurement in docs/shuffle.md). */
   compressShuffle?: boolean;
   /** Launch a second attempt of straggling bundle tasks (off when absent); see speculation.ts. */
@@ -237,6 +253,8 @@ class JobScheduler {
     if (!side.every((id) => this.materializations.get(id)!.complete)) return false;
     if (!main.every((id) => this.producerOf.get(id)!.launched)) return false;
     if (main.every((id) => this.materializations.get(id)!.complete)) return false;
+    // Until what has committed shows the input is not small, it may yet run as one task.
+    if (this.isSmall(stage.main.edge)) return false;
     // Only the main input's producers may be unfinished; any other upstream must be done.
     const mainProducers = new Set(main.map((id) => this.producerOf.get(id)!.stage.id));
     if (!stage.upstream.every((u) => mainProducers.has(u) || this.stages.find((s) => s.stage.id === u)!.done)) return false;
@@ -263,10 +281,11 @@ class JobScheduler {
     const { stage } = run;
     run.launched = true;
     const specs: TaskSpec[] = [];
-    const taskCount = stage.main.kind === "impulse" ? 1 : this.options.partitions;
+    const whole = stage.main.kind === "edge" && run.early.size === 0 && this.isSmall(stage.main.edge);
+    const taskCount = stage.main.kind === "impulse" || whole ? 1 : this.options.partitions;
     for (let partition = 0; partition < taskCount; partition++) {
       if (run.early.has(partition)) continue;
-      const main = stage.main.kind === "impulse" ? undefined : this.staticInput(stage.main.edge, partition);
+      const main = stage.main.kind === "impulse" ? undefined : this.staticInput(stage.main.edge, whole ? "all" : partition);
       // An empty partition makes an empty bundle: skip it, as Beam's runners do.
       if (main && main.ranges.every((r) => r.end <= r.start) && stage.timers.length === 0) continue;
       specs.push(this.bundleSpec(stage, partition, main));
@@ -371,7 +390,25 @@ class JobScheduler {
       outputs: stage.outputs.map((o) => ({ ...o, partitions: this.options.partitions, ...(this.options.compressShuffle && { compression: "gzip" as const }) })),
       outputPrefix: "",
       timers: stage.timers,
+      ...(stage.passThrough && { passThrough: true as const }),
     };
+  }
+
+  /**
+   * Whether the outputs committed so far for `edge` are under the small-input limits. Every
+   * partition of a key-partitioned edge in one task still keeps each key in one task.
+   */
+  private isSmall(edge: Edge): boolean {
+    const limits = this.options.smallInput ?? DEFAULT_SMALL_INPUT;
+    let elements = 0;
+    let bytes = 0;
+    for (const source of edge.sources) {
+      for (const out of this.materializations.get(source)!.outputs) {
+        elements += out.elements;
+        bytes += out.offsets[out.offsets.length - 1]! - out.offsets[0]!;
+      }
+    }
+    return elements < limits.elements && bytes < limits.bytes;
   }
 
   /** The byte ranges a task reads from complete inputs: one partition of every source, or all. */
