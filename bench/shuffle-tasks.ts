@@ -65,7 +65,7 @@ export interface ReduceResult {
 
 export async function reduceTask(store: ObjectStore, outputs: PartitionedOutput[], partition: number, memoryBudgetBytes: number): Promise<ReduceResult> {
   const ranges: ObjectRange[] = outputs.map((o) => ({ key: o.key, start: o.offsets[partition]!, end: o.offsets[partition + 1]!, format: "keyed" }));
-  const read = { kind: "group" as const, inputWireCoderId: "wv", mergeWindows: false, timestampCombiner: "endOfWindow" as const };
+  const read = { kind: "group" as const, inputWireCoderId: "wv", windowMerge: "none" as const, timestampCombiner: "endOfWindow" as const };
   let groups = 0;
   let bytes = 0;
   for await (const chunk of readInputChunks(store, { read, wireCoderId: "wvGrouped", ranges }, coders, { memoryBudgetBytes, spillDir: tmpdir() })) {

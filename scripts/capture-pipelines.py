@@ -21,6 +21,7 @@ CAPTURED = [
     "flatten_partition_multi_output",
     "runner_transforms_back_to_back",
     "dataframe_read_csv",
+    "bounded_sessions",
 ]
 # As submitted with --experiments=pre_optimize=none: combiners not lifted by the SDK.
 CAPTURED_UNOPTIMIZED = ["combiners"]

@@ -1,7 +1,9 @@
 // The contract between the driver and a worker: one TaskSpec in, one TaskResult out.
 // Both are plain JSON so they can travel as a Lambda payload, an IPC message or an S3 object.
 
-export const TASK_SPEC_VERSION = 1;
+// 2: a grouped read says how windows merge (`windowMerge`) instead of a Sessions flag, and a task
+// may carry the descriptor of its WindowFn's merge (`windowMergeDescriptorKey`).
+export const TASK_SPEC_VERSION = 2;
 
 /** A byte range of one object in the object store; `end` is exclusive. */
 export interface ObjectRange {
@@ -19,7 +21,15 @@ export type EdgeRead =
   /** Elements are forwarded as stored. */
   | { kind: "plain" }
   /** Elements are KVs grouped by encoded key and window (GroupByKey). */
-  | { kind: "group"; inputWireCoderId: string; mergeWindows: boolean; timestampCombiner: "endOfWindow" | "earliest" | "latest" };
+  | { kind: "group"; inputWireCoderId: string; windowMerge: WindowMerge; timestampCombiner: "endOfWindow" | "earliest" | "latest" };
+
+/**
+ * How a grouping merges each key's windows: not at all (a non-merging WindowFn), as Sessions
+ * (overlapping interval windows; the runner does it), or by the pipeline's own WindowFn, which
+ * only the SDK can run: the worker runs the SDK's merge_windows transform through the task's
+ * `windowMergeDescriptorKey`.
+ */
+export type WindowMerge = "none" | "sessions" | "sdk";
 
 export interface TaskInput {
   read: EdgeRead;
@@ -90,6 +100,11 @@ export interface TaskSpec {
   attempt: number;
   /** Object-store key of the serialized ProcessBundleDescriptor (shared by all tasks of a stage). */
   descriptorKey: string;
+  /**
+   * When the main input's windows are merged by the SDK (`windowMerge: "sdk"`): the key of the
+   * stage's second descriptor, data source -> beam:transform:merge_windows:v1 -> data sink.
+   */
+  windowMergeDescriptorKey?: string;
   environment: EnvironmentSpec;
   /** JSON of the job's pipeline options, as the SDK harness reads PIPELINE_OPTIONS. */
   pipelineOptionsJson: string;

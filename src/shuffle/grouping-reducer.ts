@@ -34,6 +34,24 @@ export interface GroupingOptions {
   useKernel?: boolean;
 }
 
+/**
+ * How one key's windows merge: a window's encoding (as a latin1 string) to the encoding of the
+ * window it merges into. A window the map does not hold stays as it is.
+ */
+export type WindowMapping = ReadonlyMap<string, Buffer>;
+
+/** Merges one key's windows (distinct encodings). */
+export type MergeWindowsFn = (key: Buffer, windows: Buffer[]) => WindowMapping;
+
+/** One key's distinct windows, as a WindowFn merges them. */
+export interface KeyWindows {
+  key: Buffer;
+  windows: Buffer[];
+}
+
+/** Sessions: overlapping interval windows merge, whatever the key. */
+export const mergeSessionWindows: MergeWindowsFn = (_key, windows) => mergeIntervalWindows(windows);
+
 /** Whole encoded elements back to back; element i ends at ends[i]. */
 export interface ElementChunk {
   bytes: Buffer;
@@ -330,9 +348,15 @@ class MergedRuns implements RunCursor {
   }
 }
 
+/** Records held in memory, in the order a run reads them. */
+interface OrderedSegment {
+  segment: Segment;
+  order: Uint32Array;
+}
+
 export class GroupingReducer {
   private segment = new Segment();
-  private readonly memoryRuns: MemoryRun[] = [];
+  private readonly memoryRuns: OrderedSegment[] = [];
   private readonly spilled: string[] = [];
   private spillDir?: string;
   private heldBytes = 0;
@@ -372,7 +396,7 @@ export class GroupingReducer {
 
   private closeSegment(): void {
     if (this.segment.count === 0) return;
-    this.memoryRuns.push(new MemoryRun(this.segment, this.segment.sortedOrder()));
+    this.memoryRuns.push({ segment: this.segment, order: this.segment.sortedOrder() });
     this.segment = new Segment();
   }
 
@@ -380,7 +404,8 @@ export class GroupingReducer {
   private spill(): void {
     this.closeSegment();
     this.spillDir ??= mkdtempSync(join(this.options.spillDir, "blr-spill-"));
-    for (const run of this.memoryRuns.splice(0)) {
+    for (const { segment, order } of this.memoryRuns.splice(0)) {
+      const run = new MemoryRun(segment, order);
       const path = join(this.spillDir, `run-${this.spilled.length}`);
       const fd = openSync(path, "w");
       const out = new GrowableBuffer(SPILL_READ_BYTES + (1 << 16));
@@ -404,8 +429,11 @@ export class GroupingReducer {
     this.heldBytes = 0;
   }
 
-  /** The grouped elements, in chunks. Call once, after the last block. */
-  *chunks(): Generator<ElementChunk> {
+  /**
+   * The grouped elements, in chunks. Call once, after the last block. When windows merge,
+   * `merge` says how each key's windows do (by default as Sessions).
+   */
+  *chunks(merge: MergeWindowsFn = mergeSessionWindows): Generator<ElementChunk> {
     if (this.pending) {
       const inKernel = groupWithKernel(this.pending, {
         timestampCombiner: this.options.timestampCombiner,
@@ -418,19 +446,52 @@ export class GroupingReducer {
       }
       this.indexPending();
     }
+    const stream = this.records();
+    const emitter = new GroupEmitter(this.options);
+    if (this.options.mergeWindows) yield* emitter.mergingWindows(stream, merge);
+    else yield* emitter.byKeyAndWindow(stream);
+  }
+
+  /**
+   * Each key's distinct windows, keys in sorted order: what a WindowFn needs to merge them. A
+   * pass over the input of its own (spilled runs are read again); `chunks` may follow it.
+   */
+  *keyWindows(): Generator<KeyWindows> {
+    if (!this.options.mergeWindows) throw new Error("a key's windows are only collected for a grouping whose windows merge");
+    const stream = this.records();
+    let more = stream.advance();
+    while (more) {
+      const first = stream.view;
+      const hash = first.hash;
+      const key = Buffer.from(first.buf.subarray(first.keyStart, first.keyEnd));
+      // A key's records are sorted by window, so equal windows are adjacent.
+      const windows: Buffer[] = [];
+      do {
+        const v = stream.view;
+        const last = windows[windows.length - 1];
+        if (!last || !equalRanges(v.buf, v.windowStart, v.windowEnd, last, 0, last.length)) windows.push(Buffer.from(v.buf.subarray(v.windowStart, v.windowEnd)));
+        more = stream.advance();
+      } while (more && stream.view.hash === hash && equalRanges(stream.view.buf, stream.view.keyStart, stream.view.keyEnd, key, 0, key.length));
+      yield { key, windows };
+    }
+  }
+
+  /**
+   * Every record held or spilled, each group's records together, read from the start on every
+   * call: in (hash, key, window) order, except that input grouped in memory by hash table keeps
+   * a key's groups apart (only when windows do not merge).
+   */
+  private records(): RunCursor {
     if (this.spilled.length === 0 && this.memoryRuns.length === 0 && this.segment.count > 0 && !this.options.mergeWindows) {
       // Everything is in one in-memory segment: group by hash table, no run to merge with. The
       // table keeps each (key, window) group together but not a key's groups: merging windows
       // needs all of a key's windows adjacent, which only the sorted order gives.
-      this.memoryRuns.push(new MemoryRun(this.segment, this.segment.groupedOrder()));
+      this.memoryRuns.push({ segment: this.segment, order: this.segment.groupedOrder() });
       this.segment = new Segment();
     }
     this.closeSegment();
-    const runs: RunCursor[] = [...this.spilled.map((p) => new FileRun(p)), ...this.memoryRuns.splice(0)];
-    const stream = runs.length === 1 ? runs[0]! : new MergedRuns(runs);
-    const emitter = new GroupEmitter(this.options);
-    if (this.options.mergeWindows) yield* emitter.mergingWindows(stream);
-    else yield* emitter.byKeyAndWindow(stream);
+    const runs: RunCursor[] = [...this.spilled.map((p) => new FileRun(p)), ...this.memoryRuns.map(({ segment, order }) => new MemoryRun(segment, order))];
+    return runs.length === 1 ? runs[0]! : new MergedRuns(runs);
   }
 
   /** Deletes spill files. */
@@ -572,10 +633,10 @@ class GroupEmitter {
   }
 
   /**
-   * Session windows merge per key, so one key's entries are collected (in memory) before any of
+   * Merging windows merge per key, so one key's entries are collected (in memory) before any of
    * its groups can be written; their values are always inline.
    */
-  *mergingWindows(stream: RunCursor): Generator<ElementChunk> {
+  *mergingWindows(stream: RunCursor, merge: MergeWindowsFn): Generator<ElementChunk> {
     const out = this.out;
     let more = stream.advance();
     while (more) {
@@ -592,7 +653,7 @@ class GroupEmitter {
         });
         more = stream.advance();
       } while (more && stream.view.hash === hash && stream.view.buf.compare(key, 0, key.length, stream.view.keyStart, stream.view.keyEnd) === 0);
-      const merged = mergeIntervalWindows(entries.map((e) => e.window));
+      const merged = merge(key, distinctWindows(entries.map((e) => e.window)));
       const groups = new Map<string, { window: Buffer; entries: typeof entries }>();
       for (const e of entries) {
         const window = merged.get(e.window.toString("latin1")) ?? e.window;
@@ -617,6 +678,11 @@ class GroupEmitter {
     }
     if (out.length > 0) yield this.take();
   }
+}
+
+/** The windows without repeats (a key's entries arrive sorted by window, so repeats are adjacent). */
+function distinctWindows(windows: Buffer[]): Buffer[] {
+  return windows.filter((w, i) => i === 0 || !w.equals(windows[i - 1]!));
 }
 
 /** Whether a[as, ae) and b[bs, be) hold the same bytes (a loop: these are short keys and windows). */

@@ -9,5 +9,13 @@ export { CountingObjectStore } from "./counting-object-store.js";
 export { GrowableBuffer } from "./growable-buffer.js";
 export { hashBytes, KeyedRecordView } from "./keyed-record.js";
 export { ShuffleOutputWriter, appendKeyedRecords, type RecordFormat } from "./shuffle-writer.js";
-export { GroupingReducer, type GroupingOptions, type ElementChunk } from "./grouping-reducer.js";
+export {
+  GroupingReducer,
+  mergeSessionWindows,
+  type GroupingOptions,
+  type ElementChunk,
+  type KeyWindows,
+  type MergeWindowsFn,
+  type WindowMapping,
+} from "./grouping-reducer.js";
 export { OverflowValues } from "./overflow-values.js";

@@ -1,5 +1,6 @@
 // Turns stored records back into the elements a stage consumes: as stored, or grouped by
-// encoded key and window (GroupByKey, with session windows merged). Ranges are fetched with
+// encoded key and window (GroupByKey, with merging windows merged: Sessions by the runner, any
+// other merging WindowFn by the SDK through a WindowMerger). Ranges are fetched with
 // bounded concurrency and consumed in order as they arrive, and grouping spills to local disk
 // past a memory budget, so a task's input never has to fit in memory at once.
 import type { CoderTree } from "../codec/coders.js";
@@ -12,6 +13,8 @@ import { Coders } from "../common/urns.js";
 import {
   type ElementChunk,
   GroupingReducer,
+  type KeyWindows,
+  type MergeWindowsFn,
   GrowableBuffer,
   ObjectNotFoundError,
   type ObjectStore,
@@ -37,6 +40,17 @@ export interface ReadOptions {
   spillDir: string;
   /** Where values of huge groups go, when the consumer reads grouped values as a state-backed iterable. */
   overflow?: OverflowValues;
+  /** Merges windows with the pipeline's WindowFn, for a grouped read whose windows the SDK merges. */
+  windowMerger?: WindowMerger;
+}
+
+/** Runs a WindowFn's merge, which the runner cannot run itself, for every key of a partition. */
+export interface WindowMerger {
+  /**
+   * Takes each key's distinct windows (the iterable may be read lazily, once) and resolves to
+   * how each key's windows merge.
+   */
+  merge(keys: Iterable<KeyWindows>): Promise<MergeWindowsFn>;
 }
 
 /** The ranges of an input: those known at launch, then those its feeds list as they commit. */
@@ -124,13 +138,20 @@ export async function* readInputChunks(
     if (out.length > 0) yield { bytes: out.take(), ends };
     return;
   }
-  const inputWire = coders(input.read.inputWireCoderId);
-  const reducer = new GroupingReducer({ ...input.read, ...options });
+  const { inputWireCoderId, windowMerge, timestampCombiner } = input.read;
+  const inputWire = coders(inputWireCoderId);
+  const { windowMerger, ...grouping } = options;
+  const reducer = new GroupingReducer({ ...grouping, mergeWindows: windowMerge !== "none", timestampCombiner });
   try {
     for await (const { range, bytes } of fetchInOrder(store, inputRanges(store, input))) {
       reducer.addBlock(range.format === "keyed" ? bytes : toKeyedRecords(bytes, inputWire));
     }
-    yield* reducer.chunks();
+    if (windowMerge === "sdk") {
+      if (!windowMerger) throw new Error("this input's windows are merged by the SDK's WindowFn, but the task has no window-merging descriptor");
+      yield* reducer.chunks(await windowMerger.merge(reducer.keyWindows()));
+    } else {
+      yield* reducer.chunks();
+    }
   } finally {
     reducer.close();
   }

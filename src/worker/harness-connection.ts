@@ -182,6 +182,15 @@ export class HarnessConnection {
     }
   }
 
+  /** Sends a bundle's input to a data source: each chunk (whole elements) as one message, then the end alone. */
+  async sendInput(instructionId: string, transformId: string, chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void> {
+    for await (const data of chunks) {
+      if (data.length > 0) await this.send({ data: [{ instructionId, transformId, data, isLast: false }], timers: [] });
+    }
+    // The Fn API ignores data in a message that carries is_last, so the end goes alone.
+    await this.send({ data: [{ instructionId, transformId, data: new Uint8Array(), isLast: true }], timers: [] });
+  }
+
   recentErrors(): string[] {
     return [...this.logs];
   }

@@ -12,6 +12,7 @@ import { Transforms } from "../common/urns.js";
 import { type ObjectStore, OverflowValues, ShuffleOutputWriter, mergePartitionedOutputs } from "../shuffle/index.js";
 import { type ReadOptions, readInputChunks, readsStateBackedValues } from "./edge-reader.js";
 import { FnApiServer } from "./fn-api-server.js";
+import { SdkWindowMerger } from "./sdk-window-merger.js";
 import type { HarnessConnection } from "./harness-connection.js";
 import { type HarnessOptions, type SdkHarness, startHarness } from "./sdk-harness.js";
 import { TaskStateStore } from "./state-store.js";
@@ -160,9 +161,10 @@ export class TaskRunner {
       sinks.get(transformId)?.writer.addElements(data);
     };
 
+    const windowMerger = spec.windowMergeDescriptorKey ? new SdkWindowMerger(connection, await this.descriptor(spec.windowMergeDescriptorKey)) : undefined;
     const overflow =
       spec.main.kind === "edge" && readsStateBackedValues(coders(spec.main.wireCoderId)) ? new OverflowValues(tmpdir()) : undefined;
-    const readOptions: ReadOptions = { memoryBudgetBytes: SHUFFLE_MEMORY_BYTES, spillDir: tmpdir(), overflow };
+    const readOptions: ReadOptions = { memoryBudgetBytes: SHUFFLE_MEMORY_BYTES, spillDir: tmpdir(), overflow, windowMerger };
     const state = new TaskStateStore(this.store, spec.sideInputs, coders, readOptions);
     try {
       return await this.runBundles(spec, descriptor, connection, coders, state, onOutput, readOptions, sinks);
@@ -278,7 +280,7 @@ export class TaskRunner {
       state.handle,
     );
     try {
-      await sendInput(connection, instructionId, spec.main.sourceTransformId, input);
+      await connection.sendInput(instructionId, spec.main.sourceTransformId, input);
       for (const t of spec.timers) {
         const f = firing.find((x) => x.transformId === t.transformId && x.timerFamilyId === t.timerFamilyId);
         const base = { instructionId, transformId: t.transformId, timerFamilyId: t.timerFamilyId };
@@ -315,20 +317,6 @@ function outputWriters(spec: TaskSpec, coders: (id: string) => CoderTree): Outpu
 /** Impulse's one element: an empty byte array in the global window at the start of time. */
 function impulseElement(): Buffer {
   return encodeWindowedValue(encodeTimestampMillis(MIN_TIMESTAMP_MILLIS), new Uint8Array(), PANE_NO_FIRING, [Uint8Array.of(0)]);
-}
-
-/** Sends the main input: each chunk (whole elements) as one data message, then the end alone. */
-async function sendInput(
-  connection: HarnessConnection,
-  instructionId: string,
-  transformId: string,
-  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
-): Promise<void> {
-  for await (const data of chunks) {
-    if (data.length > 0) await connection.send({ data: [{ instructionId, transformId, data, isLast: false }], timers: [] });
-  }
-  // The Fn API ignores data in a message that carries is_last, so the end goes alone.
-  await connection.send({ data: [{ instructionId, transformId, data: new Uint8Array(), isLast: true }], timers: [] });
 }
 
 async function* chunkBytes(chunks: AsyncIterable<{ bytes: Buffer }>): AsyncGenerator<Uint8Array> {

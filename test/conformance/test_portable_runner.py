@@ -12,13 +12,7 @@ from apache_beam.options.pipeline_options import PortableOptions
 from apache_beam.runners.portability import portable_runner_test
 
 # Tests the runner cannot pass, each with the reason. Keep docs/conformance.md in step.
-SKIPS = {
-    "test_custom_merging_window": (
-        "custom merging WindowFns need the runner to call the SDK's merge_windows transform; "
-        "the runner merges only Sessions itself and rejects other merging WindowFns at Prepare "
-        "(Beam's Prism runner skips this test too)"
-    ),
-}
+SKIPS = {}
 
 
 class BeamLambdaRunnerTest(portable_runner_test.PortableRunnerTest):

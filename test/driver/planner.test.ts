@@ -1,9 +1,10 @@
 // The planner on real pipeline protos captured from the Python SDK (scripts/capture-pipelines.py).
 import { readFileSync } from "node:fs";
-import { DockerPayload, Pipeline } from "apache-beam/proto/beam_runner_api";
+import { RemoteGrpcPort } from "apache-beam/proto/beam_fn_api";
+import { DockerPayload, FunctionSpec, ParDoPayload, Pipeline } from "apache-beam/proto/beam_runner_api";
 import { describe, expect, it } from "vitest";
 import { isRunnerKnownCoder, resolveCoder, type CoderTree } from "../../src/codec/index.js";
-import { Environments, Transforms } from "../../src/common/urns.js";
+import { Coders, Environments, SideInputAccess, Transforms, WindowFns } from "../../src/common/urns.js";
 import { type ExecutionPlan, type Stage, UnsupportedPipelineError, planPipeline } from "../../src/driver/planner/index.js";
 
 const fixture = (name: string): Pipeline => Pipeline.fromBinary(readFileSync(new URL(`../fixtures/${name}.pb`, import.meta.url)));
@@ -202,7 +203,82 @@ describe("combiner lifting", () => {
   });
 });
 
+describe("planning custom merging WindowFns (BoundedSessions: a GroupByKey and a lifted CombinePerKey)", () => {
+  const pipeline = fixture("bounded_sessions");
+  const p = plan("bounded_sessions");
+  const groupedBy = (merge: string) => p.stages.filter((s) => s.main.kind === "edge" && s.main.edge.read.kind === "group" && s.main.edge.read.windowMerge === merge);
+  const portCoder = (stage: Stage, urn: string) => {
+    const t = Object.values(stage.windowMergeDescriptor!.transforms).find((x) => x.spec?.urn === urn)!;
+    return RemoteGrpcPort.fromBinary(t.spec!.payload).coderId;
+  };
+
+  it("leaves the merge of each GroupByKey whose WindowFn is not Sessions to the SDK", () => {
+    expect(groupedBy("sdk")).toHaveLength(2);
+    expect(groupedBy("sessions")).toHaveLength(0);
+    expect(plan("windowing").stages.filter((s) => s.main.kind === "edge" && s.main.edge.read.kind === "group" && s.main.edge.read.windowMerge === "sessions")).toHaveLength(1);
+  });
+
+  it("gives exactly those stages a descriptor that runs the WindowFn's merge: source, merge_windows, sink", () => {
+    for (const s of p.stages) expect(s.windowMergeDescriptor !== undefined, s.name).toBe(groupedBy("sdk").includes(s));
+    const strategies = Object.values(pipeline.components!.windowingStrategies).filter((w) => w.mergeStatus === 2);
+    for (const s of groupedBy("sdk")) {
+      const d = s.windowMergeDescriptor!;
+      const transforms = Object.values(d.transforms);
+      expect(transforms.map((t) => t.spec!.urn).sort()).toEqual([Transforms.mergeWindows, Transforms.dataSink, Transforms.dataSource].sort());
+      const merge = transforms.find((t) => t.spec!.urn === Transforms.mergeWindows)!;
+      expect(merge.environmentId).toBe(s.environmentId);
+      const windowFn = FunctionSpec.fromBinary(merge.spec!.payload);
+      expect(windowFn.urn).toBe("beam:window_fn:pickled_python:v1");
+      expect(strategies.some((w) => Buffer.from(w.windowFn!.payload).equals(Buffer.from(windowFn.payload)))).toBe(true);
+      for (const pc of Object.values(d.pcollections)) expect(d.windowingStrategies[pc.windowingStrategyId]!.windowFn!.urn).toBe(WindowFns.global);
+      expect(d.stateApiServiceDescriptor).toBeDefined();
+    }
+  });
+
+  it("sends and receives windows in the grouped input's own window coder, in shapes the runner parses", () => {
+    for (const s of groupedBy("sdk")) {
+      const coders = s.windowMergeDescriptor!.coders;
+      const read = s.main.kind === "edge" && s.main.edge.read.kind === "group" ? s.main.edge.read : undefined;
+      const window = coders[read!.inputWireCoderId]!.componentCoderIds[1]!;
+      const input = resolveCoder(coders, portCoder(s, Transforms.dataSource));
+      const output = resolveCoder(coders, portCoder(s, Transforms.dataSink));
+      for (const tree of [input, output]) {
+        expect(allRunnerKnown(tree)).toBe(true);
+        expect(tree.urn).toBe(Coders.windowedValue);
+        expect(tree.components[1]!.urn).toBe(Coders.globalWindow);
+      }
+      const inputWindows = coders[coders[coders[portCoder(s, Transforms.dataSource)]!.componentCoderIds[0]!]!.componentCoderIds[1]!]!;
+      expect(inputWindows.spec!.urn).toBe(Coders.iterable);
+      expect(inputWindows.componentCoderIds).toEqual([window]);
+      // KV(bytes nonce, KV(Iterable(W), Iterable(KV(W, Iterable(W)))))
+      const kv = output.components[0]!;
+      expect([kv.urn, kv.components[0]!.urn, kv.components[1]!.urn]).toEqual([Coders.kv, Coders.bytes, Coders.kv]);
+      const [unmerged, merges] = kv.components[1]!.components;
+      expect([unmerged!.urn, merges!.urn, merges!.components[0]!.urn]).toEqual([Coders.iterable, Coders.iterable, Coders.kv]);
+      expect(merges!.components[0]!.components[1]).toEqual(unmerged);
+    }
+  });
+});
+
 describe("rejecting what the runner cannot run, at Prepare", () => {
+  it("refuses a side input read from a GroupByKey whose windows only the SDK can merge", () => {
+    const pipeline = fixture("bounded_sessions");
+    const transforms = Object.values(pipeline.components!.transforms);
+    const grouped = Object.values(transforms.find((t) => t.uniqueName === "Group")!.outputs)[0]!;
+    const reader = transforms.find((t) => t.uniqueName === "TagSums")!;
+    const payload = ParDoPayload.fromBinary(reader.spec!.payload);
+    payload.sideInputs.side = { accessPattern: { urn: SideInputAccess.iterable, payload: new Uint8Array() }, viewFn: undefined, windowMappingFn: undefined };
+    reader.spec = { urn: reader.spec!.urn, payload: ParDoPayload.toBinary(payload) };
+    reader.inputs.side = grouped;
+    expect(() => planPipeline(pipeline, { pythonSdkVersion: "2.77.0" })).toThrow(/transform 'TagSums': side input 'side' reads a GroupByKey whose custom merging WindowFn/);
+  });
+
+  it("refuses a merging WindowFn of another environment than the stage reading its GroupByKey", () => {
+    const pipeline = fixture("bounded_sessions");
+    for (const w of Object.values(pipeline.components!.windowingStrategies)) if (w.mergeStatus === 2) w.environmentId = "java";
+    expect(() => planPipeline(pipeline, { pythonSdkVersion: "2.77.0" })).toThrow(/merging WindowFn of environment 'java'/);
+  });
+
   it("names the transform with an unsupported URN", () => {
     const pipeline = fixture("wordcount_files");
     const [id, t] = Object.entries(pipeline.components!.transforms).find(([, t]) => t.spec?.urn === Transforms.parDo && t.uniqueName.includes("FlatMap"))!;

@@ -689,3 +689,124 @@ def batched_inference(p, workdir):
         | RunInference(KeyedModelHandler(LinearModelHandler()))
         | beam.MapTuple(lambda key, result: (key, result.example, result.inference))
     )
+# Custom merging WindowFns: only the SDK can run their merge, so the runner asks it to
+# (beam:transform:merge_windows:v1). Each case prints the groups with their windows and timestamps.
+
+
+class FormatWindowAndTime(beam.DoFn):
+    def process(self, kv, w=beam.DoFn.WindowParam, ts=beam.DoFn.TimestampParam):
+        k, v = kv
+        yield (k, sorted(v) if isinstance(v, (list, tuple)) or hasattr(v, "__iter__") else v, float(w.start), float(w.end), float(ts))
+
+
+class EvenStartsMergingWindowFn(window.WindowFn):
+    """Beam's own test WindowFn (fn_runner_test.CustomMergingWindowFn): 1000 s windows, of which
+    those starting at an even second merge into one."""
+
+    def assign(self, context):
+        return [window.IntervalWindow(context.timestamp, context.timestamp + 1000)]
+
+    def merge(self, merge_context):
+        evens = [w for w in merge_context.windows if w.start % 2 == 0]
+        if evens:
+            merge_context.merge(evens, window.IntervalWindow(min(w.start for w in evens), max(w.end for w in evens)))
+
+    def get_window_coder(self):
+        return beam.coders.coders.IntervalWindowCoder()
+
+
+@case
+def custom_merging_window(p, workdir):
+    return (
+        p
+        | beam.Create([1, 2, 100, 101, 102])
+        | beam.Map(lambda t: window.TimestampedValue(("k", t), t))
+        | beam.WindowInto(EvenStartsMergingWindowFn())
+        | beam.GroupByKey()
+        | beam.ParDo(FormatWindowAndTime())
+    )
+
+
+class SameParityMergingWindowFn(window.WindowFn):
+    """One-second windows; of one key's windows, all that start at an even second merge into one
+    spanning them, and so do all that start at an odd second."""
+
+    def assign(self, context):
+        return [window.IntervalWindow(context.timestamp, context.timestamp + 1)]
+
+    def merge(self, merge_context):
+        for parity in (0, 1):
+            same = [w for w in merge_context.windows if int(w.start) % 2 == parity]
+            if len(same) > 1:
+                merge_context.merge(same, window.IntervalWindow(min(w.start for w in same), max(w.end for w in same)))
+
+    def get_window_coder(self):
+        return beam.coders.coders.IntervalWindowCoder()
+
+
+def keyed_events(p, label, keys, per_key, seed):
+    rng = random.Random(seed)
+    events = [(f"user-{k:03d}", rng.randrange(0, 600)) for k in range(keys) for _ in range(rng.randint(1, per_key))]
+    return p | label >> beam.Create(events) | f"{label}Stamp" >> beam.Map(lambda kv: window.TimestampedValue(kv, kv[1]))
+
+
+@case
+def merging_windows_by_parity(p, workdir):
+    return (
+        keyed_events(p, "Events", keys=400, per_key=12, seed=11)
+        | beam.WindowInto(SameParityMergingWindowFn())
+        | beam.GroupByKey()
+        | beam.ParDo(FormatWindowAndTime())
+    )
+
+
+class BoundedSessions(window.WindowFn):
+    """Sessions with a gap, cut where a session would pass a maximum length (the "bounded
+    sessions" of Streaming Systems, chapter 4)."""
+
+    def __init__(self, gap, max_length):
+        self.gap = gap
+        self.max_length = max_length
+
+    def assign(self, context):
+        return [window.IntervalWindow(context.timestamp, context.timestamp + self.gap)]
+
+    def merge(self, merge_context):
+        run, start, end = [], None, None
+        for w in sorted(merge_context.windows, key=lambda w: w.start):
+            if run and w.start < end and max(end, w.end) - start <= self.max_length:
+                run.append(w)
+                end = max(end, w.end)
+                continue
+            if len(run) > 1:
+                merge_context.merge(run, window.IntervalWindow(start, end))
+            run, start, end = [w], w.start, w.end
+        if len(run) > 1:
+            merge_context.merge(run, window.IntervalWindow(start, end))
+
+    def get_window_coder(self):
+        return beam.coders.coders.IntervalWindowCoder()
+
+
+@case
+def bounded_sessions(p, workdir):
+    events = keyed_events(p, "Events", keys=300, per_key=20, seed=12)
+    grouped = (
+        events
+        | "Window" >> beam.WindowInto(BoundedSessions(gap=15, max_length=60), timestamp_combiner=window.TimestampCombiner.OUTPUT_AT_EARLIEST)
+        | "Group" >> beam.GroupByKey()
+        | "FormatGroups" >> beam.ParDo(FormatWindowAndTime())
+        | "TagGroups" >> beam.Map(lambda x: ("group",) + x)
+    )
+    summed = (
+        events
+        | "WindowSum" >> beam.WindowInto(BoundedSessions(gap=15, max_length=60))
+        | "Sum" >> beam.CombinePerKey(sum)
+        | "FormatSums" >> beam.ParDo(FormatWindowAndTime())
+        | "TagSums" >> beam.Map(lambda x: ("sum",) + x)
+    )
+    # Back to the global window before the Flatten: its inputs must share one windowing.
+    return (
+        grouped | "GlobalGroups" >> beam.WindowInto(window.GlobalWindows()),
+        summed | "GlobalSums" >> beam.WindowInto(window.GlobalWindows()),
+    ) | beam.Flatten()

@@ -8,10 +8,19 @@ import type { Coder } from "apache-beam/proto/beam_runner_api";
 import { describe, expect, it } from "vitest";
 import { ByteReader, ByteWriter, decodeIntervalWindow, decodeTimestampMillis, encodeIntervalWindow, encodeTimestampMillis, resolveCoder, splitWindowedValue, windowMaxTimestamp } from "../../src/codec/index.js";
 import { Coders } from "../../src/common/urns.js";
-import { GroupingReducer, LocalObjectStore, OverflowValues, ShuffleOutputWriter, mergeGroups, mergePartitionedOutputs } from "../../src/shuffle/index.js";
+import {
+  GroupingReducer,
+  type KeyWindows,
+  LocalObjectStore,
+  type MergeWindowsFn,
+  OverflowValues,
+  ShuffleOutputWriter,
+  mergeGroups,
+  mergePartitionedOutputs,
+} from "../../src/shuffle/index.js";
 import { groupingKernel } from "../../src/shuffle/wasm-grouping.js";
-import type { ObjectRange } from "../../src/common/task-spec.js";
-import { readInputChunks } from "../../src/worker/edge-reader.js";
+import type { ObjectRange, WindowMerge } from "../../src/common/task-spec.js";
+import { type WindowMerger, readInputChunks } from "../../src/worker/edge-reader.js";
 
 const coder = (urn: string, ...components: string[]): Coder => ({ spec: { urn, payload: new Uint8Array() }, componentCoderIds: components });
 const CODERS: Record<string, Coder> = {
@@ -59,8 +68,9 @@ interface ShuffleOptions {
   mergeFactor?: number;
   /** Map writers' memory budget: past it they spill to local disk. */
   mapMemoryBudgetBytes?: number;
-  /** Merge each key's overlapping interval windows (Sessions). */
-  mergeWindows?: boolean;
+  /** How each key's windows merge: not at all, as Sessions, or as `windowMerger` says (the SDK's WindowFn). */
+  windowMerge?: WindowMerge;
+  windowMerger?: WindowMerger;
 }
 
 const lp = (b: Buffer) => new ByteWriter().varint(b.length).bytes(b).finish();
@@ -124,8 +134,13 @@ async function shuffle(entries: Entry[], o: ShuffleOptions) {
     const ranges: ObjectRange[] = outputs.map((out) => ({ key: out.key, start: out.offsets[p]!, end: out.offsets[p + 1]!, format, compression: o.compression }));
     requests += ranges.filter((r) => r.end > r.start).length;
     const wire = global ? "wvGroupedGlobal" : "wvGrouped";
-    const read = { kind: "group" as const, inputWireCoderId: input, mergeWindows: o.mergeWindows ?? false, timestampCombiner: o.timestampCombiner ?? "endOfWindow" };
-    const chunks = readInputChunks(store, { read, wireCoderId: wire, ranges }, coders, { memoryBudgetBytes: o.memoryBudgetBytes ?? 64 << 20, spillDir, overflow });
+    const read = { kind: "group" as const, inputWireCoderId: input, windowMerge: o.windowMerge ?? "none", timestampCombiner: o.timestampCombiner ?? "endOfWindow" };
+    const chunks = readInputChunks(store, { read, wireCoderId: wire, ranges }, coders, {
+      memoryBudgetBytes: o.memoryBudgetBytes ?? 64 << 20,
+      spillDir,
+      overflow,
+      windowMerger: o.windowMerger,
+    });
     for await (const chunk of chunks) {
       if (readdirSync(spillDir).some((d) => d.startsWith("blr-spill-"))) stats.spilled = true;
       let start = 0;
@@ -194,6 +209,55 @@ function sessionReference(entries: Entry[]): Map<string, Buffer[]> {
   return groups;
 }
 
+/**
+ * A custom merging WindowFn, as the SDK would run it: of one key's windows, those starting at an
+ * even millisecond merge into one spanning them all; the odd ones stay as they are.
+ */
+function mergeEvenWindows(windows: Buffer[]): Map<string, Buffer> {
+  const even = windows.filter((w) => decodeIntervalWindow(w).start % 2n === 0n);
+  if (even.length < 2) return new Map();
+  const bounds = even.map((w) => decodeIntervalWindow(w));
+  const into = encodeIntervalWindow({
+    start: bounds.reduce((m, b) => (b.start < m ? b.start : m), bounds[0]!.start),
+    end: bounds.reduce((m, b) => (b.end > m ? b.end : m), bounds[0]!.end),
+  });
+  return new Map(even.map((w) => [w.toString("latin1"), into]));
+}
+
+/** Stands in for the SDK harness behind the WindowMerger interface, recording what it was asked. */
+class EvenWindowsMerger implements WindowMerger {
+  readonly asked: KeyWindows[] = [];
+  calls = 0;
+
+  async merge(keys: Iterable<KeyWindows>): Promise<MergeWindowsFn> {
+    this.calls++;
+    const byKey = new Map<string, Map<string, Buffer>>();
+    for (const k of keys) {
+      this.asked.push(k);
+      byKey.set(k.key.toString("latin1"), mergeEvenWindows(k.windows));
+    }
+    return (key) => byKey.get(key.toString("latin1")) ?? new Map();
+  }
+}
+
+/** The same merge done the obvious way: every key's windows at once, then group by merged window. */
+function evenWindowsReference(entries: Entry[]): { groups: Map<string, Buffer[]>; timestamps: Map<string, bigint> } {
+  const windowsOf = new Map<string, Buffer[]>();
+  for (const e of entries) windowsOf.set(lp(e.key).toString("hex"), [...(windowsOf.get(lp(e.key).toString("hex")) ?? []), e.window]);
+  const mergedOf = new Map([...windowsOf].map(([k, ws]) => [k, mergeEvenWindows(ws.filter((w, i) => ws.findIndex((x) => x.equals(w)) === i))]));
+  const groups = new Map<string, Buffer[]>();
+  const timestamps = new Map<string, bigint>();
+  for (const e of entries) {
+    const key = lp(e.key).toString("hex");
+    const window = mergedOf.get(key)!.get(e.window.toString("latin1")) ?? e.window;
+    const id = `${key}/${window.toString("hex")}`;
+    groups.set(id, [...(groups.get(id) ?? []), e.value]);
+    const ts = timestamps.get(id);
+    if (ts === undefined || e.ts! < ts) timestamps.set(id, e.ts!);
+  }
+  return { groups, timestamps };
+}
+
 function sortedValues(groups: Map<string, Buffer[]>): Map<string, string[]> {
   return new Map([...groups].map(([k, v]) => [k, v.map((b) => b.toString("hex")).sort()]));
 }
@@ -255,11 +319,49 @@ describe("grouping through the shuffle equals an in-memory grouping", () => {
       return encodeIntervalWindow({ start, end: start + 10n });
     };
     const entries = generate(6000, 21, (r) => Buffer.from(`user-${Math.floor(r() * 300)}`), window);
-    const { groups, stats } = await shuffle(entries, { maps: 5, partitions, global: false, mergeWindows: true, memoryBudgetBytes });
+    const { groups, stats } = await shuffle(entries, { maps: 5, partitions, global: false, windowMerge: "sessions", memoryBudgetBytes });
     if (memoryBudgetBytes) expect(stats.spilled).toBe(true);
     const expected = sessionReference(entries);
     expect(expected.size).toBeGreaterThan(300);
     expect(sortedValues(groups)).toEqual(sortedValues(expected));
+  });
+
+  it.each([
+    { partitions: 1, memoryBudgetBytes: undefined },
+    { partitions: 3, memoryBudgetBytes: undefined },
+    { partitions: 7, memoryBudgetBytes: undefined },
+    { partitions: 3, memoryBudgetBytes: 8 * 1024 },
+  ])("windows merged by a WindowFn outside the runner group as it says, asked once per partition with each key's distinct windows (%o)", async ({ partitions, memoryBudgetBytes }) => {
+    const window = (r: () => number) => {
+      const start = BigInt(Math.floor(r() * 400));
+      return encodeIntervalWindow({ start, end: start + 10n });
+    };
+    const entries = generate(6000, 22, (r) => Buffer.from(`user-${Math.floor(r() * 300)}`), window);
+    const r = rng(23);
+    for (const e of entries) e.ts = BigInt(Math.floor(r() * 1e6));
+    const merger = new EvenWindowsMerger();
+    const { groups, stats, timestamps } = await shuffle(entries, {
+      maps: 5,
+      partitions,
+      global: false,
+      windowMerge: "sdk",
+      windowMerger: merger,
+      timestampCombiner: "earliest",
+      memoryBudgetBytes,
+    });
+    if (memoryBudgetBytes) expect(stats.spilled).toBe(true);
+
+    expect(merger.calls).toBe(partitions);
+    const asked = new Map(merger.asked.map((k) => [k.key.toString("hex"), k.windows.map((w) => w.toString("hex"))]));
+    expect(asked.size, "each key asked about once").toBe(merger.asked.length);
+    const windowsOf = new Map<string, Set<string>>();
+    for (const e of entries) windowsOf.set(lp(e.key).toString("hex"), (windowsOf.get(lp(e.key).toString("hex")) ?? new Set()).add(e.window.toString("hex")));
+    expect(new Map([...asked].map(([k, ws]) => [k, [...ws].sort()]))).toEqual(new Map([...windowsOf].map(([k, ws]) => [k, [...ws].sort()])));
+
+    const expected = evenWindowsReference(entries);
+    expect(expected.groups.size).toBeLessThan(new Set(entries.map((e) => `${e.key}/${e.window.toString("hex")}`)).size);
+    expect(sortedValues(groups)).toEqual(sortedValues(expected.groups));
+    expect(timestamps).toEqual(expected.timestamps);
   });
 
   it("plain-framed map outputs (a materialization also read ungrouped) group the same", async () => {

@@ -11,24 +11,24 @@ import {
   ParDoPayload,
   type PTransform,
   type Coder,
+  type WindowingStrategy,
 } from "apache-beam/proto/beam_runner_api";
-import { ProcessBundleDescriptor, RemoteGrpcPort } from "apache-beam/proto/beam_fn_api";
+import { ProcessBundleDescriptor } from "apache-beam/proto/beam_fn_api";
 import { addCoder, lengthPrefixUnknownCoders } from "../../codec/coders.js";
 import { Coders, SideInputAccess, Transforms, WindowFns } from "../../common/urns.js";
 import type { EdgeRead } from "../../common/task-spec.js";
+import { WORKER_ENDPOINT_PLACEHOLDER, dataTransform } from "./data-transforms.js";
 import { UnsupportedPipelineError } from "./errors.js";
+import { windowMergeDescriptor } from "./window-merge-descriptor.js";
 import { RUNNER_TRANSFORMS } from "./runner-transforms.js";
 import type { Edge, Stage, StageOutput } from "./stage.js";
 
-interface StageBuilder extends Omit<Stage, "descriptor" | "outputs" | "upstream"> {
+interface StageBuilder extends Omit<Stage, "descriptor" | "windowMergeDescriptor" | "outputs" | "upstream"> {
   outputs: Map<string, StageOutput>;
   upstream: Set<string>;
   /** Root key: stages reading the same runner edge in the same environment share one stage. */
   rootKey?: string;
 }
-
-/** Placeholder address of the data and state services; the worker fills in its own. */
-export const WORKER_ENDPOINT_PLACEHOLDER = "worker-endpoint-placeholder";
 
 export function fuseStages(leaves: string[], components: Components, spreadInput: Set<string>): Stage[] {
   return new Fuser(components, spreadInput).fuse(leaves);
@@ -128,6 +128,12 @@ class Fuser {
         throw new UnsupportedPipelineError(`side input '${tag}' uses access pattern '${access}'`, t.uniqueName);
       }
       const edge = this.edgeFor(t.inputs[tag]!, "spread", t);
+      if (edge.read.kind === "group" && edge.read.windowMerge === "sdk") {
+        throw new UnsupportedPipelineError(
+          `side input '${tag}' reads a GroupByKey whose custom merging WindowFn only the SDK can merge, which the runner does for main inputs only`,
+          t.uniqueName,
+        );
+      }
       stage.sideInputs.push({ transformId: id, tag, accessPattern: access === SideInputAccess.multimap ? "multimap" : "iterable", edge });
       this.linkUpstream(stage, edge);
     }
@@ -186,16 +192,37 @@ class Fuser {
     return { pcollection, read, sources, wireCoderId: this.wireCoder(pcollection) };
   }
 
-  private groupingOf(input: string): Pick<Extract<EdgeRead, { kind: "group" }>, "mergeWindows" | "timestampCombiner"> {
-    const pc = this.components.pcollections[input]!;
-    const strategy = this.components.windowingStrategies[pc.windowingStrategyId]!;
+  private groupingOf(input: string): Pick<Extract<EdgeRead, { kind: "group" }>, "windowMerge" | "timestampCombiner"> {
+    const strategy = this.windowingOf(input);
     const windowFn = strategy.windowFn?.urn ?? WindowFns.global;
-    if (strategy.mergeStatus === 2 /* NEEDS_MERGE */ && windowFn !== WindowFns.sessions) {
-      throw new UnsupportedPipelineError(`custom merging window function '${windowFn}' is not supported`, pc.uniqueName);
-    }
+    // Sessions are merged by the runner; any other WindowFn that needs merging, by the SDK.
+    const windowMerge = windowFn === WindowFns.sessions ? "sessions" : strategy.mergeStatus === 2 /* NEEDS_MERGE */ ? "sdk" : "none";
     // OutputTime: 1 = END_OF_WINDOW, 2 = LATEST_IN_PANE, 3 = EARLIEST_IN_PANE.
     const timestampCombiner = strategy.outputTime === 2 ? "latest" : strategy.outputTime === 3 ? "earliest" : "endOfWindow";
-    return { mergeWindows: windowFn === WindowFns.sessions, timestampCombiner };
+    return { windowMerge, timestampCombiner };
+  }
+
+  private windowingOf(pcollection: string): WindowingStrategy {
+    return this.components.windowingStrategies[this.components.pcollections[pcollection]!.windowingStrategyId]!;
+  }
+
+  /** For a stage whose grouped main input the SDK merges: the descriptor that runs the merge. */
+  private windowMergeDescriptorOf(s: StageBuilder): ProcessBundleDescriptor | undefined {
+    if (s.main.kind !== "edge" || s.main.edge.read.kind !== "group" || s.main.edge.read.windowMerge !== "sdk") return undefined;
+    const gbk = this.transform(this.producer.get(s.main.edge.pcollection)!);
+    const strategy = this.windowingOf(Object.values(gbk.inputs)[0]!);
+    if (s.passThrough) {
+      // A pass-through stage starts no harness, so nothing could merge its windows.
+      throw new UnsupportedPipelineError("its output, grouped with a merging WindowFn of the SDK, is read directly by another runner transform", gbk.uniqueName);
+    }
+    // The worker runs the merge on the stage's harness; a WindowFn of another SDK would need a second one.
+    if (strategy.environmentId && strategy.environmentId !== s.environmentId) {
+      throw new UnsupportedPipelineError(
+        `its input is grouped with a merging WindowFn of environment '${strategy.environmentId}', but the stage reading it runs in '${s.environmentId}'`,
+        gbk.uniqueName,
+      );
+    }
+    return windowMergeDescriptor(`${s.id}/merge_windows`, this.components, strategy, s.environmentId);
   }
 
   /** Follows Flattens back to the PCollections that stages actually produce. */
@@ -300,6 +327,7 @@ class Fuser {
     return {
       ...s,
       main,
+      windowMergeDescriptor: this.windowMergeDescriptorOf(s),
       name: s.passThrough ? s.name : s.transformIds.map((id) => this.transform(id).uniqueName).join(" + "),
       mainConsumer: consumers.length === 1 ? consumers[0] : undefined,
       outputs: [...s.outputs.values()],
@@ -336,18 +364,4 @@ const PAR_DO_PAYLOAD_URNS = new Set<string>([
 
 function isRunnerTransform(t: PTransform): boolean {
   return RUNNER_TRANSFORMS.has(t.spec?.urn ?? "");
-}
-
-function dataTransform(id: string, urn: string, coderId: string, inputs: Record<string, string>, outputs: Record<string, string>): PTransform {
-  const port = RemoteGrpcPort.toBinary({ apiServiceDescriptor: { url: WORKER_ENDPOINT_PLACEHOLDER }, coderId });
-  return {
-    uniqueName: id,
-    spec: { urn, payload: port },
-    subtransforms: [],
-    inputs,
-    outputs,
-    displayData: [],
-    environmentId: "",
-    annotations: {},
-  };
 }

@@ -60,6 +60,11 @@ export interface Stage {
    */
   passThrough?: { pcollection: string };
   descriptor: ProcessBundleDescriptor;
+  /**
+   * When the main input is grouped with a merging WindowFn only the SDK can run: a second
+   * descriptor, data source -> merge_windows -> data sink, run on the stage's harness.
+   */
+  windowMergeDescriptor?: ProcessBundleDescriptor;
 }
 
 export interface ExecutionPlan {

@@ -148,9 +148,20 @@ interface StageRun {
 export async function runPlan(plan: ExecutionPlan, backend: Backend, store: ObjectStore, options: RunOptions): Promise<void> {
   const jobPrefix = `jobs/${options.jobId}`;
   await Promise.all(
-    plan.stages.map((s) => store.put(`${jobPrefix}/descriptors/${s.id}`, ProcessBundleDescriptor.toBinary(s.descriptor))),
+    plan.stages.flatMap((s) => [
+      store.put(descriptorKey(jobPrefix, s), ProcessBundleDescriptor.toBinary(s.descriptor)),
+      ...(s.windowMergeDescriptor ? [store.put(windowMergeDescriptorKey(jobPrefix, s), ProcessBundleDescriptor.toBinary(s.windowMergeDescriptor))] : []),
+    ]),
   );
   await new JobScheduler(plan, backend, store, options, jobPrefix).run();
+}
+
+function descriptorKey(jobPrefix: string, stage: Stage): string {
+  return `${jobPrefix}/descriptors/${stage.id}`;
+}
+
+function windowMergeDescriptorKey(jobPrefix: string, stage: Stage): string {
+  return `${jobPrefix}/descriptors/${stage.id}-merge-windows`;
 }
 
 class JobScheduler {
@@ -363,7 +374,8 @@ class JobScheduler {
       stageName: stage.name,
       taskIndex,
       attempt: 0,
-      descriptorKey: `${this.jobPrefix}/descriptors/${stage.id}`,
+      descriptorKey: descriptorKey(this.jobPrefix, stage),
+      ...(stage.windowMergeDescriptor && { windowMergeDescriptorKey: windowMergeDescriptorKey(this.jobPrefix, stage) }),
       environment: this.plan.environments[stage.environmentId]! satisfies EnvironmentSpec,
       pipelineOptionsJson: this.options.pipelineOptionsJson,
       artifactPrefix: this.options.artifactPrefix,
