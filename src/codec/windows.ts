@@ -10,8 +10,19 @@ export const GLOBAL_WINDOW_MAX_TIMESTAMP_MILLIS = MAX_TIMESTAMP_MILLIS - 86_400_
 
 /** Pane of a value that has not been through a trigger firing (PaneInfo.NO_FIRING). */
 export const PANE_NO_FIRING = Uint8Array.of(0x0f);
-/** The only pane of a batch GroupByKey result: first, last, on time. */
+/** The only pane of a batch GroupByKey result in the global window: first, last, on time. */
 export const PANE_ON_TIME_ONLY = Uint8Array.of(0x07);
+/**
+ * The only pane of a batch GroupByKey result in any other window: first and on time but not
+ * last, as Beam's Python batch GroupByKey marks it (its default trigger does not know that no
+ * late data will come); Beam's own tests check this flag.
+ */
+export const PANE_ON_TIME_NOT_LAST = Uint8Array.of(0x05);
+
+/** The pane a batch GroupByKey gives a group in the window encoded as `windowBytes`. */
+export function groupedPane(windowLength: number): number {
+  return windowLength === 0 ? PANE_ON_TIME_ONLY[0]! : PANE_ON_TIME_NOT_LAST[0]!;
+}
 
 export interface IntervalWindow {
   /** Inclusive start and exclusive end, in milliseconds. */

@@ -11,7 +11,7 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "n
 import { endianness } from "node:os";
 import { join } from "node:path";
 import { encodeTimestampMillis } from "../codec/byte-io.js";
-import { PANE_ON_TIME_ONLY, mergeIntervalWindows, windowMaxTimestamp } from "../codec/windows.js";
+import { groupedPane, mergeIntervalWindows, windowMaxTimestamp } from "../codec/windows.js";
 import { GrowableBuffer, readVarintAt, varintEnd, varintSize } from "./growable-buffer.js";
 import { KeyedRecordView, compareKeyed } from "./keyed-record.js";
 import type { OverflowValues } from "./overflow-values.js";
@@ -500,7 +500,7 @@ export class GroupingReducer {
   }
 }
 
-/** Writes GroupByKey output elements: WindowedValue(KV(key, Iterable(values))), pane ON_TIME. */
+/** Writes GroupByKey output elements: WindowedValue(KV(key, Iterable(values))), one ON_TIME pane (see groupedPane). */
 class GroupEmitter {
   private readonly out: GrowableBuffer;
   private ends: number[] = [];
@@ -536,7 +536,7 @@ class GroupEmitter {
     out.length += 8; // the timestamp, written when the group is complete
     out.int32(1);
     out.range(window, windowStart, windowEnd);
-    out.byte(PANE_ON_TIME_ONLY[0]!);
+    out.byte(groupedPane(windowEnd - windowStart));
     out.range(key, keyStart, keyEnd);
     const countAt = out.length;
     out.length += 4;

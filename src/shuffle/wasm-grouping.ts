@@ -6,14 +6,14 @@
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { encodeTimestampMillis } from "../codec/byte-io.js";
-import { GLOBAL_WINDOW_MAX_TIMESTAMP_MILLIS, PANE_ON_TIME_ONLY } from "../codec/windows.js";
+import { GLOBAL_WINDOW_MAX_TIMESTAMP_MILLIS, PANE_ON_TIME_NOT_LAST, PANE_ON_TIME_ONLY } from "../codec/windows.js";
 import type { ElementChunk } from "./grouping-reducer.js";
 
 interface KernelExports {
   countRecords(ptr: number, len: number): number;
   indexRecords(ptr: number, len: number, meta: number, first: number): number;
   group(n: number, meta: number, table: number, mask: number, next: number, tail: number, bytes: number, order: number): void;
-  emit(order: number, n: number, from: number, meta: number, out: number, capacity: number, ends: number, combiner: number, globalEnd: number, pane: number): number;
+  emit(order: number, n: number, from: number, meta: number, out: number, capacity: number, ends: number, combiner: number, globalEnd: number, globalPane: number, windowedPane: number): number;
   largestGroupBytes: WebAssembly.Global;
   emittedBytes: WebAssembly.Global;
   emittedElements: WebAssembly.Global;
@@ -141,7 +141,7 @@ function* emitChunks(
       // An element is at least 17 bytes: this many ends always fit.
       const ends = layout.take(Math.ceil(capacity / 17) * 4 + 4);
       const from = i;
-      i = k.emit(grouped.order, grouped.n, from, grouped.meta, out, capacity, ends, COMBINERS[options.timestampCombiner], grouped.globalEnd, PANE_ON_TIME_ONLY[0]!);
+      i = k.emit(grouped.order, grouped.n, from, grouped.meta, out, capacity, ends, COMBINERS[options.timestampCombiner], grouped.globalEnd, PANE_ON_TIME_ONLY[0]!, PANE_ON_TIME_NOT_LAST[0]!);
       const elements = k.emittedElements.value as number;
       if (elements === 0) {
         // The next group is larger than a chunk: make room for it.

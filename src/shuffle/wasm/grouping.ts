@@ -168,7 +168,8 @@ export function emit(
   ends: usize,
   combiner: i32,
   globalEnd: usize,
-  pane: u8,
+  globalPane: u8,
+  windowedPane: u8,
 ): i32 {
   let o: usize = out;
   const limit = out + <usize>capacity;
@@ -197,7 +198,7 @@ export function emit(
     o += 4;
     memory.copy(o, windowStart, windowLength);
     o += windowLength;
-    store<u8>(o, pane);
+    store<u8>(o, windowLength == 0 ? globalPane : windowedPane);
     o += 1;
     memory.copy(o, keyStart, keyLength);
     o += keyLength;
