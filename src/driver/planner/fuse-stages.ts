@@ -183,6 +183,11 @@ class Fuser {
     } else if (urn === Transforms.reshuffle) {
       // Reshuffle needs no keys and no grouping: its input is materialized and spread over tasks.
       sourcesOf = Object.values(producer.inputs)[0]!;
+      // It is the identity, so a GroupByKey's output is read through it as it is, grouped and in
+      // the GroupByKey output's coder (the stage's source decodes with the edge's coder).
+      if (this.transform(this.producer.get(sourcesOf)!).spec?.urn === Transforms.groupByKey) {
+        return { ...this.edgeFor(sourcesOf, partitionBy, consumer), pcollection };
+      }
     } else if (urn === Transforms.impulse) {
       throw new UnsupportedPipelineError("reading an Impulse output as a side input or through a Flatten is not supported", consumer.uniqueName);
     }
