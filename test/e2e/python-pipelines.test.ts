@@ -108,6 +108,27 @@ describe("Beam Python pipelines on the embedded backend", () => {
     expect(jobNamed("longer_than_timeout")?.state).toBe(JobState_Enum.DONE);
   });
 
+  it("hands a DoFn's exception to wait_until_finish() when the failing job outlasts job_server_timeout", async () => {
+    const script = [
+      "import time, apache_beam as beam",
+      "from apache_beam.options.pipeline_options import PipelineOptions",
+      `p = beam.Pipeline(options=PipelineOptions(['--runner=PortableRunner', '--job_endpoint=${server.address}', '--job_server_timeout=2', '--job_name=fails_after_timeout']))`,
+      "def slow_failure(x):",
+      "    time.sleep(1.5)",
+      "    raise KeyError('the slow DoFn gave up')",
+      "_ = p | beam.Create([1]) | 'SlowFailure' >> beam.Map(slow_failure)",
+      "try:",
+      "    p.run().wait_until_finish()",
+      "except Exception as e:",
+      "    print(type(e).__name__, e)",
+    ].join("\n");
+    const { stdout } = await run(defaultPython(), ["-c", script]);
+    // Three attempts of 1.5 s each: the job fails well after the 2 s deadline Python asked for.
+    expect(stdout).toMatch(/^RuntimeError .*failed in state FAILED: stage s\d+ failed in task \d+ at transform 'SlowFailure'/m);
+    expect(stdout).toContain("KeyError: 'the slow DoFn gave up'");
+    expect(stdout).not.toContain("DEADLINE_EXCEEDED");
+  });
+
   it("rejects a pipeline with an unsupported transform at Prepare, naming it", async () => {
     const jobsBefore = server.registry.jobs.size;
     const script = [
