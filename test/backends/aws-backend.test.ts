@@ -21,12 +21,15 @@ import { ASYNC_PAYLOAD_LIMIT_BYTES, taskReferenceKey } from "../../src/common/ta
 import type { MergeTaskSpec } from "../../src/common/task-spec.js";
 import { JobServer, defaultPython } from "../../src/driver/index.js";
 import { openObjectStore } from "../../src/shuffle/index.js";
-import { type CaseResult, parentOf, runCases } from "../e2e/run-cases.js";
+import { type CaseResult, S3_CASES, parentOf, runCases } from "../e2e/run-cases.js";
 import { mergeTaskOver } from "./merge-task.js";
 
 const run = promisify(execFile);
 // The straggler goes last: its stalled first attempt keeps one environment busy after its job ends.
-const NAMES = ["side_inputs", "cogroupbykey", "wordcount_files", "environment_killed_mid_task", "worker_killed_mid_task", "straggler"];
+// The S3 cases read and write s3:// data with the default environment: the emulated functions'
+// harnesses reach LocalStack through the AWS environment they inherit, as a deployed function's
+// reach S3 with its role's credentials.
+const NAMES = ["side_inputs", "cogroupbykey", "wordcount_files", ...S3_CASES, "environment_killed_mid_task", "worker_killed_mid_task", "straggler"];
 
 type Results = Record<string, CaseResult>;
 
@@ -52,6 +55,7 @@ beforeAll(async () => {
   } catch (e) {
     throw new Error(`LocalStack is not reachable at ${LOCALSTACK_ENV.AWS_ENDPOINT_URL} (start it with localstack/start.sh; npm test does): ${(e as Error).message}`);
   }
+  process.env.BEAM_LAMBDA_TEST_S3 = `s3://${resources.bucket}/cases`;
   // Three environments: with speculation on, early (pipelined) tasks leave two free, one for the
   // straggler and one for its copy.
   lambda = await LambdaServiceEmulator.start({

@@ -810,3 +810,86 @@ def bounded_sessions(p, workdir):
         grouped | "GlobalGroups" >> beam.WindowInto(window.GlobalWindows()),
         summed | "GlobalSums" >> beam.WindowInto(window.GlobalWindows()),
     ) | beam.Flatten()
+
+
+# --- Data in S3 (LocalStack in the tests): BEAM_LAMBDA_TEST_S3 names an s3://bucket/prefix the
+# case may write under. The client uploads inputs with boto3; the workers' harnesses read and
+# write s3:// paths through Beam's S3 filesystem, with boto3's default credentials chain.
+
+
+def s3_prefix(name):
+    base = os.environ.get("BEAM_LAMBDA_TEST_S3")
+    if not base:
+        raise RuntimeError("set BEAM_LAMBDA_TEST_S3=s3://bucket/prefix for the S3 cases")
+    return f"{base.rstrip('/')}/{RUNNER}/{name}/{int(time.time() * 1000)}"
+
+
+def put_s3(url, body):
+    import boto3
+
+    bucket, key = url[len("s3://"):].split("/", 1)
+    boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
+
+
+@case
+def s3_wordcount(p, workdir):
+    prefix = s3_prefix("wordcount")
+    rng = random.Random(5)
+    words = ["alpha", "beta", "gamma", "delta", "epsilon"]
+    for i in range(3):
+        put_s3(f"{prefix}/in/part-{i}.txt", "\n".join(" ".join(rng.choice(words) for _ in range(rng.randint(1, 8))) for _ in range(200)))
+    out = f"{prefix}/out/counts"
+    written = (
+        p
+        | beam.io.ReadFromText(f"{prefix}/in/*.txt")
+        | beam.FlatMap(str.split)
+        | beam.combiners.Count.PerElement()
+        | beam.MapTuple(lambda w, c: f"{w}\t{c}")
+        | beam.io.WriteToText(out)
+    )
+
+    def read_back(_, pattern):
+        from apache_beam.io.filesystems import FileSystems
+
+        paths = sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
+        return [line for path in paths for line in FileSystems.open(path).read().decode().splitlines()]
+
+    # Read back from S3, in the harness, what the file sink wrote there.
+    return written | beam.combiners.Count.Globally() | beam.FlatMap(read_back, out + "*")
+
+
+@case
+def s3_dataframe_read_csv(p, workdir):
+    from apache_beam.dataframe.convert import to_pcollection
+    from apache_beam.dataframe.io import read_csv
+
+    prefix = s3_prefix("dataframe")
+    rng = random.Random(9)
+    for i in range(2):
+        rows = "".join(f"n{rng.randrange(20)},{rng.randrange(1000)}\n" for _ in range(300))
+        put_s3(f"{prefix}/csv/part-{i}.csv", "name,amount\n" + rows)
+    totals = (p | read_csv(f"{prefix}/csv/*.csv")).groupby("name").sum()
+    return to_pcollection(totals, include_indexes=True) | beam.Map(lambda row: (row.name, int(row.amount)))
+
+
+@case
+def s3_sklearn_inference(p, workdir):
+    """RunInference with a scikit-learn model the client trained and put in S3 (model_uri s3://)."""
+    import pickle
+
+    import numpy
+    from apache_beam.ml.inference.base import RunInference
+    from apache_beam.ml.inference.sklearn_inference import SklearnModelHandlerNumpy
+    from sklearn.linear_model import LinearRegression
+
+    prefix = s3_prefix("sklearn")
+    x = numpy.arange(40, dtype=float).reshape(-1, 2)
+    model = LinearRegression().fit(x, x @ numpy.array([2.0, -1.0]) + 3.0)
+    put_s3(f"{prefix}/model.pkl", pickle.dumps(model))
+    examples = [numpy.array([float(i), float(i % 7)]) for i in range(60)]
+    return (
+        p
+        | beam.Create(examples)
+        | RunInference(SklearnModelHandlerNumpy(model_uri=f"{prefix}/model.pkl"))
+        | beam.Map(lambda r: (r.example.tolist(), round(float(r.inference), 6)))
+    )

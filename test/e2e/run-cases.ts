@@ -10,6 +10,9 @@ import { defaultPython } from "../../src/driver/index.js";
 const run = promisify(execFile);
 const script = new URL("./run_cases.py", import.meta.url).pathname;
 
+/** Cases that read and write s3:// data under BEAM_LAMBDA_TEST_S3 (cases.py). */
+export const S3_CASES = ["s3_wordcount", "s3_dataframe_read_csv", "s3_sklearn_inference"];
+
 export interface CaseResult {
   lines: string[] | null;
   metrics: Record<string, unknown>;
