@@ -25,7 +25,8 @@ const USAGE = `usage:
                          [--executors N] [--executor-host local|fargate] [--executor-memory-limit MB]
   beam-lambda executor [--host 127.0.0.1] [--port 8100]
       serves the worker handler over HTTP (BEAM_LAMBDA_STORE names the store): an executor actor
-  beam-lambda run PIPELINE.py [pipeline args...]`;
+  beam-lambda run [job-server flags...] PIPELINE.py [pipeline args...]
+      runs the pipeline on an embedded job server (any job-server flag above, e.g. --backend aws --aws-config aws.json)`;
 
 /** Resolves on SIGINT or SIGTERM: the long-running commands stop cleanly then. */
 function untilSignalled(): Promise<void> {
@@ -177,12 +178,15 @@ async function jobServer(args: string[]): Promise<number> {
 }
 
 async function run(args: string[]): Promise<number> {
-  const [file, ...pipelineArgs] = args;
+  // The job server's flags come first; the pipeline file ends them, and what follows is the pipeline's.
+  const fileAt = args.findIndex((a, i) => !a.startsWith("-") && !isFlagValue(args, i));
+  const [file, ...pipelineArgs] = fileAt < 0 ? [] : args.slice(fileAt);
   if (!file) {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
-  const server = await JobServer.start({ port: 0 });
+  const { values } = parseArgs({ args: args.slice(0, fileAt), options: SERVER_FLAGS });
+  const server = await JobServer.start({ ...serverOptions(values), port: 0 });
   try {
     const child = spawn(defaultPython(), [file, "--runner=PortableRunner", `--job_endpoint=${server.address}`, ...pipelineArgs], {
       stdio: "inherit",
@@ -191,6 +195,14 @@ async function run(args: string[]): Promise<number> {
   } finally {
     await server.stop();
   }
+}
+
+/** Whether args[i] is the value of the string-valued server flag before it (`--backend aws`). */
+function isFlagValue(args: string[], i: number): boolean {
+  const flag = i > 0 ? args[i - 1]! : "";
+  if (!flag.startsWith("--") || flag.includes("=")) return false;
+  const option = SERVER_FLAGS[flag.slice(2) as keyof typeof SERVER_FLAGS] as { type: string } | undefined;
+  return option?.type === "string";
 }
 
 main(process.argv.slice(2)).then(

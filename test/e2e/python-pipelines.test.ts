@@ -242,4 +242,12 @@ describe("the README's first command", () => {
     expect(stdout).toMatch(/^\s+the: 200$/m);
     expect(stdout).toMatch(/^\s+to: 150$/m);
   });
+
+  it("takes job-server flags before the pipeline file, and the pipeline's own after it", async () => {
+    const out = join(mkdtempSync(join(tmpdir(), "run-flags-")), "counts");
+    const args = ["run", "--workers", "1", "--partitions=3", "--split-threshold", "0", join(here, "../../examples/wordcount.py"), `--output=${out}`];
+    const { stdout } = await run("node", [join(here, "../../bin/beam-lambda.js"), ...args]);
+    expect(stdout).toContain(`written under ${out}`);
+    expect(stdout).toMatch(/^\s+the: 200$/m);
+  });
 });
