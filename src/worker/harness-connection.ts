@@ -22,6 +22,7 @@ import type {
   StateRequest,
   StateResponse,
 } from "apache-beam/proto/beam_fn_api";
+import { redactSecrets } from "./redact.js";
 
 export interface BundleReceiver {
   onData(transformId: string, data: Uint8Array, isLast: boolean): void;
@@ -122,10 +123,10 @@ export class HarnessConnection {
   onLog(entry: LogEntry): void {
     // Severity 6 = ERROR, 7 = CRITICAL. Errors are kept to explain a failing bundle.
     if (entry.severity >= 6) {
-      this.logs.push(entry.message + (entry.trace ? `\n${entry.trace}` : ""));
+      this.logs.push(redactSecrets(entry.message + (entry.trace ? `\n${entry.trace}` : "")));
       if (this.logs.length > MAX_REMEMBERED_LOGS) this.logs.shift();
     }
-    if (process.env.BEAM_LAMBDA_HARNESS_LOGS) process.stderr.write(`[harness ${this.workerId}] ${entry.message}\n`);
+    if (process.env.BEAM_LAMBDA_HARNESS_LOGS) process.stderr.write(`[harness ${this.workerId}] ${redactSecrets(entry.message)}\n`);
   }
 
   descriptor(id: string): ProcessBundleDescriptor | undefined {

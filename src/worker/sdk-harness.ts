@@ -14,6 +14,7 @@ import type { ObjectStore } from "../shuffle/index.js";
 import type { FnApiServer } from "./fn-api-server.js";
 import { type HarnessConnection, HarnessError } from "./harness-connection.js";
 import { installStagedDependencies } from "./python-dependencies.js";
+import { redactSecrets } from "./redact.js";
 
 const HARNESS_START_TIMEOUT_MS = 120_000;
 
@@ -131,9 +132,10 @@ async function startPythonProcess(
   });
   const stderr: string[] = [];
   child.stderr!.on("data", (chunk: Buffer) => {
-    stderr.push(chunk.toString());
+    const text = redactSecrets(chunk.toString());
+    stderr.push(text);
     if (stderr.length > 200) stderr.shift();
-    if (process.env.BEAM_LAMBDA_HARNESS_LOGS) process.stderr.write(chunk);
+    if (process.env.BEAM_LAMBDA_HARNESS_LOGS) process.stderr.write(text);
   });
   const connection = server.connectionFor(workerId);
   child.on("exit", (code, signal) => {

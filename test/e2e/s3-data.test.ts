@@ -15,10 +15,16 @@ import { type CaseResult, S3_CASES, runCases } from "./run-cases.js";
 const bucket = `beam-lambda-s3-data-${Date.now()}`;
 const savedEnv = { ...process.env };
 let server: JobServer;
+/** Started before the AWS environment is set: its workers know S3 only from the pipeline's --s3_* options. */
+let bareServer: JobServer;
 let reference: Record<string, CaseResult>;
 let ours: Record<string, CaseResult>;
+let throughOptions: Record<string, CaseResult>;
+/** LocalStack takes any secret; this one must never show up in job messages. */
+const SECRET = "s3cr3t-given-as-a-pipeline-option";
 
 beforeAll(async () => {
+  bareServer = await JobServer.start({ port: 0, workers: 1 });
   Object.assign(process.env, LOCALSTACK_ENV, { BEAM_LAMBDA_TEST_S3: `s3://${bucket}/cases` });
   try {
     await new S3Client({ forcePathStyle: true }).send(new CreateBucketCommand({ Bucket: bucket }));
@@ -31,10 +37,21 @@ beforeAll(async () => {
     runCases("fnapi", S3_CASES, { workdir }),
     runCases("portable", S3_CASES, { workdir, extra: ["--job_endpoint", server.address] }),
   ]);
+  const s3Options = [
+    `--s3_endpoint_url=${LOCALSTACK_ENV.AWS_ENDPOINT_URL}`,
+    `--s3_access_key_id=${LOCALSTACK_ENV.AWS_ACCESS_KEY_ID}`,
+    `--s3_secret_access_key=${SECRET}`,
+    `--s3_region_name=${LOCALSTACK_ENV.AWS_REGION}`,
+  ];
+  throughOptions = await runCases("portable", ["s3_wordcount"], {
+    workdir: mkdtempSync(join(tmpdir(), "s3-options-")),
+    extra: ["--job_endpoint", bareServer.address, ...s3Options.map((o) => `--flag=${o}`), "--flag=--job_name=s3_through_options"],
+  });
 });
 
 afterAll(async () => {
   await server?.stop();
+  await bareServer?.stop();
   for (const k of Object.keys(process.env)) if (!(k in savedEnv)) delete process.env[k];
   Object.assign(process.env, savedEnv);
 });
@@ -45,6 +62,15 @@ describe("data in S3 on the embedded backend, default environment", () => {
     expect(ours[name]!.error).toBeNull();
     expect(ours[name]!.lines!.length).toBeGreaterThan(0);
     expect(ours[name]!.lines).toEqual(reference[name]!.lines);
+  });
+
+  it("reaches S3 through Beam's --s3_* pipeline options where the workers have no AWS environment, and keeps the secret out of job messages", () => {
+    expect(throughOptions.s3_wordcount!.error).toBeNull();
+    expect(throughOptions.s3_wordcount!.lines).toEqual(reference.s3_wordcount!.lines);
+    const job = [...bareServer.registry.jobs.values()].find((j) => j.pipelineOptions["beam:option:job_name:v1"] === "s3_through_options");
+    expect(job).toBeDefined();
+    expect(job!.messages.length).toBeGreaterThan(0);
+    expect(job!.messages.map((m) => m.messageText).join("\n")).not.toContain(SECRET);
   });
 
   it("wrote the wordcount's output files to S3", async () => {
