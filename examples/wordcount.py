@@ -1,7 +1,9 @@
 """Counts words in text files and prints the most frequent ones.
 
 Run it on the embedded backend:  npx beam-lambda run examples/wordcount.py
-With no --input, it writes a few sample files first so it runs out of the box.
+With no --input, it writes a few sample files first so it runs out of the box. --input and
+--output may be s3:// paths (Beam's S3 filesystem; credentials from the AWS environment or
+Beam's --s3_* options).
 """
 import argparse
 import os
@@ -9,6 +11,7 @@ import re
 import tempfile
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 SAMPLE = [
@@ -46,12 +49,12 @@ def main(argv=None):
         )
         counts | "Format" >> beam.MapTuple(lambda w, c: f"{w}: {c}") | "Write" >> beam.io.WriteToText(output)
 
+    # Read back what the sink wrote, wherever it is (local files or S3).
+    FileSystems.set_options(PipelineOptions(beam_args))
     lines = []
-    import glob
-
-    for name in sorted(glob.glob(output + "*")):
-        with open(name) as f:
-            lines.extend(l.strip() for l in f if l.strip())
+    for metadata in sorted(FileSystems.match([output + "*"])[0].metadata_list, key=lambda m: m.path):
+        with FileSystems.open(metadata.path) as f:
+            lines.extend(l.strip() for l in f.read().decode().splitlines() if l.strip())
     top = sorted(lines, key=lambda l: (-int(l.rsplit(": ", 1)[1]), l))[: args.top]
     print(f"Top {len(top)} words ({len(lines)} distinct) written under {output}:")
     for line in top:
