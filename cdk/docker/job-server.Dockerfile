@@ -1,5 +1,6 @@
 # The job server, and Fargate executors (BeamLambdaRunner builds it at deploy time; the build
-# context is the repository). Python with the pinned apache-beam is there for the planner's SDK
+# context is the repository). Python 3.11 (Debian bookworm's) with the locked harness environment
+# (requirements/worker.lock, the same as the worker function's) is there for the planner's SDK
 # version check and for executors, which run SDK harnesses.
 FROM node:22-bookworm-slim AS wasm
 WORKDIR /src
@@ -20,8 +21,9 @@ COPY package.json package-lock.json ./
 # npm ci applies patches/ (the Beam protos' readers) in its postinstall step.
 COPY patches ./patches
 RUN npm ci --omit=dev --no-audit --no-fund
-COPY requirements.txt ./
-RUN python3 -m venv .venv && .venv/bin/pip install --no-cache-dir "$(grep '^apache-beam==' requirements.txt)"
+# Exactly the lock; test/cdk/python-lock.test.ts checks that nothing else is pip-installed.
+COPY requirements/worker.lock ./requirements/worker.lock
+RUN python3 -m venv .venv && .venv/bin/pip install --no-cache-dir -r requirements/worker.lock
 COPY tsconfig.json ./
 COPY bin ./bin
 COPY src ./src

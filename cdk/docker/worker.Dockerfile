@@ -1,6 +1,7 @@
 # The worker Lambda function (BeamLambdaRunner builds it at deploy time; the build context is the
 # repository): the worker handler bundled by esbuild, on the AWS Lambda Node.js base image, with
-# Python and the pinned apache-beam for the SDK harness it starts and keeps warm.
+# Python 3.11 and the locked harness environment (requirements/worker.lock: apache-beam with boto3,
+# pandas, pyarrow, scikit-learn, ...) for the SDK harness it starts and keeps warm.
 FROM node:22-bookworm-slim AS bundle
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -14,10 +15,11 @@ RUN bash scripts/bundle-worker.sh /out node22
 
 FROM public.ecr.aws/lambda/nodejs:22
 RUN dnf install -y python3.11 python3.11-pip && dnf clean all
-# The same apache-beam as the project's .venv (the SDK version must match the submitter's).
-COPY requirements.txt /opt/beam/requirements.txt
+# Exactly the lock, as in the project's .venv that the tests run (the SDK version must match the
+# submitter's); test/cdk/python-lock.test.ts checks that nothing else is pip-installed.
+COPY requirements/worker.lock /opt/beam/requirements/worker.lock
 RUN python3.11 -m venv /opt/beam \
- && /opt/beam/bin/pip install --no-cache-dir "$(grep '^apache-beam==' /opt/beam/requirements.txt)"
+ && /opt/beam/bin/pip install --no-cache-dir -r /opt/beam/requirements/worker.lock
 ENV BEAM_LAMBDA_PYTHON=/opt/beam/bin/python \
     BEAM_LAMBDA_GROUPING_WASM=/var/task/grouping.wasm
 COPY --from=bundle /out/ ${LAMBDA_TASK_ROOT}/
