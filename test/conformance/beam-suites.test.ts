@@ -33,8 +33,6 @@ const KNOWN_FAILURES: Record<string, string> = {
 const KNOWN_SKIPS: Record<string, string> = {
   "apache_beam/transforms/deduplicate_test.py::DeduplicateTest::test_deduplication_with_event_time": "TestStream not yet supported",
   "apache_beam/transforms/deduplicate_test.py::DeduplicateTest::test_deduplication_with_processing_time": "TestStream not yet supported",
-  // dill is an optional pickler that Beam's default test runs also go without.
-  "apache_beam/transforms/ptransform_test.py::PTransformTest::test_group_by_key_importable_special_types_1": "could not import 'dill'",
   // GroupByEncryptedKey's Secret Manager needs Google Cloud libraries, which are not installed.
   "apache_beam/transforms/util_test.py::GroupByEncryptedKeyTest::test_gbek_gcp_secret_manager_roundtrips": "GCP dependencies are not installed",
   "apache_beam/transforms/util_test.py::GroupByEncryptedKeyTest::test_gbek_gcp_secret_manager_throws": "GCP dependencies are not installed",
