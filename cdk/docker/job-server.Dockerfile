@@ -2,7 +2,12 @@
 # context is the repository). Python 3.11 (Debian bookworm's) with the locked harness environment
 # (requirements/worker.lock, the same as the worker function's) is there for the planner's SDK
 # version check and for executors, which run SDK harnesses.
-FROM node:22-bookworm-slim AS wasm
+#
+# NODE_IMAGE names the base: Node.js 22 on Debian bookworm. Docker Hub's by default; where public
+# images cannot be pulled, scripts/docker.sh makes one locally and passes it.
+ARG NODE_IMAGE=node:22-bookworm-slim
+
+FROM ${NODE_IMAGE} AS wasm
 WORKDIR /src
 COPY package.json package-lock.json ./
 # npm ci applies patches/ (the Beam protos' readers) in its postinstall step.
@@ -12,7 +17,7 @@ COPY src ./src
 COPY scripts ./scripts
 RUN bash scripts/build-wasm.sh
 
-FROM node:22-bookworm-slim
+FROM ${NODE_IMAGE}
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 python3-venv \
  && rm -rf /var/lib/apt/lists/*
