@@ -17,7 +17,7 @@
 #   docker.sh stop                      stop the dockerd this script started
 #   docker.sh status
 #
-# DOCKER (default: docker) is the client. Build output goes to .cache/docker/build-NAME.log.
+# DOCKER is the client (see below); DOCKER_BUILDKIT=0 forces the classic builder. Build output goes to .cache/docker/build-NAME.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,7 +30,15 @@ DEBIAN_IMAGE="beam-lambda/debian:$SUITE"
 NODE_IMAGE="beam-lambda/node:22-$SUITE"
 CACHE=".cache/docker"
 PIDFILE="$CACHE/dockerd.pid"
-DOCKER=${DOCKER:-docker}
+# BuildKit builds the stages in parallel: with the client's buildx plugin, or else with Debian's
+# docker.io client (20.10, BuildKit built in); the classic builder when neither is there.
+if [ -z "${DOCKER:-}" ]; then
+  if docker buildx version >/dev/null 2>&1; then DOCKER=docker
+  elif [ -x /usr/bin/docker ]; then DOCKER=/usr/bin/docker
+  else DOCKER=docker; export DOCKER_BUILDKIT=${DOCKER_BUILDKIT:-0}
+  fi
+fi
+export DOCKER_BUILDKIT=${DOCKER_BUILDKIT:-1}
 mkdir -p "$CACHE"
 
 log() { echo "docker.sh: $*" >&2; }

@@ -33,6 +33,9 @@ RUN apt-get update \
 WORKDIR /opt/ric
 RUN npm init -y >/dev/null \
  && npm install --no-audit --no-fund --nodedir=/usr/local "aws-lambda-ric@${RIC_VERSION}"
+# What it runs with: bin/, dist/ (rapid-client.node included) and package.json; its deps/ are the
+# native build's sources and objects (about 150 MB), and node-gyp is a build tool.
+RUN rm -rf node_modules/aws-lambda-ric/deps node_modules/aws-lambda-ric/build
 
 FROM ${NODE_IMAGE}
 RUN apt-get update \
@@ -43,7 +46,7 @@ RUN apt-get update \
 COPY requirements/worker.lock /opt/beam/requirements/worker.lock
 RUN python3 -m venv /opt/beam \
  && /opt/beam/bin/pip install --no-cache-dir -r /opt/beam/requirements/worker.lock
-COPY --from=ric /opt/ric/node_modules /opt/ric/node_modules
+COPY --from=ric /opt/ric/node_modules/aws-lambda-ric /opt/ric/node_modules/aws-lambda-ric
 # Where Lambda's own base images keep the function.
 ENV LAMBDA_TASK_ROOT=/var/task \
     BEAM_LAMBDA_PYTHON=/opt/beam/bin/python \
