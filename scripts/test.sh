@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing (including the Lambda emulator and the
 # worker bundle), starts LocalStack (S3, SQS, CloudFormation for the tests) and moto's server
-# (ECS for the Fargate actor host) unless they are up, runs every test with vitest, and stops
-# what it started.
+# (ECS for the Fargate actor host) unless they are up, starts Docker and builds the two images
+# `cdk deploy` ships (cached after the first build), runs every test with vitest, and stops what
+# it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -19,9 +20,17 @@ if ! curl -sf http://127.0.0.1:5005/moto-api/ > /dev/null 2>&1; then
   bash moto/start.sh
   started_moto=1
 fi
+# Docker, and the worker and job-server images (test/images runs them). docker.sh installs and
+# starts the engine when needed and stops only an engine it started.
+started_docker=0
+if ! docker info > /dev/null 2>&1; then started_docker=1; fi
 stop_services() {
   if [ "$started_localstack" = 1 ]; then bash localstack/stop.sh; fi
   if [ "$started_moto" = 1 ]; then bash moto/stop.sh; fi
+  if [ "$started_docker" = 1 ]; then bash scripts/docker.sh stop; fi
 }
 trap stop_services EXIT
+images_started=$(date +%s)
+bash scripts/docker.sh build
+echo "test.sh: the images took $(( $(date +%s) - images_started )) s (engine, bases and both builds)"
 npx vitest run "$@"

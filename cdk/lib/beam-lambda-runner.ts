@@ -55,6 +55,13 @@ export interface BeamLambdaRunnerProps {
   logRetention?: logs.RetentionDays;
   /** The repository to build the images from (default: this one). */
   sourceDirectory?: string;
+  /**
+   * The base both images build FROM, their NODE_IMAGE build argument: Node.js 22 on Debian
+   * bookworm. Default: the Dockerfiles' own, node:22-bookworm-slim from Docker Hub. Name a mirror
+   * here (an ECR pull-through cache, a private registry) where Docker Hub is out of reach or
+   * rate-limited; scripts/docker.sh passes a locally made one the same way.
+   */
+  nodeImage?: string;
 }
 
 export class BeamLambdaRunner extends Construct {
@@ -71,6 +78,7 @@ export class BeamLambdaRunner extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
     const source = props.sourceDirectory ?? SOURCE_ROOT;
+    const buildArgs = props.nodeImage ? { NODE_IMAGE: props.nodeImage } : undefined;
     const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
     const logGroup = (name: string) => new logs.LogGroup(this, `${name}Logs`, { retention });
     this.storage = new RunnerStorage(this, "Storage", props.storage);
@@ -92,6 +100,7 @@ export class BeamLambdaRunner extends Construct {
       code: lambda.DockerImageCode.fromImageAsset(source, {
         file: "cdk/docker/worker.Dockerfile",
         exclude: BUILD_EXCLUDES,
+        buildArgs,
         platform: architecture === lambda.Architecture.ARM_64 ? ecrAssets.Platform.LINUX_ARM64 : ecrAssets.Platform.LINUX_AMD64,
       }),
       architecture,
@@ -116,7 +125,7 @@ export class BeamLambdaRunner extends Construct {
         flowLogs: { all: { destination: ec2.FlowLogDestination.toCloudWatchLogs(logGroup("VpcFlow")), trafficType: ec2.FlowLogTrafficType.REJECT } },
       });
     this.cluster = new ecs.Cluster(this, "Cluster", { vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
-    const image = ecs.ContainerImage.fromAsset(source, { file: "cdk/docker/job-server.Dockerfile", exclude: BUILD_EXCLUDES, platform: ecrAssets.Platform.LINUX_AMD64 });
+    const image = ecs.ContainerImage.fromAsset(source, { file: "cdk/docker/job-server.Dockerfile", exclude: BUILD_EXCLUDES, buildArgs, platform: ecrAssets.Platform.LINUX_AMD64 });
 
     // --- Fargate executors: the worker handler as a long-lived actor, for oversized tasks ---
     this.executorTask = new ecs.FargateTaskDefinition(this, "ExecutorTask", {

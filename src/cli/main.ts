@@ -19,8 +19,9 @@ const USAGE = `usage:
                          [--aws-config FILE] [--function-name NAME] [--results-queue-url URL] [--store s3://BUCKET/PREFIX]
                          [--workers INVOCATIONS_AT_ONCE] [--task-timeout SECONDS] [--poll-wait SECONDS]
   beam-lambda lambda-emulator --store s3://BUCKET/PREFIX [--port 9001] [--environments N] [--function-name beam-lambda-worker]
-                         [--on-failure-queue-url URL] [--maximum-retry-attempts 0]
-      serves Lambda's Invoke API for the bundled worker in emulated environments (AWS_ENDPOINT_URL_LAMBDA points here)
+                         [--on-failure-queue-url URL] [--maximum-retry-attempts 0] [--image beam-lambda/worker:dev]
+      serves Lambda's Invoke API for the bundled worker in emulated environments (AWS_ENDPOINT_URL_LAMBDA points here);
+      with --image, each environment is a container of the worker image (bash scripts/docker.sh build makes it)
       executors, for stages whose min_ram resource hint is over Lambda's memory (Fargate settings from BEAM_LAMBDA_EXECUTOR_*):
                          [--executors N] [--executor-host local|fargate] [--executor-memory-limit MB]
   beam-lambda executor [--host 127.0.0.1] [--port 8100]
@@ -151,6 +152,7 @@ async function lambdaEmulator(args: string[]): Promise<number> {
       "function-name": { type: "string", default: "beam-lambda-worker" },
       "on-failure-queue-url": { type: "string" },
       "maximum-retry-attempts": { type: "string", default: "0" },
+      image: { type: "string" },
     },
   });
   if (!values.store) throw new Error("lambda-emulator needs --store s3://BUCKET/PREFIX (the function's BEAM_LAMBDA_STORE)");
@@ -158,7 +160,9 @@ async function lambdaEmulator(args: string[]): Promise<number> {
     port: Number(values.port),
     environments: Number(values.environments),
     functionName: values["function-name"]!,
-    functionEnv: { BEAM_LAMBDA_STORE: values.store, BEAM_LAMBDA_PYTHON: defaultPython() },
+    // An image brings its own Python; the bundle on this machine uses the project's.
+    functionEnv: { BEAM_LAMBDA_STORE: values.store, ...(!values.image && { BEAM_LAMBDA_PYTHON: defaultPython() }) },
+    ...(values.image && { image: values.image }),
     onFailureQueueUrl: values["on-failure-queue-url"],
     maximumRetryAttempts: Number(values["maximum-retry-attempts"]),
   });

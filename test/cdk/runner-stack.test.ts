@@ -46,17 +46,33 @@ describe("the CDK app", () => {
     expect(() => app.synth()).toThrow(/AwsSolutions-S1|AwsSolutions-S10/);
   });
 
-  it("`npx cdk synth` runs (cdk.json's app, both stacks)", async () => {
+  it("`npx cdk synth` runs (cdk.json's app, both stacks) and builds its images from exactly cdk/docker's Dockerfiles", async () => {
     const out = mkdtempSync(join(tmpdir(), "cdk-out-"));
-    const { stdout, stderr } = await run("npx", ["cdk", "synth", "--quiet", "--no-notices", "--output", out], {
-      env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: "true" },
-      maxBuffer: 64 << 20,
-    });
+    const synth = (...extra: string[]) =>
+      run("npx", ["cdk", "synth", "--quiet", "--no-notices", "--output", out, ...extra], {
+        env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: "true" },
+        maxBuffer: 64 << 20,
+      });
+    const { stdout, stderr } = await synth();
     expect(stdout + stderr).toContain("Successfully synthesized");
     for (const stack of ["BeamLambdaRunner", "BeamLambdaRunnerStorage"]) {
       const template = JSON.parse(readFileSync(join(out, `${stack}.template.json`), "utf8")) as { Resources: Record<string, unknown> };
       expect(Object.keys(template.Resources).length).toBeGreaterThan(5);
     }
+    type Images = Record<string, { source: { directory: string; dockerFile: string; dockerBuildArgs?: Record<string, string> } }>;
+    const images = () => Object.values((JSON.parse(readFileSync(join(out, "BeamLambdaRunner.assets.json"), "utf8")) as { dockerImages: Images }).dockerImages);
+    // The two images scripts/docker.sh builds and tests, from the same files: no second recipe.
+    expect(images().map((i) => i.source.dockerFile).sort()).toEqual(["cdk/docker/job-server.Dockerfile", "cdk/docker/worker.Dockerfile"]);
+    for (const { source } of images()) {
+      expect(readFileSync(join(out, source.directory, source.dockerFile), "utf8")).toBe(readFileSync(source.dockerFile, "utf8"));
+      expect(source.dockerBuildArgs).toBeUndefined();
+    }
+    // A mirror of the base, as a user behind Docker Hub's limits names it, reaches both builds.
+    await synth("-c", "nodeImage=123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/library/node:22-bookworm-slim");
+    expect(images().map((i) => i.source.dockerBuildArgs?.NODE_IMAGE)).toEqual([
+      "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/library/node:22-bookworm-slim",
+      "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/library/node:22-bookworm-slim",
+    ]);
   });
 
   it("encrypts and closes the bucket, requires TLS, and expires scratch data", () => {

@@ -893,3 +893,46 @@ def s3_sklearn_inference(p, workdir):
         | RunInference(SklearnModelHandlerNumpy(model_uri=f"{prefix}/model.pkl"))
         | beam.Map(lambda r: (r.example.tolist(), round(float(r.inference), 6)))
     )
+
+
+# Long enough that the test sees the stall and kills the container long before it would end.
+STALL_SECONDS = 600
+
+
+@case
+def s3_container_killed_mid_task(p, workdir):
+    """The first attempt of one task stalls after leaving a marker in S3; the test then kills the
+    container it runs in. The retry, in another container, finds the marker and goes on. (A marker
+    in S3, not in the workdir: the containers do not share this machine's file system.)"""
+    marker = f"{s3_prefix('stall')}/stalled" if RUNNER == "portable" else None
+
+    def maybe_stall(x):
+        from apache_beam.io.filesystems import FileSystems
+
+        if marker and x == 3 and not FileSystems.exists(marker):
+            with FileSystems.create(marker) as f:
+                f.write(b"stalled")
+            time.sleep(STALL_SECONDS)
+        return x
+
+    return (
+        numbers(p, 100)
+        | "MaybeStall" >> beam.Map(maybe_stall)
+        | beam.Map(lambda x: (x % 7, x))
+        | beam.GroupByKey()
+        | beam.MapTuple(lambda k, vs: (k, sorted(vs)))
+    )
+
+
+@case
+def where_the_harness_runs(p, workdir):
+    """What each task's harness sees of its execution environment: its Python environment, its
+    Beam, and whether the function's code is in Lambda's task root. Not for comparing runners."""
+    import sys
+
+    def probe(_):
+        import apache_beam
+
+        return (sys.prefix, apache_beam.__version__, os.path.exists("/var/task/index.mjs"), os.environ.get("LAMBDA_TASK_ROOT"))
+
+    return numbers(p, 20) | beam.Map(probe) | beam.Distinct()

@@ -29,11 +29,22 @@ cloudpickle.register_pickle_by_value(cases)
 CASES = cases.CASES
 
 
+def read_lines(pattern):
+    if "://" not in pattern:
+        return [l.rstrip("\n") for f in glob.glob(pattern) for l in open(f)]
+    from apache_beam.io.filesystems import FileSystems
+
+    paths = [m.path for m in FileSystems.match([pattern])[0].metadata_list]
+    return [l for path in paths for l in FileSystems.open(path).read().decode().splitlines()]
+
+
 def run_case(name, args):
     cases.RUNNER = args.runner
     workdir = os.path.join(args.workdir, args.runner, name)
     os.makedirs(workdir, exist_ok=True)
-    out = os.path.join(workdir, "result", "part")
+    # Workers that do not share this machine's file system (containers) write results to S3.
+    root = args.result_root.rstrip("/") + f"/{args.runner}/{name}" if args.result_root else workdir
+    out = f"{root}/result/part"
     if args.runner == "fnapi":
         runner, flags = FnApiRunner(), []
     else:
@@ -43,7 +54,7 @@ def run_case(name, args):
     CASES[name](p, workdir) | "Result" >> beam.Map(repr) | "WriteResult" >> beam.io.WriteToText(out)
     result = p.run()
     result.wait_until_finish()
-    lines = sorted(l.rstrip("\n") for f in glob.glob(out + "*") for l in open(f))
+    lines = sorted(read_lines(out + "*"))
     metrics = {}
     query = result.metrics().query(MetricsFilter().with_namespace("cases"))
     for c in query["counters"]:
@@ -60,6 +71,7 @@ def main():
     parser.add_argument("--job_endpoint")
     parser.add_argument("--workdir", required=True)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--result_root", help="where the pipelines write their results (default: the workdir), e.g. s3://bucket/prefix")
     parser.add_argument("--flag", action="append", default=[], help="extra pipeline flag for the portable runner")
     parser.add_argument("cases", nargs="*")
     args = parser.parse_args()

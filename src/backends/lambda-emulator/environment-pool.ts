@@ -1,9 +1,12 @@
 // Emulated Lambda execution environments: each is the AWS Lambda Runtime Interface Emulator with
-// the Node.js runtime interface client (aws-lambda-ric) under it, running the bundled worker
-// (build/lambda/index.mjs). Like a real execution environment, each takes one invocation at a
-// time and stays warm between invocations; one that dies is replaced by a fresh (cold) one.
-// scripts/setup-lambda.sh installs the emulator and the client and builds the bundle.
-import { type ChildProcess, spawn } from "node:child_process";
+// the Node.js runtime interface client (aws-lambda-ric) under it, running the worker. Like a real
+// execution environment, each takes one invocation at a time and stays warm between invocations;
+// one that dies is replaced by a fresh (cold) one. An environment is either
+// - a process group on this machine running the bundle (build/lambda/index.mjs; scripts/
+//   setup-lambda.sh installs the emulator and the client and builds the bundle), or
+// - a container of the worker image that `cdk deploy` ships (`image`), with the emulator mounted
+//   as its entry point, as AWS documents for testing images locally (scripts/docker.sh builds it).
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,6 +23,14 @@ export interface EnvironmentPoolOptions {
   functionName?: string;
   /** Where scripts/setup-lambda.sh put the bundle and the emulator (default: this project). */
   projectRoot?: string;
+  /**
+   * Run each environment in a container of this image (the worker image, e.g.
+   * beam-lambda/worker:dev) instead of a process group on this machine. The container shares the
+   * host's network, so the function reaches what the emulator's host reaches (LocalStack).
+   */
+  image?: string;
+  /** The Docker client for `image` (default: $DOCKER, else `docker`). */
+  docker?: string;
 }
 
 /** What one invocation returned, as Lambda reports it. */
@@ -32,21 +43,28 @@ export interface InvocationOutcome {
 }
 
 class Environment {
+  /** The emulator, or for a container the `docker run` client attached to it. */
   process?: ChildProcess;
+  /** The container's name, for environments in containers. */
+  container?: string;
   client?: LambdaClient;
   /** A label of the invocation running here (the backend's job id), for kills. */
   busy?: { label: string };
+  /** Killed or exited: it takes no more invocations (Lambda would start a fresh environment). */
+  dead = false;
   ready: Promise<void> = Promise.resolve();
 }
 
 /** The paths setup-lambda.sh fills; a clear error names the script when one is missing. */
-export function lambdaArtifacts(root = PROJECT_ROOT): { rie: string; ric: string; bundleDir: string } {
+export function lambdaArtifacts(root = PROJECT_ROOT, forImage = false): { rie: string; ric: string; bundleDir: string } {
   const artifacts = {
     rie: join(root, ".cache/lambda/bin/aws-lambda-rie"),
     ric: join(root, ".cache/lambda/ric/node_modules/aws-lambda-ric/bin/index.mjs"),
     bundleDir: join(root, "build/lambda"),
   };
-  for (const path of [artifacts.rie, artifacts.ric, join(artifacts.bundleDir, "index.mjs")]) {
+  // An image brings its own client and bundle; only the emulator is mounted into it.
+  const needed = forImage ? [artifacts.rie] : [artifacts.rie, artifacts.ric, join(artifacts.bundleDir, "index.mjs")];
+  for (const path of needed) {
     if (!existsSync(path)) throw new Error(`${path} is missing: run scripts/setup-lambda.sh to install the Lambda emulator and build the worker bundle`);
   }
   return artifacts;
@@ -66,10 +84,13 @@ export class EnvironmentPool {
   private readonly environments: Environment[] = [];
   private readonly queue: { payload: Buffer; label: string; resolve(o: InvocationOutcome): void }[] = [];
   private readonly artifacts: ReturnType<typeof lambdaArtifacts>;
+  private readonly docker: string;
+  private started = 0;
   private closed = false;
 
   constructor(private readonly options: EnvironmentPoolOptions) {
-    this.artifacts = lambdaArtifacts(options.projectRoot);
+    this.artifacts = lambdaArtifacts(options.projectRoot, options.image !== undefined);
+    this.docker = options.docker ?? process.env.DOCKER ?? "docker";
     for (let i = 0; i < options.environments; i++) this.environments.push(this.start());
   }
 
@@ -91,37 +112,70 @@ export class EnvironmentPool {
     const env = new Environment();
     env.ready = (async () => {
       const [api, invoke] = await Promise.all([freePort(), freePort()]);
-      const child = spawn(
-        this.artifacts.rie,
-        ["--runtime-api-address", `127.0.0.1:${api}`, "--runtime-interface-emulator-address", `127.0.0.1:${invoke}`, process.execPath, this.artifacts.ric, "index.handler"],
-        {
-          cwd: this.artifacts.bundleDir,
-          env: {
-            ...process.env,
-            LAMBDA_TASK_ROOT: this.artifacts.bundleDir,
-            AWS_LAMBDA_FUNCTION_TIMEOUT: "900",
-            AWS_LAMBDA_FUNCTION_NAME: this.options.functionName ?? "beam-lambda-worker",
-            BEAM_LAMBDA_GROUPING_WASM: join(this.artifacts.bundleDir, "grouping.wasm"),
-            ...this.options.functionEnv,
-          },
-          // Its own process group, so that a kill takes the runtime and harness with it.
-          detached: true,
-          // The emulator logs every invocation; BEAM_LAMBDA_VERBOSE shows it.
-          stdio: ["ignore", "ignore", process.env.BEAM_LAMBDA_VERBOSE ? "inherit" : "ignore"],
-        },
-      );
+      const emulatorArgs = ["--runtime-api-address", `127.0.0.1:${api}`, "--runtime-interface-emulator-address", `127.0.0.1:${invoke}`];
+      const functionName = this.options.functionName ?? "beam-lambda-worker";
+      const child = this.options.image ? this.spawnContainer(env, emulatorArgs, functionName) : this.spawnProcess(emulatorArgs, functionName);
       env.process = child;
-      child.on("exit", () => this.replace(env));
+      child.on("exit", () => {
+        env.dead = true;
+        this.replace(env);
+      });
       env.client = new LambdaClient({
         endpoint: `http://127.0.0.1:${invoke}`,
         region: "us-east-1",
         credentials: { accessKeyId: "emulator", secretAccessKey: "emulator" },
         maxAttempts: 1,
       });
-      await waitForPort(invoke, child, 30_000);
+      // A container's first start also creates its writable layer: allow more.
+      await waitForPort(invoke, child, this.options.image ? 60_000 : 30_000);
     })();
     env.ready.catch(() => undefined);
     return env;
+  }
+
+  /** The emulator on this machine, running the bundle with aws-lambda-ric under this Node. */
+  private spawnProcess(emulatorArgs: string[], functionName: string): ChildProcess {
+    return spawn(this.artifacts.rie, [...emulatorArgs, process.execPath, this.artifacts.ric, "index.handler"], {
+      cwd: this.artifacts.bundleDir,
+      env: {
+        ...process.env,
+        LAMBDA_TASK_ROOT: this.artifacts.bundleDir,
+        AWS_LAMBDA_FUNCTION_TIMEOUT: "900",
+        AWS_LAMBDA_FUNCTION_NAME: functionName,
+        BEAM_LAMBDA_GROUPING_WASM: join(this.artifacts.bundleDir, "grouping.wasm"),
+        ...this.options.functionEnv,
+      },
+      // Its own process group, so that a kill takes the runtime and harness with it.
+      detached: true,
+      // The emulator logs every invocation; BEAM_LAMBDA_VERBOSE shows it.
+      stdio: ["ignore", "ignore", process.env.BEAM_LAMBDA_VERBOSE ? "inherit" : "ignore"],
+    });
+  }
+
+  /**
+   * A container of the worker image with the emulator mounted as its entry point, running the
+   * image's own command line (aws-lambda-ric and the bundle in /var/task). It gets what a deployed
+   * function gets: the function's environment variables, and the AWS settings (region,
+   * credentials, endpoints) that a role and the Lambda service would give it, here taken from this
+   * process's AWS_* variables. `docker run` stays attached, so its exit is the container's.
+   */
+  private spawnContainer(env: Environment, emulatorArgs: string[], functionName: string): ChildProcess {
+    env.container = `beam-lambda-env-${process.pid}-${++this.started}`;
+    const variables: Record<string, string> = {
+      ...Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k.startsWith("AWS_") && !k.startsWith("AWS_LAMBDA_") && v !== undefined)) as Record<string, string>,
+      AWS_LAMBDA_FUNCTION_TIMEOUT: "900",
+      AWS_LAMBDA_FUNCTION_NAME: functionName,
+      ...this.options.functionEnv,
+    };
+    // `-e NAME` takes the value from the client's environment: no credentials on a command line.
+    const args = ["run", "--rm", "--name", env.container, "--network", "host", "--label", `beam-lambda.pool=${process.pid}`];
+    for (const name of Object.keys(variables)) args.push("-e", name);
+    args.push("-v", `${this.artifacts.rie}:/usr/local/bin/aws-lambda-rie:ro`, "--entrypoint", "/usr/local/bin/aws-lambda-rie");
+    args.push(this.options.image!, ...emulatorArgs, "node", "/opt/ric/node_modules/aws-lambda-ric/bin/index.mjs", "index.handler");
+    return spawn(this.docker, args, {
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...variables },
+      stdio: ["ignore", "ignore", process.env.BEAM_LAMBDA_VERBOSE ? "inherit" : "ignore"],
+    });
   }
 
   /** An environment whose emulator died (or was killed) is replaced by a fresh one. */
@@ -144,7 +198,7 @@ export class EnvironmentPool {
   private dispatch(): void {
     for (const env of this.environments) {
       if (this.queue.length === 0) return;
-      if (env.busy) continue;
+      if (env.busy || env.dead) continue;
       const { payload, label, resolve } = this.queue.shift()!;
       env.busy = { label };
       void this.call(env, payload).then((outcome) => {
@@ -172,14 +226,27 @@ export class EnvironmentPool {
   kill(label: string, cancelled: string): void {
     for (const queued of this.queue.filter((q) => q.label === label)) queued.resolve(failure(cancelled, 0));
     this.queue.splice(0, this.queue.length, ...this.queue.filter((q) => q.label !== label));
-    for (const env of this.environments) if (env.busy?.label === label) killGroup(env.process);
+    for (const env of this.environments) if (env.busy?.label === label) this.stop(env);
   }
 
-  /** Kills the emulator process (and its runtime) of every busy environment, for fault tests. */
+  /** Kills every busy environment (its emulator, runtime and harness, or its container), for fault tests. */
   killBusy(): number[] {
     const killed = this.environments.filter((e) => e.busy).map((e) => e.process?.pid ?? 0);
-    for (const env of this.environments) if (env.busy) killGroup(env.process);
+    for (const env of this.environments) if (env.busy) this.stop(env);
     return killed;
+  }
+
+  /** Names of the environments' containers (none unless `image` is set). */
+  containers(): string[] {
+    return this.environments.flatMap((e) => (e.container ? [e.container] : []));
+  }
+
+  /** Kills an environment at once, as Lambda does at a timeout; its exit starts a replacement. */
+  private stop(env: Environment): void {
+    env.dead = true;
+    if (!env.container) return killGroup(env.process);
+    // Killing the attached client would leave the container running: kill the container.
+    execFile(this.docker, ["kill", env.container], () => undefined);
   }
 
   async close(): Promise<void> {
@@ -191,7 +258,7 @@ export class EnvironmentPool {
         const child = env.process;
         if (!child || child.exitCode !== null || child.signalCode !== null) return;
         const exited = new Promise<void>((r) => child.once("exit", () => r()));
-        killGroup(child);
+        this.stop(env);
         await exited;
       }),
     );
