@@ -1,0 +1,264 @@
+// The scheduler on hand-built plans against a fake Backend and a local object store: what it
+// launches, retries, copies, merges and starts early, and how a job ends.
+import { mkdtempSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import type { FeedContent } from "../../src/common/task-spec.js";
+import type { ExecutionPlan } from "../../src/driver/planner/index.js";
+import { type RunOptions, StageFailedError, runPlan } from "../../src/driver/scheduler/index.js";
+import { LocalObjectStore } from "../../src/shuffle/index.js";
+import { type AttemptScript, FakeBackend, labelOf } from "./fake-backend.js";
+import { handBuiltPlan, outputOf } from "./hand-built-plan.js";
+
+const JOB = "job-1";
+const roots: string[] = [];
+afterAll(() => Promise.all(roots.map((r) => rm(r, { recursive: true, force: true }))));
+
+function newStore(): LocalObjectStore {
+  const root = mkdtempSync(join(tmpdir(), "run-plan-test-"));
+  roots.push(root);
+  return new LocalObjectStore(root);
+}
+
+/** Options every case starts from: two partitions, and inputs always split (no small-input path). */
+const baseOptions = (jobId = JOB): RunOptions => ({
+  jobId,
+  pipelineOptionsJson: "{}",
+  artifactPrefix: `artifacts/${jobId}`,
+  partitions: 2,
+  maxAttempts: 3,
+  smallInput: { elements: 0, bytes: 0 },
+});
+
+/** What a run did, as the scheduler reported it and as the backend saw it. */
+interface Outcome {
+  error?: unknown;
+  backend: FakeBackend;
+  store: LocalObjectStore;
+  /** Per committed task, the attempt that committed (`B/1#1`). */
+  commits: string[];
+  earlyStarts: string[];
+  speculativeStarts: string[];
+  /** Inputs of each committed merge. */
+  merges: number[];
+}
+
+async function runJob(
+  plan: ExecutionPlan,
+  backend: FakeBackend,
+  store: LocalObjectStore,
+  options: Partial<RunOptions> & { jobId?: string },
+  cancelAt?: string,
+): Promise<Outcome> {
+  const controller = new AbortController();
+  const outcome: Outcome = { backend, store, commits: [], earlyStarts: [], speculativeStarts: [], merges: [] };
+  if (cancelAt) {
+    const previous = backend.onInvoke;
+    backend.onInvoke = (task) => {
+      previous?.(task);
+      if (labelOf(task) === cancelAt) setTimeout(() => controller.abort(new Error("job-1 was cancelled")), 10);
+    };
+  }
+  outcome.error = await runPlan(plan, backend, store, {
+    ...baseOptions(options.jobId),
+    ...options,
+    signal: controller.signal,
+    onTaskCommitted: (_stage, _task, result) => outcome.commits.push(labelOf(backend.invocations[result.workerPid]!)),
+    onEarlyStart: (stage, task) => outcome.earlyStarts.push(`${stage.id}/${task}`),
+    onSpeculativeStart: (stage, task) => outcome.speculativeStarts.push(`${stage.id}/${task}`),
+    onMergeCommitted: (_id, inputs) => outcome.merges.push(inputs),
+  }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  // Losing copies and tasks told to stop still finish: wait, so that nothing they do is missed.
+  await backend.idle();
+  return outcome;
+}
+
+interface Case {
+  name: string;
+  plan: ExecutionPlan;
+  script?: Record<string, AttemptScript>;
+  options?: Partial<RunOptions>;
+  /** Cancel the job 10 ms after this attempt starts. */
+  cancelAt?: string;
+  check(outcome: Outcome): void | Promise<void>;
+}
+
+const chain = handBuiltPlan({ A: {}, B: { reads: "A" }, C: { reads: "B", grouped: true } });
+const mapThenGroup = handBuiltPlan({ A: {}, B: { reads: "A", grouped: true } });
+const boom = "Traceback ...\nValueError: boom [while running 'B-transform']";
+const invoked = (o: Outcome) => o.backend.invocations.map(labelOf);
+const position = (o: Outcome, event: string) => {
+  const at = o.backend.events.indexOf(event);
+  expect(at, `event '${event}' in ${o.backend.events.join(", ")}`).toBeGreaterThanOrEqual(0);
+  return at;
+};
+
+const cases: Case[] = [
+  {
+    name: "runs every stage and commits one attempt per task",
+    plan: chain,
+    check: (o) => {
+      expect(o.error).toBeUndefined();
+      expect(o.commits.sort()).toEqual(["A/0#0", "B/0#0", "B/1#0", "C/0#0", "C/1#0"]);
+    },
+  },
+  {
+    name: "retries a retryable failure and hands readers the attempt that succeeded",
+    plan: chain,
+    options: { pipelining: false },
+    script: { "B/1#0": { failure: { error: "worker lost", retryable: true } } },
+    check: (o) => {
+      expect(o.error).toBeUndefined();
+      expect(o.commits).toContain("B/1#1");
+      const keys = [...o.backend.mainInputKeys("C/0#0"), ...o.backend.mainInputKeys("C/1#0")];
+      expect(keys).toContain(`jobs/${JOB}/stages/B/task-1/attempt-1/${outputOf("B")}`);
+      expect(keys.filter((k) => k.includes("task-1/attempt-0"))).toEqual([]);
+    },
+  },
+  {
+    name: "fails the stage on a non-retryable failure, naming the stage, task and transform",
+    plan: chain,
+    options: { pipelining: false },
+    script: { "B/1#0": { failure: { error: boom, retryable: false } } },
+    check: (o) => {
+      expect(o.error).toBeInstanceOf(StageFailedError);
+      expect(o.error).toMatchObject({ stageId: "B", taskIndex: 1, transform: "B-transform" });
+      expect((o.error as Error).message).toMatch(/^stage B failed in task 1 at transform 'B-transform': Traceback/);
+      expect(invoked(o)).not.toContain("B/1#1");
+      expect(invoked(o).filter((l) => l.startsWith("C/"))).toEqual([]);
+    },
+  },
+  {
+    name: "fails the stage once a task has failed on every attempt",
+    plan: chain,
+    options: { pipelining: false, maxAttempts: 3 },
+    script: Object.fromEntries([0, 1, 2].map((a) => [`B/0#${a}`, { failure: { error: "worker lost", retryable: true } }])),
+    check: (o) => {
+      expect(o.error).toMatchObject({ stageId: "B", taskIndex: 0, reason: "worker lost" });
+      expect(invoked(o).filter((l) => l.startsWith("B/0#"))).toEqual(["B/0#0", "B/0#1", "B/0#2"]);
+    },
+  },
+  {
+    name: "copies a straggler; the first attempt to succeed commits and the loser's result is ignored",
+    plan: chain,
+    options: { pipelining: false, partitions: 3, speculation: { quantile: 0.5, multiplier: 1.5, minRuntimeMs: 100 } },
+    // The straggler ends (successfully) while C still runs: its result must change nothing.
+    script: { "B/2#0": { delayMs: 700 }, "C/0#0": { delayMs: 1000 }, "C/1#0": { delayMs: 1000 }, "C/2#0": { delayMs: 1000 } },
+    check: (o) => {
+      expect(o.error).toBeUndefined();
+      expect(o.speculativeStarts).toEqual(["B/2"]);
+      expect(o.commits.filter((l) => l.startsWith("B/2#"))).toEqual(["B/2#1"]);
+      expect(position(o, "end B/2#0 ok")).toBeLessThan(position(o, "end C/0#0 ok"));
+      const keys = [0, 1, 2].flatMap((t) => o.backend.mainInputKeys(`C/${t}#0`));
+      expect(keys.filter((k) => k.includes("B/task-2/"))).toEqual([0, 1, 2].map(() => `jobs/${JOB}/stages/B/task-2/attempt-1/${outputOf("B")}`));
+    },
+  },
+  {
+    name: "cancelling mid-job stops scheduling (no retry, no next stage) and the job ends cancelled",
+    plan: chain,
+    options: { pipelining: false },
+    script: { "A/0#0": { delayMs: 100, failure: { error: "worker lost", retryable: true } } },
+    cancelAt: "A/0#0",
+    check: (o) => {
+      expect((o.error as Error).message).toBe("job-1 was cancelled");
+      expect(invoked(o)).toEqual(["A/0#0"]);
+    },
+  },
+  {
+    name: "cancelling tells tasks waiting on feeds to stop",
+    plan: mapThenGroup,
+    script: { "A/0#0": { delayMs: 200 } },
+    cancelAt: "A/0#0",
+    check: async (o) => {
+      expect((o.error as Error).message).toBe("job-1 was cancelled");
+      expect(o.backend.events).toContain("end B/0#0 failed");
+      const [feed] = await o.store.list(`jobs/${JOB}/feeds/`);
+      const content = JSON.parse((await o.store.get(feed!)).toString()) as FeedContent;
+      expect(content.failed).toBe("job-1 was cancelled");
+    },
+  },
+  {
+    name: "with pipelining on, starts downstream tasks on feeds before the upstream stage is done",
+    plan: mapThenGroup,
+    script: { "A/0#0": { delayMs: 100 } },
+    check: (o) => {
+      expect(o.error).toBeUndefined();
+      expect(o.earlyStarts).toEqual(["B/0", "B/1"]);
+      expect(position(o, "start B/0#0")).toBeLessThan(position(o, "end A/0#0 ok"));
+      const b0 = o.backend.invocations.find((t) => labelOf(t) === "B/0#0")!;
+      expect(b0.kind === "bundle" && b0.main.kind === "edge" && b0.main.feeds).toEqual([{ key: `jobs/${JOB}/feeds/m0`, expected: 1, partition: 0 }]);
+    },
+  },
+  {
+    name: "with pipelining off, starts downstream tasks only once the upstream stage is done",
+    plan: mapThenGroup,
+    options: { pipelining: false },
+    script: { "A/0#0": { delayMs: 100 } },
+    check: (o) => {
+      expect(o.error).toBeUndefined();
+      expect(o.earlyStarts).toEqual([]);
+      expect(position(o, "start B/0#0")).toBeGreaterThan(position(o, "end A/0#0 ok"));
+    },
+  },
+  {
+    name: "a stage with timers never starts early",
+    plan: handBuiltPlan({ A: {}, B: { reads: "A", grouped: true, timers: true } }),
+    script: { "A/0#0": { delayMs: 50 } },
+    check: (o) => {
+      expect(o.earlyStarts).toEqual([]);
+      expect(position(o, "start B/0#0")).toBeGreaterThan(position(o, "end A/0#0 ok"));
+    },
+  },
+  {
+    name: "a failing upstream stage fails its feeds, so early tasks stop waiting",
+    plan: mapThenGroup,
+    script: { "A/0#0": { delayMs: 50, failure: { error: "no such file", retryable: false } } },
+    check: (o) => {
+      expect(o.error).toMatchObject({ stageId: "A", taskIndex: 0 });
+      expect(o.backend.events).toEqual(expect.arrayContaining(["end B/0#0 failed", "end B/1#0 failed"]));
+    },
+  },
+  {
+    name: "merges map outputs in groups of F as they commit; readers get the merged objects",
+    plan: chain,
+    options: { pipelining: false, partitions: 4, merge: { threshold: 1, factor: 2 } },
+    check: (o) => {
+      expect(o.error).toBeUndefined();
+      // A is one task: nothing to merge. B's and C's four outputs each become two merged objects.
+      expect(o.merges).toEqual([2, 2, 2, 2]);
+      expect(invoked(o).filter((l) => l.startsWith("merge B"))).toEqual(["merge B.out/0#0", "merge B.out/1#0"]);
+      // Merged objects are read in the order the merges committed.
+      expect(o.backend.mainInputKeys("C/0#0").sort()).toEqual([`jobs/${JOB}/merges/m1/0/attempt-0`, `jobs/${JOB}/merges/m1/1/attempt-0`]);
+    },
+  },
+];
+
+describe("runPlan against a fake backend", () => {
+  it.each(cases)("$name", async (c) => {
+    const store = newStore();
+    const outcome = await runJob(c.plan, new FakeBackend(store, c.script), store, c.options ?? {}, c.cancelAt);
+    await c.check(outcome);
+  });
+
+  it("counts early tasks across the jobs of one backend, leaving it a slot for retries", async () => {
+    const store = newStore();
+    // Three slots, so at most two early tasks between both jobs. The second job starts once
+    // the first holds both; its X commits while they still wait for A.
+    const backend = new FakeBackend(store, { "A/0#0": { delayMs: 200 }, "X/0#0": { delayMs: 50 } }, 3);
+    const second = new Promise<Outcome>((resolve) => {
+      backend.onInvoke = (task) => {
+        if (labelOf(task) === "B/1#0") resolve(runJob(handBuiltPlan({ X: {}, Y: { reads: "X", grouped: true } }), backend, store, { jobId: "job-2" }));
+      };
+    });
+    const first = await runJob(mapThenGroup, backend, store, { jobId: "job-1" });
+    const { error, earlyStarts } = await second;
+    expect([first.error, error]).toEqual([undefined, undefined]);
+    expect(first.earlyStarts).toEqual(["B/0", "B/1"]);
+    expect(earlyStarts).toEqual([]);
+  });
+});
