@@ -16,23 +16,20 @@
 import { ProcessBundleDescriptor } from "apache-beam/proto/beam_fn_api";
 import type { Backend } from "../../backends/backend.js";
 import {
-  type EnvironmentSpec,
   type FeedContent,
   type InputFeed,
-  type MergeTaskSpec,
   type ObjectRange,
   TASK_SPEC_VERSION,
   type TaskInput,
   type TaskOutputResult,
-  type TaskResult,
-  type TaskSpec,
-  type WorkerTask,
   rangeOf,
 } from "../../common/task-spec.js";
 import type { ObjectStore } from "../../shuffle/index.js";
 import type { Edge, ExecutionPlan, Stage } from "../planner/index.js";
-import { StageFailedError } from "./errors.js";
-import { SPECULATION_CHECK_MS, type SpeculationOptions, StageDurations } from "./speculation.js";
+import { AttemptRunner } from "./attempts.js";
+import { JobKeys } from "./job-keys.js";
+import type { SpeculationOptions } from "./speculation.js";
+import { type BundleSettings, type BundleTemplate, type MergeTemplate, bundleTemplate } from "./task-template.js";
 
 export interface MergeOptions {
   /** Merge a materialization when (map tasks × partitions) reaches this. */
@@ -146,22 +143,14 @@ interface StageRun {
 }
 
 export async function runPlan(plan: ExecutionPlan, backend: Backend, store: ObjectStore, options: RunOptions): Promise<void> {
-  const jobPrefix = `jobs/${options.jobId}`;
+  const keys = new JobKeys(options.jobId);
   await Promise.all(
     plan.stages.flatMap((s) => [
-      store.put(descriptorKey(jobPrefix, s), ProcessBundleDescriptor.toBinary(s.descriptor)),
-      ...(s.windowMergeDescriptor ? [store.put(windowMergeDescriptorKey(jobPrefix, s), ProcessBundleDescriptor.toBinary(s.windowMergeDescriptor))] : []),
+      store.put(keys.descriptor(s), ProcessBundleDescriptor.toBinary(s.descriptor)),
+      ...(s.windowMergeDescriptor ? [store.put(keys.windowMergeDescriptor(s), ProcessBundleDescriptor.toBinary(s.windowMergeDescriptor))] : []),
     ]),
   );
-  await new JobScheduler(plan, backend, store, options, jobPrefix).run();
-}
-
-function descriptorKey(jobPrefix: string, stage: Stage): string {
-  return `${jobPrefix}/descriptors/${stage.id}`;
-}
-
-function windowMergeDescriptorKey(jobPrefix: string, stage: Stage): string {
-  return `${jobPrefix}/descriptors/${stage.id}-merge-windows`;
+  await new JobScheduler(plan, backend, store, options, keys).run();
 }
 
 class JobScheduler {
@@ -172,16 +161,34 @@ class JobScheduler {
   private wake!: () => void;
   private wakeup = this.nextWakeup();
   private readonly merge: MergeOptions;
-  private readonly durations = new Map<string, StageDurations>();
+  private readonly attempts: AttemptRunner;
+  private readonly bundleSettings: BundleSettings;
 
   constructor(
-    private readonly plan: ExecutionPlan,
+    plan: ExecutionPlan,
     private readonly backend: Backend,
     private readonly store: ObjectStore,
     private readonly options: RunOptions,
-    private readonly jobPrefix: string,
+    private readonly keys: JobKeys,
   ) {
     this.merge = options.merge ?? DEFAULT_MERGE;
+    this.attempts = new AttemptRunner({
+      backend,
+      maxAttempts: options.maxAttempts,
+      speculation: options.speculation,
+      signal: options.signal,
+      jobFailed: () => this.failure !== undefined,
+      onSpeculativeStart: options.onSpeculativeStart,
+    });
+    this.bundleSettings = {
+      jobId: options.jobId,
+      keys,
+      environments: plan.environments,
+      pipelineOptionsJson: options.pipelineOptionsJson,
+      artifactPrefix: options.artifactPrefix,
+      partitions: options.partitions,
+      compressShuffle: options.compressShuffle,
+    };
     this.stages = plan.stages.map((stage) => ({ stage, launched: false, early: new Set(), tasks: 0, committedTasks: 0, done: false }));
     for (const run of this.stages) {
       for (const o of run.stage.outputs) {
@@ -268,7 +275,7 @@ class JobScheduler {
       const input = this.feedInput(stage.main.edge, partition);
       this.options.onEarlyStart?.(stage, partition);
       if (run.early.size === 1) this.options.onStageStarted?.(stage, this.options.partitions);
-      const task = this.runTask(this.bundleSpec(stage, partition, input), stage).finally(() =>
+      const task = this.runTask(this.bundleTemplate(stage, partition, input)).finally(() =>
         earlyRunning.set(this.backend, (earlyRunning.get(this.backend) ?? 1) - 1),
       );
       this.track(run, task);
@@ -280,7 +287,7 @@ class JobScheduler {
   private launch(run: StageRun): void {
     const { stage } = run;
     run.launched = true;
-    const specs: TaskSpec[] = [];
+    const specs: BundleTemplate[] = [];
     const whole = stage.main.kind === "edge" && run.early.size === 0 && this.isSmall(stage.main.edge);
     const taskCount = stage.main.kind === "impulse" || whole ? 1 : this.options.partitions;
     for (let partition = 0; partition < taskCount; partition++) {
@@ -288,7 +295,7 @@ class JobScheduler {
       const main = stage.main.kind === "impulse" ? undefined : this.staticInput(stage.main.edge, whole ? "all" : partition);
       // An empty partition makes an empty bundle: skip it, as Beam's runners do.
       if (main && main.ranges.every((r) => r.end <= r.start) && stage.timers.length === 0) continue;
-      specs.push(this.bundleSpec(stage, partition, main));
+      specs.push(this.bundleTemplate(stage, partition, main));
     }
     run.tasks = specs.length + run.early.size;
     for (const o of stage.outputs) {
@@ -297,7 +304,7 @@ class JobScheduler {
       if (run.tasks >= 2 && run.tasks * this.options.partitions >= this.merge.threshold) m.factor = this.merge.factor;
     }
     if (run.early.size === 0) this.options.onStageStarted?.(stage, specs.length);
-    for (const spec of specs) this.track(run, this.runTask(spec, stage));
+    for (const spec of specs) this.track(run, this.runTask(spec));
     // Early tasks may already have committed every output.
     this.afterCommit(run);
     this.notify();
@@ -338,19 +345,17 @@ class JobScheduler {
   }
 
   private launchMerge(run: StageRun, m: Materialization, index: number, inputs: TaskOutputResult[]): void {
-    const spec: MergeTaskSpec = {
+    const template: MergeTemplate = {
       version: TASK_SPEC_VERSION,
       kind: "merge",
       jobId: this.options.jobId,
       stageId: run.stage.id,
       stageName: `merge of ${m.id}`,
       taskIndex: index,
-      attempt: 0,
       materializationId: m.id,
       inputs,
-      outputKey: "",
     };
-    void this.runAttempts(spec, run.stage, (attempt) => `${this.jobPrefix}/merges/m${m.ordinal}/${index}/attempt-${attempt}`).then(
+    void this.attempts.run({ template, attemptsPrefix: this.keys.mergeAttempts(m.ordinal, index), stage: run.stage }).then(
       (result) => {
         m.merged.push(...result.outputs);
         this.options.onMergeCommitted?.(m.id, inputs.length);
@@ -365,33 +370,14 @@ class JobScheduler {
     );
   }
 
-  private bundleSpec(stage: Stage, taskIndex: number, main: TaskInput | undefined): TaskSpec {
-    return {
-      version: TASK_SPEC_VERSION,
-      kind: "bundle",
-      jobId: this.options.jobId,
-      stageId: stage.id,
-      stageName: stage.name,
-      taskIndex,
-      attempt: 0,
-      descriptorKey: descriptorKey(this.jobPrefix, stage),
-      ...(stage.windowMergeDescriptor && { windowMergeDescriptorKey: windowMergeDescriptorKey(this.jobPrefix, stage) }),
-      environment: this.plan.environments[stage.environmentId]! satisfies EnvironmentSpec,
-      pipelineOptionsJson: this.options.pipelineOptionsJson,
-      artifactPrefix: this.options.artifactPrefix,
-      mainConsumer: stage.mainConsumer,
-      main: main ? { sourceTransformId: stage.sourceTransformId, kind: "edge", ...main } : { sourceTransformId: stage.sourceTransformId, kind: "impulse" },
-      sideInputs: stage.sideInputs.map((si) => ({
-        transformId: si.transformId,
-        tag: si.tag,
-        accessPattern: si.accessPattern,
-        input: this.staticInput(si.edge, "all"),
-      })),
-      outputs: stage.outputs.map((o) => ({ ...o, partitions: this.options.partitions, ...(this.options.compressShuffle && { compression: "gzip" as const }) })),
-      outputPrefix: "",
-      timers: stage.timers,
-      ...(stage.passThrough && { passThrough: true as const }),
-    };
+  private bundleTemplate(stage: Stage, taskIndex: number, main: TaskInput | undefined): BundleTemplate {
+    const sideInputs = stage.sideInputs.map((si) => ({
+      transformId: si.transformId,
+      tag: si.tag,
+      accessPattern: si.accessPattern,
+      input: this.staticInput(si.edge, "all"),
+    }));
+    return bundleTemplate(this.bundleSettings, stage, taskIndex, main, sideInputs);
   }
 
   /**
@@ -430,7 +416,7 @@ class JobScheduler {
         for (const out of m.outputs) ranges.push(rangeOf(out, partition));
         continue;
       }
-      m.feed ??= { key: `${this.jobPrefix}/feeds/m${m.ordinal}`, writes: Promise.resolve() };
+      m.feed ??= { key: this.keys.feed(m.ordinal), writes: Promise.resolve() };
       feeds.push({ key: m.feed.key, expected: m.expectedOutputs, partition });
       this.writeFeed(m);
     }
@@ -455,69 +441,12 @@ class JobScheduler {
     await Promise.all([...this.materializations.values()].map((m) => m.feed?.writes));
   }
 
-  private async runTask(spec: TaskSpec, stage: Stage): Promise<TaskOutputResult[]> {
-    const prefix = (attempt: number) => `${this.jobPrefix}/stages/${stage.id}/task-${spec.taskIndex}/attempt-${attempt}`;
-    const run = this.stages.find((s) => s.stage.id === stage.id)!;
-    const result = await this.runAttempts(spec, stage, prefix, () => run.tasks || this.options.partitions);
-    this.options.onTaskCommitted?.(stage, spec.taskIndex, result);
+  private async runTask(template: BundleTemplate): Promise<TaskOutputResult[]> {
+    const run = this.stages.find((s) => s.stage.id === template.stageId)!;
+    const { stage } = run;
+    const attemptsPrefix = this.keys.taskAttempts(stage, template.taskIndex);
+    const result = await this.attempts.run({ template, attemptsPrefix, stage, stageTasks: () => run.tasks || this.options.partitions });
+    this.options.onTaskCommitted?.(stage, template.taskIndex, result);
     return result.outputs;
-  }
-
-  /**
-   * Runs attempts of a task until one succeeds, a failure is final, or attempts run out. With
-   * speculation on and `stageTasks` given (bundle tasks), a straggling attempt gets one copy
-   * running beside it; the first to succeed is committed and the other's result is ignored.
-   */
-  private async runAttempts(
-    spec: WorkerTask,
-    stage: Stage,
-    prefix: (attempt: number) => string,
-    stageTasks?: () => number,
-  ): Promise<Extract<TaskResult, { ok: true }>> {
-    const durations = this.durations.get(stage.id) ?? new StageDurations();
-    this.durations.set(stage.id, durations);
-    const speculation = stageTasks ? this.options.speculation : undefined;
-    const running = new Map<number, { startedAt: number; done: Promise<{ attempt: number; result: TaskResult }> }>();
-    let nextAttempt = 0;
-    let failures = 0;
-    let speculated = false;
-    let lastError = "";
-    const launch = () => {
-      const attempt = nextAttempt++;
-      const attemptSpec: WorkerTask =
-        spec.kind === "merge" ? { ...spec, attempt, outputKey: prefix(attempt) } : { ...spec, attempt, outputPrefix: prefix(attempt) };
-      running.set(attempt, { startedAt: Date.now(), done: this.backend.invoke(attemptSpec).then((result) => ({ attempt, result })) });
-    };
-    const fail = () => new StageFailedError(stage.id, spec.kind === "merge" ? `${stage.name} (${spec.stageName})` : stage.name, spec.taskIndex, lastError);
-    for (;;) {
-      if (this.options.signal?.aborted) throw this.options.signal.reason;
-      if (this.failure !== undefined) throw new Error("the job already failed");
-      if (running.size === 0) launch();
-      let check: NodeJS.Timeout | undefined;
-      const waits: Promise<{ attempt: number; result: TaskResult } | "check">[] = [...running.values()].map((r) => r.done);
-      if (speculation && !speculated) waits.push(new Promise((resolve) => (check = setTimeout(() => resolve("check"), SPECULATION_CHECK_MS))));
-      const next = await Promise.race(waits);
-      clearTimeout(check);
-      if (next === "check") {
-        const [only] = running.values();
-        if (only && durations.isStraggler(only.startedAt, stageTasks!(), speculation!)) {
-          speculated = true;
-          launch();
-          this.options.onSpeculativeStart?.(stage, spec.taskIndex);
-        }
-        continue;
-      }
-      const { startedAt } = running.get(next.attempt)!;
-      running.delete(next.attempt);
-      if (next.result.ok) {
-        if (stageTasks) durations.record(Date.now() - startedAt);
-        return next.result;
-      }
-      lastError = next.result.error;
-      failures++;
-      if (!next.result.retryable) throw fail();
-      // Out of attempts: fail, unless a copy is still running and may yet succeed.
-      if (failures >= this.options.maxAttempts && running.size === 0) throw fail();
-    }
   }
 }
