@@ -3,7 +3,7 @@
 import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
 import { JobServer, defaultPython } from "../driver/index.js";
-import { DEFAULT_MERGE, DEFAULT_SMALL_INPUT } from "../driver/scheduler/run-plan.js";
+import { DEFAULT_MERGE, DEFAULT_SMALL_INPUT } from "../driver/scheduler/index.js";
 import { loadAwsConfig } from "../backends/aws/aws-config.js";
 import { LambdaServiceEmulator } from "../backends/lambda-emulator/lambda-service.js";
 import { FargateActorHost } from "../actors/fargate-actor-host.js";

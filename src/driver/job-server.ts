@@ -23,7 +23,7 @@ import { addJobService, JobRegistry } from "./jobservice/job-service.js";
 import type { Job } from "./job.js";
 import { planPipeline } from "./planner/index.js";
 import { runPlan } from "./scheduler/index.js";
-import type { MergeOptions, SmallInputOptions } from "./scheduler/run-plan.js";
+import type { MergeOptions, SmallInputOptions } from "./scheduler/index.js";
 import { DEFAULT_SPECULATION, type SpeculationOptions } from "./scheduler/speculation.js";
 
 export interface JobServerOptions {

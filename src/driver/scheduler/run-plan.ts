@@ -28,7 +28,9 @@ import type { ObjectStore } from "../../shuffle/index.js";
 import type { Edge, ExecutionPlan, Stage } from "../planner/index.js";
 import { AttemptRunner } from "./attempts.js";
 import { JobKeys } from "./job-keys.js";
+import { DEFAULT_SMALL_INPUT, type Materialization, Materializations, type SmallInputOptions } from "./materializations.js";
 import type { SpeculationOptions } from "./speculation.js";
+import { type StageRun, StageRuns } from "./stage-state.js";
 import { type BundleSettings, type BundleTemplate, type MergeTemplate, bundleTemplate } from "./task-template.js";
 
 export interface MergeOptions {
@@ -39,20 +41,6 @@ export interface MergeOptions {
 }
 
 export const DEFAULT_MERGE: MergeOptions = { threshold: 4096, factor: 16 };
-
-/**
- * An input under both limits runs as one task instead of one per partition. Each task costs a
- * bundle round trip (on Lambda an invocation, seconds if its environment is cold) and a
- * bundle-level DoFn (BatchElements, finish_bundle, a per-bundle connection) sees its input in
- * pieces: below about a thousand small elements that costs more than the parallelism saves, and
- * Beam's own runners run such inputs as one bundle. `elements: 0` always splits.
- */
-export interface SmallInputOptions {
-  elements: number;
-  bytes: number;
-}
-
-export const DEFAULT_SMALL_INPUT: SmallInputOptions = { elements: 1000, bytes: 1 << 20 };
 
 export interface RunOptions {
   jobId: string;
@@ -87,61 +75,6 @@ export interface RunOptions {
  */
 const earlyRunning = new WeakMap<Backend, number>();
 
-/** One materialized PCollection (in one encoding) as its producer's tasks commit. */
-class Materialization {
-  /** Committed task outputs, in commit order. */
-  readonly committed: TaskOutputResult[] = [];
-  readonly merged: TaskOutputResult[] = [];
-  /** Map tasks that will commit (known once the producer launched). */
-  expectedTasks?: number;
-  /** Merge factor, when this materialization is merged. */
-  factor?: number;
-  private mergesLaunched = 0;
-  feed?: { key: string; writes: Promise<void> };
-
-  /** `ordinal` names its objects: ids are long, and file names are not. */
-  constructor(
-    readonly id: string,
-    readonly ordinal: number,
-  ) {}
-
-  /** What readers consume: merged objects when merging, else the map outputs. */
-  get outputs(): TaskOutputResult[] {
-    return this.factor ? this.merged : this.committed;
-  }
-
-  /** How many `outputs` there will be. */
-  get expectedOutputs(): number {
-    return this.factor ? Math.ceil(this.expectedTasks! / this.factor) : this.expectedTasks!;
-  }
-
-  get complete(): boolean {
-    return this.expectedTasks !== undefined && this.outputs.length === this.expectedOutputs;
-  }
-
-  /** The next group of committed outputs to merge: a full group, or the rest once all are in. */
-  nextMergeGroup(): { index: number; inputs: TaskOutputResult[] } | undefined {
-    if (!this.factor) return undefined;
-    const from = this.mergesLaunched * this.factor;
-    const available = this.committed.length - from;
-    const last = this.committed.length === this.expectedTasks;
-    if (available >= this.factor || (last && available > 0)) {
-      return { index: this.mergesLaunched++, inputs: this.committed.slice(from, from + this.factor) };
-    }
-    return undefined;
-  }
-}
-
-interface StageRun {
-  stage: Stage;
-  launched: boolean;
-  /** Partitions whose task started early (from feeds). */
-  early: Set<number>;
-  tasks: number;
-  committedTasks: number;
-  done: boolean;
-}
-
 export async function runPlan(plan: ExecutionPlan, backend: Backend, store: ObjectStore, options: RunOptions): Promise<void> {
   const keys = new JobKeys(options.jobId);
   await Promise.all(
@@ -154,9 +87,11 @@ export async function runPlan(plan: ExecutionPlan, backend: Backend, store: Obje
 }
 
 class JobScheduler {
-  private readonly materializations = new Map<string, Materialization>();
-  private readonly stages: StageRun[];
-  private readonly producerOf = new Map<string, StageRun>();
+  private readonly materializations: Materializations;
+  private readonly stages: StageRuns;
+  /** Merge groups launched per merged materialization. */
+  private readonly mergesLaunched = new Map<Materialization, number>();
+  private readonly feeds = new Map<Materialization, { key: string; writes: Promise<void> }>();
   private failure: unknown;
   private wake!: () => void;
   private wakeup = this.nextWakeup();
@@ -189,13 +124,8 @@ class JobScheduler {
       partitions: options.partitions,
       compressShuffle: options.compressShuffle,
     };
-    this.stages = plan.stages.map((stage) => ({ stage, launched: false, early: new Set(), tasks: 0, committedTasks: 0, done: false }));
-    for (const run of this.stages) {
-      for (const o of run.stage.outputs) {
-        this.materializations.set(o.id, new Materialization(o.id, this.materializations.size));
-        this.producerOf.set(o.id, run);
-      }
-    }
+    this.stages = new StageRuns(plan.stages);
+    this.materializations = new Materializations(plan.stages, options.smallInput ?? DEFAULT_SMALL_INPUT);
   }
 
   private nextWakeup(): Promise<void> {
@@ -218,19 +148,18 @@ class JobScheduler {
       for (;;) {
         if (this.options.signal?.aborted) throw this.options.signal.reason;
         if (this.failure !== undefined) throw this.failure;
-        if (this.stages.every((s) => s.done)) return;
+        if (this.stages.allDone) return;
         let progress = false;
         for (const run of this.stages) {
           if (run.launched) continue;
-          if (this.upstreamDone(run.stage)) {
+          if (this.stages.upstreamDone(run.stage)) {
             this.launch(run);
             progress = true;
           } else if (this.options.pipelining !== false) {
             progress = this.launchEarly(run) || progress;
           }
         }
-        const waiting = this.stages.some((s) => s.launched && !s.done);
-        if (!waiting && !progress) throw new Error("the stage graph cannot make progress (a stage waits on itself)");
+        if (!this.stages.anyRunning && !progress) throw new Error("the stage graph cannot make progress (a stage waits on itself)");
         const wakeup = this.wakeup;
         await Promise.race([wakeup, aborted]);
         this.wakeup = this.nextWakeup();
@@ -239,10 +168,6 @@ class JobScheduler {
       await this.closeFeeds(e);
       throw e;
     }
-  }
-
-  private upstreamDone(stage: Stage): boolean {
-    return stage.upstream.every((u) => this.stages.find((s) => s.stage.id === u)!.done);
   }
 
   private sources(stage: Stage): { main: string[]; side: string[] } {
@@ -257,21 +182,21 @@ class JobScheduler {
     const { stage } = run;
     if (stage.main.kind !== "edge" || stage.timers.length > 0) return false;
     const { main, side } = this.sources(stage);
-    if (!side.every((id) => this.materializations.get(id)!.complete)) return false;
-    if (!main.every((id) => this.producerOf.get(id)!.launched)) return false;
-    if (main.every((id) => this.materializations.get(id)!.complete)) return false;
+    if (!this.materializations.allComplete(side)) return false;
+    if (!main.every((id) => this.stages.producerOf(id).launched)) return false;
+    if (this.materializations.allComplete(main)) return false;
     // Until what has committed shows the input is not small, it may yet run as one task.
-    if (this.isSmall(stage.main.edge)) return false;
+    if (this.materializations.isSmall(stage.main.edge)) return false;
     // Only the main input's producers may be unfinished; any other upstream must be done.
-    const mainProducers = new Set(main.map((id) => this.producerOf.get(id)!.stage.id));
-    if (!stage.upstream.every((u) => mainProducers.has(u) || this.stages.find((s) => s.stage.id === u)!.done)) return false;
+    const mainProducers = new Set(main.map((id) => this.stages.producerOf(id).stage.id));
+    if (!stage.upstream.every((u) => mainProducers.has(u) || this.stages.get(u).state.kind === "done")) return false;
     let started = false;
     for (let partition = 0; partition < this.options.partitions; partition++) {
       if (run.early.has(partition)) continue;
       const running = earlyRunning.get(this.backend) ?? 0;
       if (running >= this.backend.concurrency - (this.options.speculation ? 2 : 1)) break;
       earlyRunning.set(this.backend, running + 1);
-      run.early.add(partition);
+      run.startEarly(partition);
       const input = this.feedInput(stage.main.edge, partition);
       this.options.onEarlyStart?.(stage, partition);
       if (run.early.size === 1) this.options.onStageStarted?.(stage, this.options.partitions);
@@ -285,25 +210,25 @@ class JobScheduler {
   }
 
   private launch(run: StageRun): void {
-    const { stage } = run;
-    run.launched = true;
+    const { stage, early } = run;
     const specs: BundleTemplate[] = [];
-    const whole = stage.main.kind === "edge" && run.early.size === 0 && this.isSmall(stage.main.edge);
+    const whole = stage.main.kind === "edge" && early.size === 0 && this.materializations.isSmall(stage.main.edge);
     const taskCount = stage.main.kind === "impulse" || whole ? 1 : this.options.partitions;
     for (let partition = 0; partition < taskCount; partition++) {
-      if (run.early.has(partition)) continue;
-      const main = stage.main.kind === "impulse" ? undefined : this.staticInput(stage.main.edge, whole ? "all" : partition);
+      if (early.has(partition)) continue;
+      const main = stage.main.kind === "impulse" ? undefined : this.materializations.staticInput(stage.main.edge, whole ? "all" : partition);
       // An empty partition makes an empty bundle: skip it, as Beam's runners do.
       if (main && main.ranges.every((r) => r.end <= r.start) && stage.timers.length === 0) continue;
       specs.push(this.bundleTemplate(stage, partition, main));
     }
-    run.tasks = specs.length + run.early.size;
-    for (const o of stage.outputs) {
-      const m = this.materializations.get(o.id)!;
-      m.expectedTasks = run.tasks;
-      if (run.tasks >= 2 && run.tasks * this.options.partitions >= this.merge.threshold) m.factor = this.merge.factor;
+    const startedEarly = early.size;
+    const tasks = specs.length + startedEarly;
+    run.launch(tasks);
+    for (const m of this.materializations.of(stage)) {
+      m.expectedTasks = tasks;
+      if (tasks >= 2 && tasks * this.options.partitions >= this.merge.threshold) m.factor = this.merge.factor;
     }
-    if (run.early.size === 0) this.options.onStageStarted?.(stage, specs.length);
+    if (startedEarly === 0) this.options.onStageStarted?.(stage, specs.length);
     for (const spec of specs) this.track(run, this.runTask(spec));
     // Early tasks may already have committed every output.
     this.afterCommit(run);
@@ -312,36 +237,58 @@ class JobScheduler {
 
   /** Runs a task to its committed attempt, then records its outputs. */
   private track(run: StageRun, task: Promise<TaskOutputResult[]>): void {
-    void task.then(
-      (outputs) => {
-        run.committedTasks++;
-        for (const out of outputs) this.materializations.get(out.id)!.committed.push(out);
-        this.afterCommit(run);
-        this.notify();
-      },
-      (e: unknown) => {
-        this.failure ??= e;
-        this.notify();
-      },
-    );
+    void task
+      .then(
+        (outputs) => {
+          if (!run.recordCommit()) return;
+          this.materializations.addCommitted(outputs);
+          this.afterCommit(run);
+          this.notify();
+        },
+        (e: unknown) => this.fail(run, e),
+      )
+      .catch((e: unknown) => this.fail(undefined, e));
+  }
+
+  /**
+   * The job fails with its first error; `run`, when given, is the stage whose task or merge
+   * failed. An error in handling a result fails the job too, rather than the process.
+   */
+  private fail(run: StageRun | undefined, e: unknown): void {
+    run?.fail(e);
+    this.failure ??= e;
+    this.notify();
   }
 
   /** Launches merges that are due, refreshes feeds, and completes the stage when all is in. */
   private afterCommit(run: StageRun): void {
-    if (!run.launched) return;
-    for (const o of run.stage.outputs) {
-      const m = this.materializations.get(o.id)!;
-      for (let group = m.nextMergeGroup(); group; group = m.nextMergeGroup()) this.launchMerge(run, m, group.index, group.inputs);
+    if (run.state.kind !== "running") return;
+    for (const m of this.materializations.of(run.stage)) {
+      for (let group = this.nextMergeGroup(m); group; group = this.nextMergeGroup(m)) this.launchMerge(run, m, group.index, group.inputs);
       this.writeFeed(m);
     }
     this.checkDone(run);
   }
 
   private checkDone(run: StageRun): void {
-    if (run.done || !run.launched || run.committedTasks < run.tasks) return;
-    if (!run.stage.outputs.every((o) => this.materializations.get(o.id)!.complete)) return;
-    run.done = true;
+    if (!run.allCommitted) return;
+    if (!this.materializations.of(run.stage).every((m) => m.complete)) return;
+    run.finish();
     this.notify();
+  }
+
+  /** The next group of committed outputs to merge: a full group, or the rest once all are in. */
+  private nextMergeGroup(m: Materialization): { index: number; inputs: TaskOutputResult[] } | undefined {
+    if (!m.factor) return undefined;
+    const launched = this.mergesLaunched.get(m) ?? 0;
+    const from = launched * m.factor;
+    const available = m.committed.length - from;
+    const last = m.committed.length === m.expectedTasks;
+    if (available >= m.factor || (last && available > 0)) {
+      this.mergesLaunched.set(m, launched + 1);
+      return { index: launched, inputs: m.committed.slice(from, from + m.factor) };
+    }
+    return undefined;
   }
 
   private launchMerge(run: StageRun, m: Materialization, index: number, inputs: TaskOutputResult[]): void {
@@ -357,53 +304,19 @@ class JobScheduler {
     };
     void this.attempts.run({ template, attemptsPrefix: this.keys.mergeAttempts(m.ordinal, index), stage: run.stage }).then(
       (result) => {
+        if (run.state.kind === "failed") return;
         m.merged.push(...result.outputs);
         this.options.onMergeCommitted?.(m.id, inputs.length);
         this.writeFeed(m);
         this.checkDone(run);
         this.notify();
       },
-      (e: unknown) => {
-        this.failure ??= e;
-        this.notify();
-      },
-    );
+      (e: unknown) => this.fail(run, e),
+    ).catch((e: unknown) => this.fail(undefined, e));
   }
 
   private bundleTemplate(stage: Stage, taskIndex: number, main: TaskInput | undefined): BundleTemplate {
-    const sideInputs = stage.sideInputs.map((si) => ({
-      transformId: si.transformId,
-      tag: si.tag,
-      accessPattern: si.accessPattern,
-      input: this.staticInput(si.edge, "all"),
-    }));
-    return bundleTemplate(this.bundleSettings, stage, taskIndex, main, sideInputs);
-  }
-
-  /**
-   * Whether the outputs committed so far for `edge` are under the small-input limits. Every
-   * partition of a key-partitioned edge in one task still keeps each key in one task.
-   */
-  private isSmall(edge: Edge): boolean {
-    const limits = this.options.smallInput ?? DEFAULT_SMALL_INPUT;
-    let elements = 0;
-    let bytes = 0;
-    for (const source of edge.sources) {
-      for (const out of this.materializations.get(source)!.outputs) {
-        elements += out.elements;
-        bytes += out.offsets[out.offsets.length - 1]! - out.offsets[0]!;
-      }
-    }
-    return elements < limits.elements && bytes < limits.bytes;
-  }
-
-  /** The byte ranges a task reads from complete inputs: one partition of every source, or all. */
-  private staticInput(edge: Edge, partition: number | "all"): TaskInput {
-    const ranges: ObjectRange[] = [];
-    for (const source of edge.sources) {
-      for (const out of this.materializations.get(source)!.outputs) ranges.push(rangeOf(out, partition));
-    }
-    return { read: edge.read, wireCoderId: edge.wireCoderId, ranges };
+    return bundleTemplate(this.bundleSettings, stage, taskIndex, main, this.materializations.sideInputs(stage));
   }
 
   /** An input whose incomplete sources are read through feeds. */
@@ -411,13 +324,14 @@ class JobScheduler {
     const ranges: ObjectRange[] = [];
     const feeds: InputFeed[] = [];
     for (const source of edge.sources) {
-      const m = this.materializations.get(source)!;
+      const m = this.materializations.get(source);
       if (m.complete) {
         for (const out of m.outputs) ranges.push(rangeOf(out, partition));
         continue;
       }
-      m.feed ??= { key: this.keys.feed(m.ordinal), writes: Promise.resolve() };
-      feeds.push({ key: m.feed.key, expected: m.expectedOutputs, partition });
+      let feed = this.feeds.get(m);
+      if (!feed) this.feeds.set(m, (feed = { key: this.keys.feed(m.ordinal), writes: Promise.resolve() }));
+      feeds.push({ key: feed.key, expected: m.expectedOutputs, partition });
       this.writeFeed(m);
     }
     return { read: edge.read, wireCoderId: edge.wireCoderId, ranges, feeds };
@@ -425,24 +339,21 @@ class JobScheduler {
 
   /** Rewrites a watched feed with every output readers may take so far; writes stay in order. */
   private writeFeed(m: Materialization, failed?: string): void {
-    const feed = m.feed;
+    const feed = this.feeds.get(m);
     if (!feed) return;
     const content: FeedContent = { outputs: [...m.outputs], failed };
-    feed.writes = feed.writes.then(() => this.store.put(feed.key, Buffer.from(JSON.stringify(content)))).catch((e: unknown) => {
-      this.failure ??= e;
-      this.notify();
-    });
+    feed.writes = feed.writes.then(() => this.store.put(feed.key, Buffer.from(JSON.stringify(content)))).catch((e: unknown) => this.fail(undefined, e));
   }
 
   /** Tells tasks waiting on feeds that the job failed, so none waits for outputs that never come. */
   private async closeFeeds(e: unknown): Promise<void> {
     const message = e instanceof Error ? e.message : String(e);
-    for (const m of this.materializations.values()) this.writeFeed(m, message);
-    await Promise.all([...this.materializations.values()].map((m) => m.feed?.writes));
+    for (const m of this.materializations.all()) this.writeFeed(m, message);
+    await Promise.all([...this.feeds.values()].map((feed) => feed.writes));
   }
 
   private async runTask(template: BundleTemplate): Promise<TaskOutputResult[]> {
-    const run = this.stages.find((s) => s.stage.id === template.stageId)!;
+    const run = this.stages.get(template.stageId);
     const { stage } = run;
     const attemptsPrefix = this.keys.taskAttempts(stage, template.taskIndex);
     const result = await this.attempts.run({ template, attemptsPrefix, stage, stageTasks: () => run.tasks || this.options.partitions });
