@@ -22,8 +22,7 @@ import { addArtifactStagingService, artifactPrefix } from "./jobservice/artifact
 import { addJobService, JobRegistry } from "./jobservice/job-service.js";
 import type { Job } from "./job.js";
 import { planPipeline } from "./planner/index.js";
-import { runPlan } from "./scheduler/index.js";
-import type { MergeOptions, SmallInputOptions } from "./scheduler/index.js";
+import { EarlyTaskSlots, type MergeOptions, type SmallInputOptions, runPlan } from "./scheduler/index.js";
 import { DEFAULT_SPECULATION, type SpeculationOptions } from "./scheduler/speculation.js";
 
 export interface JobServerOptions {
@@ -98,6 +97,8 @@ export class JobServer {
   readonly registry = new JobRegistry();
   /** Merge tasks and pipelined tasks per job id, for operators and tests. */
   readonly shuffleStats = new Map<string, JobShuffleStats>();
+  /** Pipelined tasks running on `backend`, counted across its jobs (see the scheduler's early-task-slots.ts). */
+  private readonly earlySlots = new EarlyTaskSlots();
 
   private constructor(
     private readonly server: grpc.Server,
@@ -191,6 +192,7 @@ export class JobServer {
       signal: job.abort.signal,
       merge: this.options.merge,
       pipelining: this.options.pipelining,
+      earlySlots: this.earlySlots,
       smallInput: this.options.smallInput,
       compressShuffle: this.options.compressShuffle,
       speculation: speculation || undefined,

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { FeedContent } from "../../src/common/task-spec.js";
 import type { ExecutionPlan } from "../../src/driver/planner/index.js";
-import { type RunOptions, StageFailedError, runPlan } from "../../src/driver/scheduler/index.js";
+import { EarlyTaskSlots, type RunOptions, StageFailedError, runPlan } from "../../src/driver/scheduler/index.js";
 import { LocalObjectStore } from "../../src/shuffle/index.js";
 import { type AttemptScript, FakeBackend, labelOf } from "./fake-backend.js";
 import { handBuiltPlan, outputOf } from "./hand-built-plan.js";
@@ -22,7 +22,10 @@ function newStore(): LocalObjectStore {
   return new LocalObjectStore(root);
 }
 
-/** Options every case starts from: two partitions, and inputs always split (no small-input path). */
+/**
+ * Options every case starts from: two partitions, inputs always split (no small-input path),
+ * and early-task slots of the job's own (as if it were alone on the backend).
+ */
 const baseOptions = (jobId = JOB): RunOptions => ({
   jobId,
   pipelineOptionsJson: "{}",
@@ -30,6 +33,7 @@ const baseOptions = (jobId = JOB): RunOptions => ({
   partitions: 2,
   maxAttempts: 3,
   smallInput: { elements: 0, bytes: 0 },
+  earlySlots: new EarlyTaskSlots(),
 });
 
 /** What a run did, as the scheduler reported it and as the backend saw it. */
@@ -245,17 +249,18 @@ describe("runPlan against a fake backend", () => {
     await c.check(outcome);
   });
 
-  it("counts early tasks across the jobs of one backend, leaving it a slot for retries", async () => {
+  it("counts early tasks across the jobs sharing a backend's slots, leaving it a slot for retries", async () => {
     const store = newStore();
+    const earlySlots = new EarlyTaskSlots();
     // Three slots, so at most two early tasks between both jobs. The second job starts once
     // the first holds both; its X commits while they still wait for A.
     const backend = new FakeBackend(store, { "A/0#0": { delayMs: 200 }, "X/0#0": { delayMs: 50 } }, 3);
     const second = new Promise<Outcome>((resolve) => {
       backend.onInvoke = (task) => {
-        if (labelOf(task) === "B/1#0") resolve(runJob(handBuiltPlan({ X: {}, Y: { reads: "X", grouped: true } }), backend, store, { jobId: "job-2" }));
+        if (labelOf(task) === "B/1#0") resolve(runJob(handBuiltPlan({ X: {}, Y: { reads: "X", grouped: true } }), backend, store, { jobId: "job-2", earlySlots }));
       };
     });
-    const first = await runJob(mapThenGroup, backend, store, { jobId: "job-1" });
+    const first = await runJob(mapThenGroup, backend, store, { jobId: "job-1", earlySlots });
     const { error, earlyStarts } = await second;
     expect([first.error, error]).toEqual([undefined, undefined]);
     expect(first.earlyStarts).toEqual(["B/0", "B/1"]);

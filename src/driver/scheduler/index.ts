@@ -1,4 +1,6 @@
-export { runPlan, type RunOptions, type MergeOptions, DEFAULT_MERGE } from "./run-plan.js";
+export { runPlan, type RunOptions } from "./run-plan.js";
+export { EarlyTaskSlots } from "./early-task-slots.js";
+export { DEFAULT_MERGE, type MergeOptions } from "./push-merge.js";
 export { DEFAULT_SMALL_INPUT, type SmallInputOptions } from "./materializations.js";
 export { DEFAULT_SPECULATION, type SpeculationOptions } from "./speculation.js";
 export { StageFailedError } from "./errors.js";

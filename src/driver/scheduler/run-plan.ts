@@ -1,46 +1,31 @@
 // The scheduler: turns the plan's stage DAG into task attempts on a Backend.
 //
-// A stage launches when every stage it reads has completed; independent stages run at once.
-// Each task commits exactly one successful attempt: outputs are written under attempt-scoped
-// keys, and only the committed attempt's keys are handed to downstream tasks.
+// A stage launches when every stage it reads is done; independent stages run at once. Each task
+// commits exactly one successful attempt: outputs are written under attempt-scoped keys, and
+// only the committed attempt's keys are handed to downstream tasks.
 //
-// Two things overlap a shuffle's stages (see docs/shuffle.md):
-// - Push-based merge: when a materialization's M × R passes a threshold, merge tasks combine
-//   groups of F committed map outputs while the map stage is still running; readers then get
-//   ⌈M/F⌉ merged objects instead of M map outputs.
-// - Pipelining: once a stage's producers have launched all their tasks, some of its tasks start
-//   early and read their input from feeds (objects the driver rewrites as outputs commit), so
-//   they fetch committed map outputs while the last maps still run. Early tasks never take the
-//   backend's last slot (last two, with speculation): a waiting task must not keep a map retry
-//   or a straggler's speculative copy from running.
+// This file orchestrates; each policy has a module of its own:
+// - stage-state.ts       where each stage is (waiting | running | done | failed), readiness
+// - materializations.ts  committed outputs, and the inputs tasks are handed (small ones whole)
+// - attempts.ts          retries, and speculative copies of stragglers (speculation.ts)
+// - push-merge.ts        merging map outputs while the map stage still runs
+// - pipelined-feeds.ts   starting tasks early, on feeds of their incomplete inputs
+// A JobScheduler's state is its job's alone, but for the early-task slots, which are the
+// backend's (early-task-slots.ts).
 import { ProcessBundleDescriptor } from "apache-beam/proto/beam_fn_api";
 import type { Backend } from "../../backends/backend.js";
-import {
-  type FeedContent,
-  type InputFeed,
-  type ObjectRange,
-  TASK_SPEC_VERSION,
-  type TaskInput,
-  type TaskOutputResult,
-  rangeOf,
-} from "../../common/task-spec.js";
+import type { TaskInput, TaskOutputResult } from "../../common/task-spec.js";
 import type { ObjectStore } from "../../shuffle/index.js";
-import type { Edge, ExecutionPlan, Stage } from "../planner/index.js";
+import type { ExecutionPlan, Stage } from "../planner/index.js";
 import { AttemptRunner } from "./attempts.js";
+import type { EarlyTaskSlots } from "./early-task-slots.js";
 import { JobKeys } from "./job-keys.js";
 import { DEFAULT_SMALL_INPUT, type Materialization, Materializations, type SmallInputOptions } from "./materializations.js";
+import { Feeds, Pipelining } from "./pipelined-feeds.js";
+import { DEFAULT_MERGE, type MergeOptions, type PendingMerge, PushMerge } from "./push-merge.js";
 import type { SpeculationOptions } from "./speculation.js";
 import { type StageRun, StageRuns } from "./stage-state.js";
-import { type BundleSettings, type BundleTemplate, type MergeTemplate, bundleTemplate } from "./task-template.js";
-
-export interface MergeOptions {
-  /** Merge a materialization when (map tasks × partitions) reaches this. */
-  threshold: number;
-  /** Map outputs per merge task. */
-  factor: number;
-}
-
-export const DEFAULT_MERGE: MergeOptions = { threshold: 4096, factor: 16 };
+import { type BundleSettings, type BundleTemplate, bundleTemplate } from "./task-template.js";
 
 export interface RunOptions {
   jobId: string;
@@ -53,6 +38,8 @@ export interface RunOptions {
   merge?: MergeOptions;
   /** Start consumer tasks before their input is complete (default on). */
   pipelining?: boolean;
+  /** The backend's early-task slots, shared by every job on it (see early-task-slots.ts). */
+  earlySlots: EarlyTaskSlots;
   /** Inputs that run as one task (default DEFAULT_SMALL_INPUT). */
   smallInput?: SmallInputOptions;
   /** gzip every shuffle partition (see the measurement in docs/shuffle.md). */
@@ -68,13 +55,6 @@ export interface RunOptions {
   onSpeculativeStart?(stage: Stage, taskIndex: number): void;
 }
 
-/**
- * Early tasks running per backend, across jobs: together they leave one slot free, two with
- * speculation on. Early tasks wait on their producers; if they held every slot but the one a
- * straggler is in, its speculative copy would wait for the straggler it is meant to overtake.
- */
-const earlyRunning = new WeakMap<Backend, number>();
-
 export async function runPlan(plan: ExecutionPlan, backend: Backend, store: ObjectStore, options: RunOptions): Promise<void> {
   const keys = new JobKeys(options.jobId);
   await Promise.all(
@@ -87,26 +67,27 @@ export async function runPlan(plan: ExecutionPlan, backend: Backend, store: Obje
 }
 
 class JobScheduler {
-  private readonly materializations: Materializations;
   private readonly stages: StageRuns;
-  /** Merge groups launched per merged materialization. */
-  private readonly mergesLaunched = new Map<Materialization, number>();
-  private readonly feeds = new Map<Materialization, { key: string; writes: Promise<void> }>();
+  private readonly materializations: Materializations;
+  private readonly attempts: AttemptRunner;
+  private readonly merges: PushMerge;
+  private readonly feeds: Feeds;
+  private readonly pipelining: Pipelining;
+  private readonly bundleSettings: BundleSettings;
+  /** The job's first error: it fails with it. */
   private failure: unknown;
   private wake!: () => void;
   private wakeup = this.nextWakeup();
-  private readonly merge: MergeOptions;
-  private readonly attempts: AttemptRunner;
-  private readonly bundleSettings: BundleSettings;
 
   constructor(
     plan: ExecutionPlan,
-    private readonly backend: Backend,
-    private readonly store: ObjectStore,
+    backend: Backend,
+    store: ObjectStore,
     private readonly options: RunOptions,
     private readonly keys: JobKeys,
   ) {
-    this.merge = options.merge ?? DEFAULT_MERGE;
+    this.stages = new StageRuns(plan.stages);
+    this.materializations = new Materializations(plan.stages, options.smallInput ?? DEFAULT_SMALL_INPUT);
     this.attempts = new AttemptRunner({
       backend,
       maxAttempts: options.maxAttempts,
@@ -115,6 +96,17 @@ class JobScheduler {
       jobFailed: () => this.failure !== undefined,
       onSpeculativeStart: options.onSpeculativeStart,
     });
+    this.merges = new PushMerge(options.merge ?? DEFAULT_MERGE, options.partitions, options.jobId, keys, this.attempts);
+    this.feeds = new Feeds(store, keys, this.materializations, (e) => this.fail(undefined, e));
+    this.pipelining = new Pipelining(
+      this.stages,
+      this.materializations,
+      this.feeds,
+      options.earlySlots,
+      backend,
+      options.partitions,
+      options.speculation !== undefined,
+    );
     this.bundleSettings = {
       jobId: options.jobId,
       keys,
@@ -124,8 +116,6 @@ class JobScheduler {
       partitions: options.partitions,
       compressShuffle: options.compressShuffle,
     };
-    this.stages = new StageRuns(plan.stages);
-    this.materializations = new Materializations(plan.stages, options.smallInput ?? DEFAULT_SMALL_INPUT);
   }
 
   private nextWakeup(): Promise<void> {
@@ -139,14 +129,15 @@ class JobScheduler {
   async run(): Promise<void> {
     // Cancelling stops scheduling at once. Attempts already running are the backend's to stop
     // (the local backend kills them; a Lambda invocation cannot be stopped): their results are dropped.
+    const { signal } = this.options;
     const aborted = new Promise<never>((_, reject) => {
-      if (this.options.signal?.aborted) reject(this.options.signal.reason);
-      this.options.signal?.addEventListener("abort", () => reject(this.options.signal!.reason), { once: true });
+      if (signal?.aborted) reject(signal.reason);
+      signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
     });
     aborted.catch(() => undefined);
     try {
       for (;;) {
-        if (this.options.signal?.aborted) throw this.options.signal.reason;
+        if (signal?.aborted) throw signal.reason;
         if (this.failure !== undefined) throw this.failure;
         if (this.stages.allDone) return;
         let progress = false;
@@ -165,53 +156,28 @@ class JobScheduler {
         this.wakeup = this.nextWakeup();
       }
     } catch (e) {
-      await this.closeFeeds(e);
+      await this.feeds.close(e);
       throw e;
     }
   }
 
-  private sources(stage: Stage): { main: string[]; side: string[] } {
-    return {
-      main: stage.main.kind === "edge" ? stage.main.edge.sources : [],
-      side: stage.sideInputs.flatMap((si) => si.edge.sources),
-    };
-  }
-
-  /** Starts some of a stage's tasks on feeds, when its producers have launched all their tasks. */
+  /** Starts the tasks of a waiting stage that may start early; whether any did. */
   private launchEarly(run: StageRun): boolean {
     const { stage } = run;
-    if (stage.main.kind !== "edge" || stage.timers.length > 0) return false;
-    const { main, side } = this.sources(stage);
-    if (!this.materializations.allComplete(side)) return false;
-    if (!main.every((id) => this.stages.producerOf(id).launched)) return false;
-    if (this.materializations.allComplete(main)) return false;
-    // Until what has committed shows the input is not small, it may yet run as one task.
-    if (this.materializations.isSmall(stage.main.edge)) return false;
-    // Only the main input's producers may be unfinished; any other upstream must be done.
-    const mainProducers = new Set(main.map((id) => this.stages.producerOf(id).stage.id));
-    if (!stage.upstream.every((u) => mainProducers.has(u) || this.stages.get(u).state.kind === "done")) return false;
     let started = false;
-    for (let partition = 0; partition < this.options.partitions; partition++) {
-      if (run.early.has(partition)) continue;
-      const running = earlyRunning.get(this.backend) ?? 0;
-      if (running >= this.backend.concurrency - (this.options.speculation ? 2 : 1)) break;
-      earlyRunning.set(this.backend, running + 1);
-      run.startEarly(partition);
-      const input = this.feedInput(stage.main.edge, partition);
+    for (const { partition, input, release } of this.pipelining.earlyStarts(run)) {
       this.options.onEarlyStart?.(stage, partition);
       if (run.early.size === 1) this.options.onStageStarted?.(stage, this.options.partitions);
-      const task = this.runTask(this.bundleTemplate(stage, partition, input)).finally(() =>
-        earlyRunning.set(this.backend, (earlyRunning.get(this.backend) ?? 1) - 1),
-      );
-      this.track(run, task);
+      this.track(run, this.runTask(this.bundleTemplate(stage, partition, input)).finally(release));
       started = true;
     }
     return started;
   }
 
+  /** Launches every task of a stage whose upstream stages are done, but those started early. */
   private launch(run: StageRun): void {
     const { stage, early } = run;
-    const specs: BundleTemplate[] = [];
+    const templates: BundleTemplate[] = [];
     const whole = stage.main.kind === "edge" && early.size === 0 && this.materializations.isSmall(stage.main.edge);
     const taskCount = stage.main.kind === "impulse" || whole ? 1 : this.options.partitions;
     for (let partition = 0; partition < taskCount; partition++) {
@@ -219,23 +185,23 @@ class JobScheduler {
       const main = stage.main.kind === "impulse" ? undefined : this.materializations.staticInput(stage.main.edge, whole ? "all" : partition);
       // An empty partition makes an empty bundle: skip it, as Beam's runners do.
       if (main && main.ranges.every((r) => r.end <= r.start) && stage.timers.length === 0) continue;
-      specs.push(this.bundleTemplate(stage, partition, main));
+      templates.push(this.bundleTemplate(stage, partition, main));
     }
     const startedEarly = early.size;
-    const tasks = specs.length + startedEarly;
+    const tasks = templates.length + startedEarly;
     run.launch(tasks);
     for (const m of this.materializations.of(stage)) {
       m.expectedTasks = tasks;
-      if (tasks >= 2 && tasks * this.options.partitions >= this.merge.threshold) m.factor = this.merge.factor;
+      this.merges.decide(m, tasks);
     }
-    if (startedEarly === 0) this.options.onStageStarted?.(stage, specs.length);
-    for (const spec of specs) this.track(run, this.runTask(spec));
+    if (startedEarly === 0) this.options.onStageStarted?.(stage, templates.length);
+    for (const template of templates) this.track(run, this.runTask(template));
     // Early tasks may already have committed every output.
     this.afterCommit(run);
     this.notify();
   }
 
-  /** Runs a task to its committed attempt, then records its outputs. */
+  /** Records a task's outputs once it has committed. */
   private track(run: StageRun, task: Promise<TaskOutputResult[]>): void {
     void task
       .then(
@@ -250,6 +216,39 @@ class JobScheduler {
       .catch((e: unknown) => this.fail(undefined, e));
   }
 
+  /** Launches merges that are due, refreshes feeds, and completes the stage when all is in. */
+  private afterCommit(run: StageRun): void {
+    if (run.state.kind !== "running") return;
+    for (const m of this.materializations.of(run.stage)) {
+      for (const merge of this.merges.launchDue(run.stage, m)) this.trackMerge(run, m, merge);
+      this.feeds.write(m);
+    }
+    this.checkDone(run);
+  }
+
+  private trackMerge(run: StageRun, m: Materialization, merge: PendingMerge): void {
+    void merge.outputs
+      .then(
+        (outputs) => {
+          if (run.state.kind === "failed") return;
+          m.merged.push(...outputs);
+          this.options.onMergeCommitted?.(m.id, merge.inputs);
+          this.feeds.write(m);
+          this.checkDone(run);
+          this.notify();
+        },
+        (e: unknown) => this.fail(run, e),
+      )
+      .catch((e: unknown) => this.fail(undefined, e));
+  }
+
+  private checkDone(run: StageRun): void {
+    if (!run.allCommitted) return;
+    if (!this.materializations.of(run.stage).every((m) => m.complete)) return;
+    run.finish();
+    this.notify();
+  }
+
   /**
    * The job fails with its first error; `run`, when given, is the stage whose task or merge
    * failed. An error in handling a result fails the job too, rather than the process.
@@ -260,103 +259,18 @@ class JobScheduler {
     this.notify();
   }
 
-  /** Launches merges that are due, refreshes feeds, and completes the stage when all is in. */
-  private afterCommit(run: StageRun): void {
-    if (run.state.kind !== "running") return;
-    for (const m of this.materializations.of(run.stage)) {
-      for (let group = this.nextMergeGroup(m); group; group = this.nextMergeGroup(m)) this.launchMerge(run, m, group.index, group.inputs);
-      this.writeFeed(m);
-    }
-    this.checkDone(run);
-  }
-
-  private checkDone(run: StageRun): void {
-    if (!run.allCommitted) return;
-    if (!this.materializations.of(run.stage).every((m) => m.complete)) return;
-    run.finish();
-    this.notify();
-  }
-
-  /** The next group of committed outputs to merge: a full group, or the rest once all are in. */
-  private nextMergeGroup(m: Materialization): { index: number; inputs: TaskOutputResult[] } | undefined {
-    if (!m.factor) return undefined;
-    const launched = this.mergesLaunched.get(m) ?? 0;
-    const from = launched * m.factor;
-    const available = m.committed.length - from;
-    const last = m.committed.length === m.expectedTasks;
-    if (available >= m.factor || (last && available > 0)) {
-      this.mergesLaunched.set(m, launched + 1);
-      return { index: launched, inputs: m.committed.slice(from, from + m.factor) };
-    }
-    return undefined;
-  }
-
-  private launchMerge(run: StageRun, m: Materialization, index: number, inputs: TaskOutputResult[]): void {
-    const template: MergeTemplate = {
-      version: TASK_SPEC_VERSION,
-      kind: "merge",
-      jobId: this.options.jobId,
-      stageId: run.stage.id,
-      stageName: `merge of ${m.id}`,
-      taskIndex: index,
-      materializationId: m.id,
-      inputs,
-    };
-    void this.attempts.run({ template, attemptsPrefix: this.keys.mergeAttempts(m.ordinal, index), stage: run.stage }).then(
-      (result) => {
-        if (run.state.kind === "failed") return;
-        m.merged.push(...result.outputs);
-        this.options.onMergeCommitted?.(m.id, inputs.length);
-        this.writeFeed(m);
-        this.checkDone(run);
-        this.notify();
-      },
-      (e: unknown) => this.fail(run, e),
-    ).catch((e: unknown) => this.fail(undefined, e));
-  }
-
   private bundleTemplate(stage: Stage, taskIndex: number, main: TaskInput | undefined): BundleTemplate {
     return bundleTemplate(this.bundleSettings, stage, taskIndex, main, this.materializations.sideInputs(stage));
   }
 
-  /** An input whose incomplete sources are read through feeds. */
-  private feedInput(edge: Edge, partition: number): TaskInput {
-    const ranges: ObjectRange[] = [];
-    const feeds: InputFeed[] = [];
-    for (const source of edge.sources) {
-      const m = this.materializations.get(source);
-      if (m.complete) {
-        for (const out of m.outputs) ranges.push(rangeOf(out, partition));
-        continue;
-      }
-      let feed = this.feeds.get(m);
-      if (!feed) this.feeds.set(m, (feed = { key: this.keys.feed(m.ordinal), writes: Promise.resolve() }));
-      feeds.push({ key: feed.key, expected: m.expectedOutputs, partition });
-      this.writeFeed(m);
-    }
-    return { read: edge.read, wireCoderId: edge.wireCoderId, ranges, feeds };
-  }
-
-  /** Rewrites a watched feed with every output readers may take so far; writes stay in order. */
-  private writeFeed(m: Materialization, failed?: string): void {
-    const feed = this.feeds.get(m);
-    if (!feed) return;
-    const content: FeedContent = { outputs: [...m.outputs], failed };
-    feed.writes = feed.writes.then(() => this.store.put(feed.key, Buffer.from(JSON.stringify(content)))).catch((e: unknown) => this.fail(undefined, e));
-  }
-
-  /** Tells tasks waiting on feeds that the job failed, so none waits for outputs that never come. */
-  private async closeFeeds(e: unknown): Promise<void> {
-    const message = e instanceof Error ? e.message : String(e);
-    for (const m of this.materializations.all()) this.writeFeed(m, message);
-    await Promise.all([...this.feeds.values()].map((feed) => feed.writes));
-  }
-
+  /** Runs a bundle task to its committed attempt. */
   private async runTask(template: BundleTemplate): Promise<TaskOutputResult[]> {
     const run = this.stages.get(template.stageId);
     const { stage } = run;
     const attemptsPrefix = this.keys.taskAttempts(stage, template.taskIndex);
-    const result = await this.attempts.run({ template, attemptsPrefix, stage, stageTasks: () => run.tasks || this.options.partitions });
+    // Before the stage has launched all its tasks, count one per partition.
+    const stageTasks = () => run.tasks || this.options.partitions;
+    const result = await this.attempts.run({ template, attemptsPrefix, stage, stageTasks });
     this.options.onTaskCommitted?.(stage, template.taskIndex, result);
     return result.outputs;
   }
