@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { encodeTimestampMillis } from "../codec/byte-io.js";
 import { groupedPane, mergeIntervalWindows, windowMaxTimestamp } from "../codec/windows.js";
 import { GrowableBuffer, readVarintAt, varintEnd, varintSize } from "./growable-buffer.js";
-import { KeyedRecordView, compareKeyed } from "./keyed-record.js";
+import { HASH_BYTES, KeyedRecordView, appendFramedRecord, compareKeyed } from "./keyed-record.js";
 import type { OverflowValues } from "./overflow-values.js";
 import { groupWithKernel, groupingKernel } from "./wasm-grouping.js";
 
@@ -101,7 +101,7 @@ class Segment {
       const length = readVarintAt(buf, pos);
       const start = varintEnd.pos;
       const end = start + length;
-      if (end > buf.length || length < 4) throw new Error(`shuffle block is truncated at offset ${pos}`);
+      if (end > buf.length || length < HASH_BYTES) throw new Error(`shuffle block is truncated at offset ${pos}`);
       view.parse(buf, start, end);
       if ((this.count + 1) * STRIDE > this.meta.length) {
         const next = new Uint32Array(this.meta.length * 2);
@@ -417,9 +417,7 @@ export class GroupingReducer {
         out.length = 0;
       };
       while (run.advance()) {
-        const v = run.view;
-        out.varint(v.valueEnd - v.start);
-        out.range(v.buf, v.start, v.valueEnd);
+        appendFramedRecord(out, run.view);
         if (out.length >= SPILL_READ_BYTES) flush();
       }
       flush();
@@ -586,11 +584,11 @@ class GroupEmitter {
       ts.reset();
       for (;;) {
         const v = stream.view;
-        ts.add(v.buf, v.start + 4);
+        ts.add(v.buf, v.timestampStart);
         if (overflowing) {
-          this.options.overflow!.append(v.buf, v.keyEnd, v.valueEnd);
+          this.options.overflow!.append(v.buf, v.valueStart, v.valueEnd);
         } else {
-          out.range(v.buf, v.keyEnd, v.valueEnd);
+          out.range(v.buf, v.valueStart, v.valueEnd);
           count++;
           if (out.length - valuesStart > this.inlineLimit) {
             overflowing = true;
@@ -648,8 +646,8 @@ class GroupEmitter {
         const v = stream.view;
         entries.push({
           window: Buffer.from(v.buf.subarray(v.windowStart, v.windowEnd)),
-          ts: Buffer.from(v.buf.subarray(v.start + 4, v.start + 12)),
-          value: Buffer.from(v.buf.subarray(v.keyEnd, v.valueEnd)),
+          ts: Buffer.from(v.buf.subarray(v.timestampStart, v.timestampEnd)),
+          value: Buffer.from(v.buf.subarray(v.valueStart, v.valueEnd)),
         });
         more = stream.advance();
       } while (more && stream.view.hash === hash && stream.view.buf.compare(key, 0, key.length, stream.view.keyStart, stream.view.keyEnd) === 0);
