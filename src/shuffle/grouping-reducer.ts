@@ -7,17 +7,18 @@
 // OverflowValues, which the SDK reads lazily through the State API. Sorting uses the engine's
 // native typed-array sort on (hash << 32 | index), so it allocates nothing per record; records
 // of different keys with equal hashes are then ordered by their bytes.
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "node:fs";
-import { endianness } from "node:os";
+import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { encodeTimestampMillis } from "../codec/byte-io.js";
 import { groupedPane, mergeIntervalWindows, windowMaxTimestamp } from "../codec/windows.js";
-import { GrowableBuffer, readVarintAt, varintEnd, varintSize } from "./growable-buffer.js";
-import { HASH_BYTES, KeyedRecordView, appendFramedRecord, compareKeyed } from "./keyed-record.js";
+import { GrowableBuffer, varintSize } from "./growable-buffer.js";
+import { MemoryRun } from "./memory-run.js";
+import { MergedRuns } from "./merged-runs.js";
 import type { OverflowValues } from "./overflow-values.js";
+import { RecordSegment } from "./record-segment.js";
+import type { RunCursor } from "./run-cursor.js";
+import { SpilledRun, writeSpilledRun } from "./spilled-run.js";
 import { groupWithKernel, groupingKernel } from "./wasm-grouping.js";
-
-if (endianness() !== "LE") throw new Error("the shuffle's sort packs (hash, index) pairs assuming a little-endian machine");
 
 export interface GroupingOptions {
   mergeWindows: boolean;
@@ -58,304 +59,19 @@ export interface ElementChunk {
   ends: number[];
 }
 
-/** A run of records in sorted order; `view` is the current record once `advance` returns true. */
-interface RunCursor {
-  readonly view: KeyedRecordView;
-  advance(): boolean;
-}
-
 /** -1 as a signed 64-bit varint: the state-backed iterable's "rest is behind a token" marker. */
 const MINUS_ONE_VARINT = Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
 const DEFAULT_CHUNK_BYTES = 1 << 20;
 const DEFAULT_INLINE_VALUE_BYTES = 1 << 20;
-const SPILL_READ_BYTES = 4 << 20;
-
-/**
- * Records held in memory: where each one's parts are (parsed once, on arrival) and its hash,
- * eight uint32 per record side by side, so visiting records in sorted (random) order costs one
- * cache miss for the metadata rather than one per field.
- */
-const STRIDE = 8;
-const BLOCK = 0;
-const START = 7;
-const KEY_START = 1;
-const KEY_END = 2;
-const WINDOW_START = 3;
-const WINDOW_END = 4;
-const END = 5;
-const HASH = 6;
-
-class Segment {
-  readonly blocks: Buffer[] = [];
-  meta = new Uint32Array(STRIDE * 1024);
-  count = 0;
-  bytes = 0;
-
-  addBlock(buf: Buffer): void {
-    const b = this.blocks.length;
-    this.blocks.push(buf);
-    this.bytes += buf.length;
-    const view = new KeyedRecordView();
-    let pos = 0;
-    while (pos < buf.length) {
-      const length = readVarintAt(buf, pos);
-      const start = varintEnd.pos;
-      const end = start + length;
-      if (end > buf.length || length < HASH_BYTES) throw new Error(`shuffle block is truncated at offset ${pos}`);
-      view.parse(buf, start, end);
-      if ((this.count + 1) * STRIDE > this.meta.length) {
-        const next = new Uint32Array(this.meta.length * 2);
-        next.set(this.meta);
-        this.meta = next;
-      }
-      const m = this.meta;
-      const at = this.count++ * STRIDE;
-      m[at + BLOCK] = b;
-      m[at + START] = start;
-      m[at + KEY_START] = view.keyStart;
-      m[at + KEY_END] = view.keyEnd;
-      m[at + WINDOW_START] = view.windowStart;
-      m[at + WINDOW_END] = view.windowEnd;
-      m[at + END] = end;
-      m[at + HASH] = view.hash;
-      pos = end;
-    }
-  }
-
-  hashOf(i: number): number {
-    return this.meta[i * STRIDE + HASH]!;
-  }
-
-  view(i: number, into: KeyedRecordView): KeyedRecordView {
-    const m = this.meta;
-    const at = i * STRIDE;
-    into.buf = this.blocks[m[at + BLOCK]!]!;
-    into.start = m[at + START]!;
-    into.hash = m[at + HASH]!;
-    into.keyStart = m[at + KEY_START]!;
-    into.keyEnd = m[at + KEY_END]!;
-    into.windowStart = m[at + WINDOW_START]!;
-    into.windowEnd = m[at + WINDOW_END]!;
-    into.valueEnd = m[at + END]!;
-    return into;
-  }
-
-  /**
-   * Record indices with each group's records together, groups in order of first arrival: a hash
-   * table instead of a sort. When all input fits in memory nothing has to be merged with other
-   * runs, and reading records in nearly arrival order is what the cache likes best.
-   */
-  groupedOrder(): Uint32Array {
-    const n = this.count;
-    const m = this.meta;
-    let size = 1024;
-    while (size < n * 2) size *= 2;
-    const mask = size - 1;
-    // Slot: [hash, head index + 1]; 0 marks an empty slot.
-    const table = new Uint32Array(size * 2);
-    const next = new Int32Array(n).fill(-1);
-    const tail = new Int32Array(n);
-    const head = new Uint8Array(n);
-    const a = new KeyedRecordView();
-    const b = new KeyedRecordView();
-    for (let i = 0; i < n; i++) {
-      const hash = m[i * STRIDE + HASH]!;
-      for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
-        const h = table[2 * slot + 1]!;
-        if (h === 0) {
-          table[2 * slot] = hash;
-          table[2 * slot + 1] = i + 1;
-          tail[i] = i;
-          head[i] = 1;
-          break;
-        }
-        if (table[2 * slot] === hash && compareKeyed(this.view(h - 1, a), this.view(i, b)) === 0) {
-          next[tail[h - 1]!] = i;
-          tail[h - 1] = i;
-          break;
-        }
-      }
-    }
-    const order = new Uint32Array(n);
-    let k = 0;
-    for (let i = 0; i < n; i++) if (head[i]) for (let j = i; j >= 0; j = next[j]!) order[k++] = j;
-    return order;
-  }
-
-  /** Record indices in (hash, key, window, arrival) order. */
-  sortedOrder(): Uint32Array {
-    const n = this.count;
-    const packed = new BigUint64Array(n);
-    const halves = new Uint32Array(packed.buffer);
-    const m = this.meta;
-    for (let i = 0; i < n; i++) {
-      halves[2 * i] = i;
-      halves[2 * i + 1] = m[i * STRIDE + HASH]!;
-    }
-    packed.sort();
-    const order = new Uint32Array(n);
-    for (let i = 0; i < n; i++) order[i] = halves[2 * i]!;
-    // Equal hashes are adjacent; unless two keys (or windows) collide they are one group already.
-    const a = new KeyedRecordView();
-    const b = new KeyedRecordView();
-    for (let i = 0; i < n; ) {
-      const h = halves[2 * i + 1]!;
-      let j = i + 1;
-      while (j < n && halves[2 * j + 1] === h) j++;
-      if (j - i > 1) {
-        this.view(order[i]!, a);
-        let same = true;
-        for (let k = i + 1; k < j && same; k++) same = compareKeyed(a, this.view(order[k]!, b)) === 0;
-        if (!same) {
-          const slice = Array.from(order.subarray(i, j)).sort((x, y) => compareKeyed(this.view(x, a), this.view(y, b)) || x - y);
-          order.set(slice, i);
-        }
-      }
-      i = j;
-    }
-    return order;
-  }
-}
-
-class MemoryRun implements RunCursor {
-  readonly view = new KeyedRecordView();
-  private i = -1;
-  constructor(
-    private readonly segment: Segment,
-    private readonly order: Uint32Array,
-  ) {}
-  advance(): boolean {
-    if (++this.i >= this.order.length) return false;
-    this.segment.view(this.order[this.i]!, this.view);
-    return true;
-  }
-}
-
-/** A sorted run spilled to a file: framed records, read back sequentially in large pieces. */
-class FileRun implements RunCursor {
-  readonly view = new KeyedRecordView();
-  private buf = Buffer.allocUnsafe(SPILL_READ_BYTES);
-  private filled = 0;
-  private pos = 0;
-  private fileOffset = 0;
-  private eof = false;
-  private readonly fd: number;
-
-  constructor(path: string) {
-    this.fd = openSync(path, "r");
-  }
-
-  /** Makes `n` bytes from `pos` available; false at end of file. */
-  private have(n: number): boolean {
-    if (this.pos + n <= this.filled) return true;
-    if (this.eof && this.pos + n > this.filled) return false;
-    // Keep the unread tail, in a bigger buffer if one record needs it. The current view points
-    // into the old buffer, which stays valid for whoever still holds it.
-    const tail = this.filled - this.pos;
-    const next = Buffer.allocUnsafe(Math.max(SPILL_READ_BYTES, n * 2));
-    this.buf.copy(next, 0, this.pos, this.filled);
-    this.buf = next;
-    this.filled = tail;
-    this.pos = 0;
-    while (this.filled < this.buf.length) {
-      const read = readSync(this.fd, this.buf, this.filled, this.buf.length - this.filled, this.fileOffset);
-      if (read === 0) {
-        this.eof = true;
-        break;
-      }
-      this.filled += read;
-      this.fileOffset += read;
-    }
-    return this.pos + n <= this.filled;
-  }
-
-  advance(): boolean {
-    if (!this.have(1)) {
-      closeSync(this.fd);
-      return false;
-    }
-    this.have(10);
-    const length = readVarintAt(this.buf.subarray(0, this.filled), this.pos);
-    const headerLength = varintEnd.pos - this.pos;
-    // `have` may move the unread bytes to a new buffer: positions are taken after it.
-    if (!this.have(headerLength + length)) throw new Error("a spilled shuffle run is truncated");
-    const start = this.pos + headerLength;
-    this.view.parse(this.buf, start, start + length);
-    this.pos = start + length;
-    return true;
-  }
-}
-
-/** Merges sorted runs; ties go to the earlier run, so arrival order within a group holds. */
-class MergedRuns implements RunCursor {
-  view!: KeyedRecordView;
-  private heap: { run: RunCursor; rank: number }[] = [];
-  private started = false;
-
-  constructor(private readonly runs: RunCursor[]) {}
-
-  private less(a: { run: RunCursor; rank: number }, b: { run: RunCursor; rank: number }): boolean {
-    const c = compareKeyed(a.run.view, b.run.view);
-    return c < 0 || (c === 0 && a.rank < b.rank);
-  }
-
-  private push(entry: { run: RunCursor; rank: number }): void {
-    const h = this.heap;
-    h.push(entry);
-    for (let i = h.length - 1; i > 0; ) {
-      const parent = (i - 1) >> 1;
-      if (!this.less(h[i]!, h[parent]!)) break;
-      [h[i], h[parent]] = [h[parent]!, h[i]!];
-      i = parent;
-    }
-  }
-
-  private pop(): { run: RunCursor; rank: number } | undefined {
-    const h = this.heap;
-    const top = h[0];
-    const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
-      for (let i = 0; ; ) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
-        if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
-    }
-    return top;
-  }
-
-  private current?: { run: RunCursor; rank: number };
-
-  advance(): boolean {
-    if (!this.started) {
-      this.started = true;
-      this.runs.forEach((run, rank) => {
-        if (run.advance()) this.push({ run, rank });
-      });
-    } else if (this.current?.run.advance()) {
-      this.push(this.current);
-    }
-    this.current = this.pop();
-    if (!this.current) return false;
-    this.view = this.current.run.view;
-    return true;
-  }
-}
 
 /** Records held in memory, in the order a run reads them. */
 interface OrderedSegment {
-  segment: Segment;
+  segment: RecordSegment;
   order: Uint32Array;
 }
 
 export class GroupingReducer {
-  private segment = new Segment();
+  private segment = new RecordSegment();
   private readonly memoryRuns: OrderedSegment[] = [];
   private readonly spilled: string[] = [];
   private spillDir?: string;
@@ -385,7 +101,7 @@ export class GroupingReducer {
     }
     // The sort packs an index into 32 bits; a segment also closes well before that.
     if (this.heldBytes > this.options.memoryBudgetBytes) this.spill();
-    else if (this.segment.count >= 1 << 26) this.closeSegment();
+    else if (this.segment.count >= 1 << 26) this.closeRecordSegment();
   }
 
   /** Gives up on the kernel: indexes the held blocks for the JavaScript path. */
@@ -394,34 +110,19 @@ export class GroupingReducer {
     this.pending = undefined;
   }
 
-  private closeSegment(): void {
+  private closeRecordSegment(): void {
     if (this.segment.count === 0) return;
     this.memoryRuns.push({ segment: this.segment, order: this.segment.sortedOrder() });
-    this.segment = new Segment();
+    this.segment = new RecordSegment();
   }
 
   /** Sorts what is held and writes it to disk as runs, releasing the memory. */
   private spill(): void {
-    this.closeSegment();
+    this.closeRecordSegment();
     this.spillDir ??= mkdtempSync(join(this.options.spillDir, "blr-spill-"));
     for (const { segment, order } of this.memoryRuns.splice(0)) {
-      const run = new MemoryRun(segment, order);
       const path = join(this.spillDir, `run-${this.spilled.length}`);
-      const fd = openSync(path, "w");
-      const out = new GrowableBuffer(SPILL_READ_BYTES + (1 << 16));
-      let offset = 0;
-      const flush = (): void => {
-        const bytes = out.view();
-        for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done, offset + done);
-        offset += bytes.length;
-        out.length = 0;
-      };
-      while (run.advance()) {
-        appendFramedRecord(out, run.view);
-        if (out.length >= SPILL_READ_BYTES) flush();
-      }
-      flush();
-      closeSync(fd);
+      writeSpilledRun(path, new MemoryRun(segment, order));
       this.spilled.push(path);
     }
     this.heldBytes = 0;
@@ -485,10 +186,10 @@ export class GroupingReducer {
       // table keeps each (key, window) group together but not a key's groups: merging windows
       // needs all of a key's windows adjacent, which only the sorted order gives.
       this.memoryRuns.push({ segment: this.segment, order: this.segment.groupedOrder() });
-      this.segment = new Segment();
+      this.segment = new RecordSegment();
     }
-    this.closeSegment();
-    const runs: RunCursor[] = [...this.spilled.map((p) => new FileRun(p)), ...this.memoryRuns.map(({ segment, order }) => new MemoryRun(segment, order))];
+    this.closeRecordSegment();
+    const runs: RunCursor[] = [...this.spilled.map((p) => new SpilledRun(p)), ...this.memoryRuns.map(({ segment, order }) => new MemoryRun(segment, order))];
     return runs.length === 1 ? runs[0]! : new MergedRuns(runs);
   }
 

@@ -1,0 +1,13 @@
+// The reduce side reads every source of keyed records (records held in memory, a run spilled to
+// disk, the merge of several runs) through one cursor, so grouping never asks where they are.
+import type { KeyedRecordView } from "./keyed-record.js";
+
+/**
+ * A run of keyed records in sorted order (or in grouped order, for a run grouped by hash table),
+ * read once from the start. `view` is the current record once `advance` has returned true, and
+ * stays valid until the next `advance`.
+ */
+export interface RunCursor {
+  readonly view: KeyedRecordView;
+  advance(): boolean;
+}
