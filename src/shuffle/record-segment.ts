@@ -118,7 +118,11 @@ export class RecordSegment {
     return order;
   }
 
-  /** Record indices in (hash, key, window, arrival) order. */
+  /**
+   * Record indices in (hash, key, window, arrival) order. The engine's native typed-array sort
+   * on (hash << 32 | index) allocates nothing per record; records of different keys with equal
+   * hashes are then ordered by their bytes.
+   */
   sortedOrder(): Uint32Array {
     const n = this.count;
     const packed = new BigUint64Array(n);
