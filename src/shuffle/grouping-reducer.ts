@@ -42,6 +42,8 @@ export class GroupingReducer {
   private heldBytes = 0;
   /** Blocks not indexed yet: while the input fits in memory, the kernel may take them whole. */
   private pending: Buffer[] | undefined;
+  /** What a pass over the input holds open (runs being read, the kernel's output) until it ends or `close`. */
+  private readonly open = new Set<{ close(): void }>();
 
   constructor(private readonly options: GroupingOptions) {
     if (!options.mergeWindows && options.useKernel !== false && groupingKernel()) this.pending = [];
@@ -97,18 +99,26 @@ export class GroupingReducer {
    * `merge` says how each key's windows do (by default as Sessions).
    */
   *chunks(merge: MergeWindowsFn = mergeSessionWindows): Generator<ElementChunk> {
-    if (this.pending) {
-      const inKernel = groupWithKernel(this.pending, { timestampCombiner: this.options.timestampCombiner, ...outputLimits(this.options) });
-      if (inKernel) {
-        yield* inKernel;
-        return;
+    // The last pass: however it ends (done, the consumer's break or error, a failure here), the
+    // reducer lets go of everything, spill files included.
+    try {
+      if (this.pending) {
+        const inKernel = groupWithKernel(this.pending, { timestampCombiner: this.options.timestampCombiner, ...outputLimits(this.options) });
+        if (inKernel) {
+          // Returning the kernel's output frees the kernel for the next reducer.
+          this.open.add({ close: () => void inKernel.return(undefined) });
+          yield* inKernel;
+          return;
+        }
+        this.indexPending();
       }
-      this.indexPending();
+      const stream = this.openRecords();
+      const encoder = new GroupedOutputEncoder(this.options);
+      if (this.options.mergeWindows) yield* encoder.mergingWindows(stream, merge);
+      else yield* encoder.byKeyAndWindow(stream);
+    } finally {
+      this.close();
     }
-    const stream = this.records();
-    const encoder = new GroupedOutputEncoder(this.options);
-    if (this.options.mergeWindows) yield* encoder.mergingWindows(stream, merge);
-    else yield* encoder.byKeyAndWindow(stream);
   }
 
   /**
@@ -117,21 +127,27 @@ export class GroupingReducer {
    */
   *keyWindows(): Generator<KeyWindows> {
     if (!this.options.mergeWindows) throw new Error("a key's windows are only collected for a grouping whose windows merge");
-    const stream = this.records();
-    let more = stream.advance();
-    while (more) {
-      const first = stream.view;
-      const hash = first.hash;
-      const key = Buffer.from(first.buf.subarray(first.keyStart, first.keyEnd));
-      // A key's records are sorted by window, so equal windows are adjacent.
-      const windows: Buffer[] = [];
-      do {
-        const v = stream.view;
-        const last = windows[windows.length - 1];
-        if (!last || !equalRanges(v.buf, v.windowStart, v.windowEnd, last, 0, last.length)) windows.push(Buffer.from(v.buf.subarray(v.windowStart, v.windowEnd)));
-        more = stream.advance();
-      } while (more && stream.view.hash === hash && equalRanges(stream.view.buf, stream.view.keyStart, stream.view.keyEnd, key, 0, key.length));
-      yield { key, windows };
+    const stream = this.openRecords();
+    try {
+      let more = stream.advance();
+      while (more) {
+        const first = stream.view;
+        const hash = first.hash;
+        const key = Buffer.from(first.buf.subarray(first.keyStart, first.keyEnd));
+        // A key's records are sorted by window, so equal windows are adjacent.
+        const windows: Buffer[] = [];
+        do {
+          const v = stream.view;
+          const last = windows[windows.length - 1];
+          if (!last || !equalRanges(v.buf, v.windowStart, v.windowEnd, last, 0, last.length)) windows.push(Buffer.from(v.buf.subarray(v.windowStart, v.windowEnd)));
+          more = stream.advance();
+        } while (more && stream.view.hash === hash && equalRanges(stream.view.buf, stream.view.keyStart, stream.view.keyEnd, key, 0, key.length));
+        yield { key, windows };
+      }
+    } finally {
+      // Only this pass's runs: `chunks` reads the spill files again.
+      stream.close();
+      this.open.delete(stream);
     }
   }
 
@@ -140,7 +156,7 @@ export class GroupingReducer {
    * call: in (hash, key, window) order, except that input grouped in memory by hash table keeps
    * a key's groups apart (only when windows do not merge).
    */
-  private records(): RunCursor {
+  private openRecords(): RunCursor {
     if (this.spilled.length === 0 && this.memoryRuns.length === 0 && this.segment.count > 0 && !this.options.mergeWindows) {
       // Everything is in one in-memory segment: group by hash table, no run to merge with. The
       // table keeps each (key, window) group together but not a key's groups: merging windows
@@ -150,11 +166,19 @@ export class GroupingReducer {
     }
     this.closeSegment();
     const runs: RunCursor[] = [...this.spilled.map((p) => new SpilledRun(p)), ...this.memoryRuns.map(({ segment, order }) => new MemoryRun(segment, order))];
-    return runs.length === 1 ? runs[0]! : new MergedRuns(runs);
+    const records = runs.length === 1 ? runs[0]! : new MergedRuns(runs);
+    this.open.add(records);
+    return records;
   }
 
-  /** Deletes spill files. */
+  /**
+   * Closes every run still being read and deletes the spill files. `chunks` does it when it
+   * ends; call it as well when the input may not have reached `chunks`, or was read only in part
+   * (a failed window merge, an abandoned read). Harmless to repeat.
+   */
   close(): void {
+    for (const resource of this.open) resource.close();
+    this.open.clear();
     if (this.spillDir) rmSync(this.spillDir, { recursive: true, force: true });
   }
 }

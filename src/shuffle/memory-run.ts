@@ -10,9 +10,15 @@ export class MemoryRun implements RunCursor {
     private readonly segment: RecordSegment,
     private readonly order: Uint32Array,
   ) {}
+
   advance(): boolean {
     if (++this.i >= this.order.length) return false;
     this.segment.view(this.order[this.i]!, this.view);
     return true;
+  }
+
+  /** Holds nothing but memory, which goes with the run. */
+  close(): void {
+    this.i = this.order.length;
   }
 }

@@ -68,4 +68,11 @@ export class MergedRuns implements RunCursor {
     this.view = this.current.run.view;
     return true;
   }
+
+  close(): void {
+    for (const run of this.runs) run.close();
+    this.heap = [];
+    this.current = undefined;
+    this.started = true;
+  }
 }

@@ -12,23 +12,30 @@ const SPILL_IO_BYTES = 4 << 20;
 /** Writes every record of `run`, in its order, to a new file at `path`. */
 export function writeSpilledRun(path: string, run: RunCursor): void {
   const fd = openSync(path, "w");
-  const out = new GrowableBuffer(SPILL_IO_BYTES + (1 << 16));
-  let offset = 0;
-  const flush = (): void => {
-    const bytes = out.view();
-    for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done, offset + done);
-    offset += bytes.length;
-    out.length = 0;
-  };
-  while (run.advance()) {
-    appendFramedRecord(out, run.view);
-    if (out.length >= SPILL_IO_BYTES) flush();
+  try {
+    const out = new GrowableBuffer(SPILL_IO_BYTES + (1 << 16));
+    let offset = 0;
+    const flush = (): void => {
+      const bytes = out.view();
+      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done, offset + done);
+      offset += bytes.length;
+      out.length = 0;
+    };
+    while (run.advance()) {
+      appendFramedRecord(out, run.view);
+      if (out.length >= SPILL_IO_BYTES) flush();
+    }
+    flush();
+  } finally {
+    // A full disk fails the write: the descriptor must not outlive the task.
+    closeSync(fd);
   }
-  flush();
-  closeSync(fd);
 }
 
-/** Reads a run written by `writeSpilledRun`. */
+/**
+ * Reads a run written by `writeSpilledRun`. The file is opened on the first read and closed at
+ * its end or by `close`, whichever comes first.
+ */
 export class SpilledRun implements RunCursor {
   readonly view = new KeyedRecordView();
   private buf = Buffer.allocUnsafe(SPILL_IO_BYTES);
@@ -36,11 +43,10 @@ export class SpilledRun implements RunCursor {
   private pos = 0;
   private fileOffset = 0;
   private eof = false;
-  private readonly fd: number;
+  private fd?: number;
+  private closed = false;
 
-  constructor(path: string) {
-    this.fd = openSync(path, "r");
-  }
+  constructor(private readonly path: string) {}
 
   /** Makes `n` bytes from `pos` available; false at end of file. */
   private have(n: number): boolean {
@@ -54,6 +60,7 @@ export class SpilledRun implements RunCursor {
     this.buf = next;
     this.filled = tail;
     this.pos = 0;
+    this.fd ??= openSync(this.path, "r");
     while (this.filled < this.buf.length) {
       const read = readSync(this.fd, this.buf, this.filled, this.buf.length - this.filled, this.fileOffset);
       if (read === 0) {
@@ -67,8 +74,9 @@ export class SpilledRun implements RunCursor {
   }
 
   advance(): boolean {
+    if (this.closed) return false;
     if (!this.have(1)) {
-      closeSync(this.fd);
+      this.close();
       return false;
     }
     this.have(10);
@@ -80,5 +88,11 @@ export class SpilledRun implements RunCursor {
     this.view.parse(this.buf, start, start + length);
     this.pos = start + length;
     return true;
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
   }
 }
