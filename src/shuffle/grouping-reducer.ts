@@ -2,366 +2,48 @@
 // output), sorts them by (key hash, key, window), and writes one GroupByKey output element per
 // key and window straight into chunks ready for the SDK's data channel.
 //
-// Memory stays bounded: input is held up to a budget, then sorted and spilled to local disk as a
-// run; at the end the runs are merged. A group whose values pass a size limit continues in
-// OverflowValues, which the SDK reads lazily through the State API. Sorting uses the engine's
-// native typed-array sort on (hash << 32 | index), so it allocates nothing per record; records
-// of different keys with equal hashes are then ordered by their bytes.
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "node:fs";
-import { endianness } from "node:os";
+// Memory stays bounded: input is held up to a budget (RecordSegment), then sorted and spilled to
+// local disk as a run (SpilledRun); at the end the runs are merged (MergedRuns) and encoded
+// (GroupedOutputEncoder), where a group whose values pass a size limit continues in
+// OverflowValues, which the SDK reads lazily through the State API. Input that fits in memory
+// is grouped by the WebAssembly kernel when it is built (wasm-grouping.ts).
+import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { encodeTimestampMillis } from "../codec/byte-io.js";
-import { groupedPane, mergeIntervalWindows, windowMaxTimestamp } from "../codec/windows.js";
-import { GrowableBuffer, readVarintAt, varintEnd, varintSize } from "./growable-buffer.js";
-import { KeyedRecordView, compareKeyed } from "./keyed-record.js";
-import type { OverflowValues } from "./overflow-values.js";
+import { type ElementChunk, GroupedOutputEncoder, type GroupedOutputOptions, outputLimits } from "./grouped-output-encoder.js";
+import { equalRanges } from "./growable-buffer.js";
+import { MemoryRun } from "./memory-run.js";
+import { MergedRuns } from "./merged-runs.js";
+import { RecordSegment } from "./record-segment.js";
+import type { RunCursor } from "./run-cursor.js";
+import { SpilledRun, writeSpilledRun } from "./spilled-run.js";
 import { groupWithKernel, groupingKernel } from "./wasm-grouping.js";
+import { type KeyWindows, type MergeWindowsFn, mergeSessionWindows } from "./window-merging.js";
 
-if (endianness() !== "LE") throw new Error("the shuffle's sort packs (hash, index) pairs assuming a little-endian machine");
-
-export interface GroupingOptions {
+export interface GroupingOptions extends GroupedOutputOptions {
   mergeWindows: boolean;
-  timestampCombiner: "endOfWindow" | "earliest" | "latest";
   /** Input bytes held in memory before a sorted run is spilled to `spillDir`. */
   memoryBudgetBytes: number;
   spillDir: string;
-  /** Where a group's values past `inlineValueBytes` go; without it every value is inline. */
-  overflow?: OverflowValues;
-  inlineValueBytes?: number;
-  /** Output chunk size: a chunk closes after the element that takes it past this. */
-  chunkBytes?: number;
   /** Group in the WebAssembly kernel when the input fits in memory (default: when it is built). */
   useKernel?: boolean;
 }
 
-/**
- * How one key's windows merge: a window's encoding (as a latin1 string) to the encoding of the
- * window it merges into. A window the map does not hold stays as it is.
- */
-export type WindowMapping = ReadonlyMap<string, Buffer>;
-
-/** Merges one key's windows (distinct encodings). */
-export type MergeWindowsFn = (key: Buffer, windows: Buffer[]) => WindowMapping;
-
-/** One key's distinct windows, as a WindowFn merges them. */
-export interface KeyWindows {
-  key: Buffer;
-  windows: Buffer[];
-}
-
-/** Sessions: overlapping interval windows merge, whatever the key. */
-export const mergeSessionWindows: MergeWindowsFn = (_key, windows) => mergeIntervalWindows(windows);
-
-/** Whole encoded elements back to back; element i ends at ends[i]. */
-export interface ElementChunk {
-  bytes: Buffer;
-  ends: number[];
-}
-
-/** A run of records in sorted order; `view` is the current record once `advance` returns true. */
-interface RunCursor {
-  readonly view: KeyedRecordView;
-  advance(): boolean;
-}
-
-/** -1 as a signed 64-bit varint: the state-backed iterable's "rest is behind a token" marker. */
-const MINUS_ONE_VARINT = Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
-const DEFAULT_CHUNK_BYTES = 1 << 20;
-const DEFAULT_INLINE_VALUE_BYTES = 1 << 20;
-const SPILL_READ_BYTES = 4 << 20;
-
-/**
- * Records held in memory: where each one's parts are (parsed once, on arrival) and its hash,
- * eight uint32 per record side by side, so visiting records in sorted (random) order costs one
- * cache miss for the metadata rather than one per field.
- */
-const STRIDE = 8;
-const BLOCK = 0;
-const START = 7;
-const KEY_START = 1;
-const KEY_END = 2;
-const WINDOW_START = 3;
-const WINDOW_END = 4;
-const END = 5;
-const HASH = 6;
-
-class Segment {
-  readonly blocks: Buffer[] = [];
-  meta = new Uint32Array(STRIDE * 1024);
-  count = 0;
-  bytes = 0;
-
-  addBlock(buf: Buffer): void {
-    const b = this.blocks.length;
-    this.blocks.push(buf);
-    this.bytes += buf.length;
-    const view = new KeyedRecordView();
-    let pos = 0;
-    while (pos < buf.length) {
-      const length = readVarintAt(buf, pos);
-      const start = varintEnd.pos;
-      const end = start + length;
-      if (end > buf.length || length < 4) throw new Error(`shuffle block is truncated at offset ${pos}`);
-      view.parse(buf, start, end);
-      if ((this.count + 1) * STRIDE > this.meta.length) {
-        const next = new Uint32Array(this.meta.length * 2);
-        next.set(this.meta);
-        this.meta = next;
-      }
-      const m = this.meta;
-      const at = this.count++ * STRIDE;
-      m[at + BLOCK] = b;
-      m[at + START] = start;
-      m[at + KEY_START] = view.keyStart;
-      m[at + KEY_END] = view.keyEnd;
-      m[at + WINDOW_START] = view.windowStart;
-      m[at + WINDOW_END] = view.windowEnd;
-      m[at + END] = end;
-      m[at + HASH] = view.hash;
-      pos = end;
-    }
-  }
-
-  hashOf(i: number): number {
-    return this.meta[i * STRIDE + HASH]!;
-  }
-
-  view(i: number, into: KeyedRecordView): KeyedRecordView {
-    const m = this.meta;
-    const at = i * STRIDE;
-    into.buf = this.blocks[m[at + BLOCK]!]!;
-    into.start = m[at + START]!;
-    into.hash = m[at + HASH]!;
-    into.keyStart = m[at + KEY_START]!;
-    into.keyEnd = m[at + KEY_END]!;
-    into.windowStart = m[at + WINDOW_START]!;
-    into.windowEnd = m[at + WINDOW_END]!;
-    into.valueEnd = m[at + END]!;
-    return into;
-  }
-
-  /**
-   * Record indices with each group's records together, groups in order of first arrival: a hash
-   * table instead of a sort. When all input fits in memory nothing has to be merged with other
-   * runs, and reading records in nearly arrival order is what the cache likes best.
-   */
-  groupedOrder(): Uint32Array {
-    const n = this.count;
-    const m = this.meta;
-    let size = 1024;
-    while (size < n * 2) size *= 2;
-    const mask = size - 1;
-    // Slot: [hash, head index + 1]; 0 marks an empty slot.
-    const table = new Uint32Array(size * 2);
-    const next = new Int32Array(n).fill(-1);
-    const tail = new Int32Array(n);
-    const head = new Uint8Array(n);
-    const a = new KeyedRecordView();
-    const b = new KeyedRecordView();
-    for (let i = 0; i < n; i++) {
-      const hash = m[i * STRIDE + HASH]!;
-      for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
-        const h = table[2 * slot + 1]!;
-        if (h === 0) {
-          table[2 * slot] = hash;
-          table[2 * slot + 1] = i + 1;
-          tail[i] = i;
-          head[i] = 1;
-          break;
-        }
-        if (table[2 * slot] === hash && compareKeyed(this.view(h - 1, a), this.view(i, b)) === 0) {
-          next[tail[h - 1]!] = i;
-          tail[h - 1] = i;
-          break;
-        }
-      }
-    }
-    const order = new Uint32Array(n);
-    let k = 0;
-    for (let i = 0; i < n; i++) if (head[i]) for (let j = i; j >= 0; j = next[j]!) order[k++] = j;
-    return order;
-  }
-
-  /** Record indices in (hash, key, window, arrival) order. */
-  sortedOrder(): Uint32Array {
-    const n = this.count;
-    const packed = new BigUint64Array(n);
-    const halves = new Uint32Array(packed.buffer);
-    const m = this.meta;
-    for (let i = 0; i < n; i++) {
-      halves[2 * i] = i;
-      halves[2 * i + 1] = m[i * STRIDE + HASH]!;
-    }
-    packed.sort();
-    const order = new Uint32Array(n);
-    for (let i = 0; i < n; i++) order[i] = halves[2 * i]!;
-    // Equal hashes are adjacent; unless two keys (or windows) collide they are one group already.
-    const a = new KeyedRecordView();
-    const b = new KeyedRecordView();
-    for (let i = 0; i < n; ) {
-      const h = halves[2 * i + 1]!;
-      let j = i + 1;
-      while (j < n && halves[2 * j + 1] === h) j++;
-      if (j - i > 1) {
-        this.view(order[i]!, a);
-        let same = true;
-        for (let k = i + 1; k < j && same; k++) same = compareKeyed(a, this.view(order[k]!, b)) === 0;
-        if (!same) {
-          const slice = Array.from(order.subarray(i, j)).sort((x, y) => compareKeyed(this.view(x, a), this.view(y, b)) || x - y);
-          order.set(slice, i);
-        }
-      }
-      i = j;
-    }
-    return order;
-  }
-}
-
-class MemoryRun implements RunCursor {
-  readonly view = new KeyedRecordView();
-  private i = -1;
-  constructor(
-    private readonly segment: Segment,
-    private readonly order: Uint32Array,
-  ) {}
-  advance(): boolean {
-    if (++this.i >= this.order.length) return false;
-    this.segment.view(this.order[this.i]!, this.view);
-    return true;
-  }
-}
-
-/** A sorted run spilled to a file: framed records, read back sequentially in large pieces. */
-class FileRun implements RunCursor {
-  readonly view = new KeyedRecordView();
-  private buf = Buffer.allocUnsafe(SPILL_READ_BYTES);
-  private filled = 0;
-  private pos = 0;
-  private fileOffset = 0;
-  private eof = false;
-  private readonly fd: number;
-
-  constructor(path: string) {
-    this.fd = openSync(path, "r");
-  }
-
-  /** Makes `n` bytes from `pos` available; false at end of file. */
-  private have(n: number): boolean {
-    if (this.pos + n <= this.filled) return true;
-    if (this.eof && this.pos + n > this.filled) return false;
-    // Keep the unread tail, in a bigger buffer if one record needs it. The current view points
-    // into the old buffer, which stays valid for whoever still holds it.
-    const tail = this.filled - this.pos;
-    const next = Buffer.allocUnsafe(Math.max(SPILL_READ_BYTES, n * 2));
-    this.buf.copy(next, 0, this.pos, this.filled);
-    this.buf = next;
-    this.filled = tail;
-    this.pos = 0;
-    while (this.filled < this.buf.length) {
-      const read = readSync(this.fd, this.buf, this.filled, this.buf.length - this.filled, this.fileOffset);
-      if (read === 0) {
-        this.eof = true;
-        break;
-      }
-      this.filled += read;
-      this.fileOffset += read;
-    }
-    return this.pos + n <= this.filled;
-  }
-
-  advance(): boolean {
-    if (!this.have(1)) {
-      closeSync(this.fd);
-      return false;
-    }
-    this.have(10);
-    const length = readVarintAt(this.buf.subarray(0, this.filled), this.pos);
-    const headerLength = varintEnd.pos - this.pos;
-    // `have` may move the unread bytes to a new buffer: positions are taken after it.
-    if (!this.have(headerLength + length)) throw new Error("a spilled shuffle run is truncated");
-    const start = this.pos + headerLength;
-    this.view.parse(this.buf, start, start + length);
-    this.pos = start + length;
-    return true;
-  }
-}
-
-/** Merges sorted runs; ties go to the earlier run, so arrival order within a group holds. */
-class MergedRuns implements RunCursor {
-  view!: KeyedRecordView;
-  private heap: { run: RunCursor; rank: number }[] = [];
-  private started = false;
-
-  constructor(private readonly runs: RunCursor[]) {}
-
-  private less(a: { run: RunCursor; rank: number }, b: { run: RunCursor; rank: number }): boolean {
-    const c = compareKeyed(a.run.view, b.run.view);
-    return c < 0 || (c === 0 && a.rank < b.rank);
-  }
-
-  private push(entry: { run: RunCursor; rank: number }): void {
-    const h = this.heap;
-    h.push(entry);
-    for (let i = h.length - 1; i > 0; ) {
-      const parent = (i - 1) >> 1;
-      if (!this.less(h[i]!, h[parent]!)) break;
-      [h[i], h[parent]] = [h[parent]!, h[i]!];
-      i = parent;
-    }
-  }
-
-  private pop(): { run: RunCursor; rank: number } | undefined {
-    const h = this.heap;
-    const top = h[0];
-    const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
-      for (let i = 0; ; ) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
-        if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
-    }
-    return top;
-  }
-
-  private current?: { run: RunCursor; rank: number };
-
-  advance(): boolean {
-    if (!this.started) {
-      this.started = true;
-      this.runs.forEach((run, rank) => {
-        if (run.advance()) this.push({ run, rank });
-      });
-    } else if (this.current?.run.advance()) {
-      this.push(this.current);
-    }
-    this.current = this.pop();
-    if (!this.current) return false;
-    this.view = this.current.run.view;
-    return true;
-  }
-}
-
 /** Records held in memory, in the order a run reads them. */
 interface OrderedSegment {
-  segment: Segment;
+  segment: RecordSegment;
   order: Uint32Array;
 }
 
 export class GroupingReducer {
-  private segment = new Segment();
+  private segment = new RecordSegment();
   private readonly memoryRuns: OrderedSegment[] = [];
   private readonly spilled: string[] = [];
   private spillDir?: string;
   private heldBytes = 0;
   /** Blocks not indexed yet: while the input fits in memory, the kernel may take them whole. */
   private pending: Buffer[] | undefined;
+  /** What a pass over the input holds open (runs being read, the kernel's output) until it ends or `close`. */
+  private readonly open = new Set<{ close(): void }>();
 
   constructor(private readonly options: GroupingOptions) {
     if (!options.mergeWindows && options.useKernel !== false && groupingKernel()) this.pending = [];
@@ -397,7 +79,7 @@ export class GroupingReducer {
   private closeSegment(): void {
     if (this.segment.count === 0) return;
     this.memoryRuns.push({ segment: this.segment, order: this.segment.sortedOrder() });
-    this.segment = new Segment();
+    this.segment = new RecordSegment();
   }
 
   /** Sorts what is held and writes it to disk as runs, releasing the memory. */
@@ -405,25 +87,8 @@ export class GroupingReducer {
     this.closeSegment();
     this.spillDir ??= mkdtempSync(join(this.options.spillDir, "blr-spill-"));
     for (const { segment, order } of this.memoryRuns.splice(0)) {
-      const run = new MemoryRun(segment, order);
       const path = join(this.spillDir, `run-${this.spilled.length}`);
-      const fd = openSync(path, "w");
-      const out = new GrowableBuffer(SPILL_READ_BYTES + (1 << 16));
-      let offset = 0;
-      const flush = (): void => {
-        const bytes = out.view();
-        for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done, offset + done);
-        offset += bytes.length;
-        out.length = 0;
-      };
-      while (run.advance()) {
-        const v = run.view;
-        out.varint(v.valueEnd - v.start);
-        out.range(v.buf, v.start, v.valueEnd);
-        if (out.length >= SPILL_READ_BYTES) flush();
-      }
-      flush();
-      closeSync(fd);
+      writeSpilledRun(path, new MemoryRun(segment, order));
       this.spilled.push(path);
     }
     this.heldBytes = 0;
@@ -434,22 +99,26 @@ export class GroupingReducer {
    * `merge` says how each key's windows do (by default as Sessions).
    */
   *chunks(merge: MergeWindowsFn = mergeSessionWindows): Generator<ElementChunk> {
-    if (this.pending) {
-      const inKernel = groupWithKernel(this.pending, {
-        timestampCombiner: this.options.timestampCombiner,
-        chunkBytes: this.options.chunkBytes ?? DEFAULT_CHUNK_BYTES,
-        inlineValueBytes: this.options.overflow ? (this.options.inlineValueBytes ?? DEFAULT_INLINE_VALUE_BYTES) : Infinity,
-      });
-      if (inKernel) {
-        yield* inKernel;
-        return;
+    // The last pass: however it ends (done, the consumer's break or error, a failure here), the
+    // reducer lets go of everything, spill files included.
+    try {
+      if (this.pending) {
+        const inKernel = groupWithKernel(this.pending, { timestampCombiner: this.options.timestampCombiner, ...outputLimits(this.options) });
+        if (inKernel) {
+          // Returning the kernel's output frees the kernel for the next reducer.
+          this.open.add({ close: () => void inKernel.return(undefined) });
+          yield* inKernel;
+          return;
+        }
+        this.indexPending();
       }
-      this.indexPending();
+      const stream = this.openRecords();
+      const encoder = new GroupedOutputEncoder(this.options);
+      if (this.options.mergeWindows) yield* encoder.mergingWindows(stream, merge);
+      else yield* encoder.byKeyAndWindow(stream);
+    } finally {
+      this.close();
     }
-    const stream = this.records();
-    const emitter = new GroupEmitter(this.options);
-    if (this.options.mergeWindows) yield* emitter.mergingWindows(stream, merge);
-    else yield* emitter.byKeyAndWindow(stream);
   }
 
   /**
@@ -458,21 +127,27 @@ export class GroupingReducer {
    */
   *keyWindows(): Generator<KeyWindows> {
     if (!this.options.mergeWindows) throw new Error("a key's windows are only collected for a grouping whose windows merge");
-    const stream = this.records();
-    let more = stream.advance();
-    while (more) {
-      const first = stream.view;
-      const hash = first.hash;
-      const key = Buffer.from(first.buf.subarray(first.keyStart, first.keyEnd));
-      // A key's records are sorted by window, so equal windows are adjacent.
-      const windows: Buffer[] = [];
-      do {
-        const v = stream.view;
-        const last = windows[windows.length - 1];
-        if (!last || !equalRanges(v.buf, v.windowStart, v.windowEnd, last, 0, last.length)) windows.push(Buffer.from(v.buf.subarray(v.windowStart, v.windowEnd)));
-        more = stream.advance();
-      } while (more && stream.view.hash === hash && equalRanges(stream.view.buf, stream.view.keyStart, stream.view.keyEnd, key, 0, key.length));
-      yield { key, windows };
+    const stream = this.openRecords();
+    try {
+      let more = stream.advance();
+      while (more) {
+        const first = stream.view;
+        const hash = first.hash;
+        const key = Buffer.from(first.buf.subarray(first.keyStart, first.keyEnd));
+        // A key's records are sorted by window, so equal windows are adjacent.
+        const windows: Buffer[] = [];
+        do {
+          const v = stream.view;
+          const last = windows[windows.length - 1];
+          if (!last || !equalRanges(v.buf, v.windowStart, v.windowEnd, last, 0, last.length)) windows.push(Buffer.from(v.buf.subarray(v.windowStart, v.windowEnd)));
+          more = stream.advance();
+        } while (more && stream.view.hash === hash && equalRanges(stream.view.buf, stream.view.keyStart, stream.view.keyEnd, key, 0, key.length));
+        yield { key, windows };
+      }
+    } finally {
+      // Only this pass's runs: `chunks` reads the spill files again.
+      stream.close();
+      this.open.delete(stream);
     }
   }
 
@@ -481,240 +156,29 @@ export class GroupingReducer {
    * call: in (hash, key, window) order, except that input grouped in memory by hash table keeps
    * a key's groups apart (only when windows do not merge).
    */
-  private records(): RunCursor {
+  private openRecords(): RunCursor {
     if (this.spilled.length === 0 && this.memoryRuns.length === 0 && this.segment.count > 0 && !this.options.mergeWindows) {
       // Everything is in one in-memory segment: group by hash table, no run to merge with. The
       // table keeps each (key, window) group together but not a key's groups: merging windows
       // needs all of a key's windows adjacent, which only the sorted order gives.
       this.memoryRuns.push({ segment: this.segment, order: this.segment.groupedOrder() });
-      this.segment = new Segment();
+      this.segment = new RecordSegment();
     }
     this.closeSegment();
-    const runs: RunCursor[] = [...this.spilled.map((p) => new FileRun(p)), ...this.memoryRuns.map(({ segment, order }) => new MemoryRun(segment, order))];
-    return runs.length === 1 ? runs[0]! : new MergedRuns(runs);
-  }
-
-  /** Deletes spill files. */
-  close(): void {
-    if (this.spillDir) rmSync(this.spillDir, { recursive: true, force: true });
-  }
-}
-
-/** Writes GroupByKey output elements: WindowedValue(KV(key, Iterable(values))), one ON_TIME pane (see groupedPane). */
-class GroupEmitter {
-  private readonly out: GrowableBuffer;
-  private ends: number[] = [];
-  private readonly chunkBytes: number;
-  private readonly inlineLimit: number;
-  private readonly endOfWindow = new Map<string, Buffer>();
-  private lastWindow = Buffer.alloc(0);
-  private lastEndOfWindow?: Buffer;
-  private readonly groupId = new GrowableBuffer(256);
-
-  constructor(private readonly options: GroupingOptions) {
-    this.chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
-    this.inlineLimit = options.overflow ? (options.inlineValueBytes ?? DEFAULT_INLINE_VALUE_BYTES) : Infinity;
-    this.out = new GrowableBuffer(this.chunkBytes + (1 << 16));
-  }
-
-  /** Ends an element; true when the chunk is full and must be handed out with `take`. */
-  private closeElement(): boolean {
-    this.ends.push(this.out.length);
-    return this.out.length >= this.chunkBytes;
-  }
-
-  private take(): ElementChunk {
-    const chunk = { bytes: this.out.take(), ends: this.ends };
-    this.ends = [];
-    return chunk;
-  }
-
-  /** Writes everything up to the values; returns where the int32 value count goes. */
-  private header(key: Buffer, keyStart: number, keyEnd: number, window: Buffer, windowStart: number, windowEnd: number): number {
-    const out = this.out;
-    out.ensure(8 + 4 + (windowEnd - windowStart) + 1 + (keyEnd - keyStart) + 4);
-    out.length += 8; // the timestamp, written when the group is complete
-    out.int32(1);
-    out.range(window, windowStart, windowEnd);
-    out.byte(groupedPane(windowEnd - windowStart));
-    out.range(key, keyStart, keyEnd);
-    const countAt = out.length;
-    out.length += 4;
-    return countAt;
-  }
-
-  private writeTimestamp(at: number, window: Buffer, windowStart: number, windowEnd: number, ts: TimestampRange): void {
-    const buf = this.out.buf;
-    if (this.options.timestampCombiner === "earliest") {
-      buf.writeUInt32BE(ts.minHi, at);
-      buf.writeUInt32BE(ts.minLo, at + 4);
-    } else if (this.options.timestampCombiner === "latest") {
-      buf.writeUInt32BE(ts.maxHi, at);
-      buf.writeUInt32BE(ts.maxLo, at + 4);
-    } else {
-      // Most groups share few windows (one, for the global window): look the last one up first.
-      let end = this.lastEndOfWindow;
-      if (!end || !equalRanges(window, windowStart, windowEnd, this.lastWindow, 0, this.lastWindow.length)) {
-        const id = window.toString("latin1", windowStart, windowEnd);
-        end = this.endOfWindow.get(id);
-        if (!end) this.endOfWindow.set(id, (end = encodeTimestampMillis(windowMaxTimestamp(window.subarray(windowStart, windowEnd)))));
-        this.lastWindow = Buffer.from(window.subarray(windowStart, windowEnd));
-        this.lastEndOfWindow = end;
-      }
-      for (let i = 0; i < 8; i++) buf[at + i] = end[i]!;
-    }
-  }
-
-  *byKeyAndWindow(stream: RunCursor): Generator<ElementChunk> {
-    const out = this.out;
-    const id = this.groupId;
-    const ts = new TimestampRange();
-    let more = stream.advance();
-    while (more) {
-      const first = stream.view;
-      const hash = first.hash;
-      // The group's key and window, copied: a spilled run may move its buffer under us.
-      id.length = 0;
-      id.range(first.buf, first.keyStart, first.keyEnd);
-      const keyLength = id.length;
-      id.range(first.buf, first.windowStart, first.windowEnd);
-      const elementStart = out.length;
-      const countAt = this.header(id.buf, 0, keyLength, id.buf, keyLength, id.length);
-      const valuesStart = out.length;
-      let count = 0;
-      let overflowing = false;
-      ts.reset();
-      for (;;) {
-        const v = stream.view;
-        ts.add(v.buf, v.start + 4);
-        if (overflowing) {
-          this.options.overflow!.append(v.buf, v.keyEnd, v.valueEnd);
-        } else {
-          out.range(v.buf, v.keyEnd, v.valueEnd);
-          count++;
-          if (out.length - valuesStart > this.inlineLimit) {
-            overflowing = true;
-            this.options.overflow!.begin();
-          }
-        }
-        more = stream.advance();
-        if (!more) break;
-        const n = stream.view;
-        if (
-          n.hash !== hash ||
-          !equalRanges(n.buf, n.keyStart, n.keyEnd, id.buf, 0, keyLength) ||
-          !equalRanges(n.buf, n.windowStart, n.windowEnd, id.buf, keyLength, id.length)
-        ) {
-          break;
-        }
-      }
-      this.writeTimestamp(elementStart, id.buf, keyLength, id.length, ts);
-      if (!overflowing) {
-        out.buf.writeInt32BE(count, countAt);
-      } else {
-        // Beam's state-backed iterable: -1, then (count, values) blocks, then varint -1 and a token.
-        const token = this.options.overflow!.finish();
-        const shift = varintSize(count);
-        out.ensure(shift + MINUS_ONE_VARINT.length + 10 + token.length);
-        out.buf.copy(out.buf, valuesStart + shift, valuesStart, out.length);
-        out.length += shift;
-        out.buf.writeInt32BE(-1, countAt);
-        const end = out.length;
-        out.length = valuesStart;
-        out.varint(count);
-        out.length = end;
-        out.bytes(MINUS_ONE_VARINT);
-        out.varint(token.length);
-        out.bytes(token);
-      }
-      if (this.closeElement()) yield this.take();
-    }
-    if (out.length > 0) yield this.take();
+    const runs: RunCursor[] = [...this.spilled.map((p) => new SpilledRun(p)), ...this.memoryRuns.map(({ segment, order }) => new MemoryRun(segment, order))];
+    const records = runs.length === 1 ? runs[0]! : new MergedRuns(runs);
+    this.open.add(records);
+    return records;
   }
 
   /**
-   * Merging windows merge per key, so one key's entries are collected (in memory) before any of
-   * its groups can be written; their values are always inline.
+   * Closes every run still being read and deletes the spill files. `chunks` does it when it
+   * ends; call it as well when the input may not have reached `chunks`, or was read only in part
+   * (a failed window merge, an abandoned read). Harmless to repeat.
    */
-  *mergingWindows(stream: RunCursor, merge: MergeWindowsFn): Generator<ElementChunk> {
-    const out = this.out;
-    let more = stream.advance();
-    while (more) {
-      const first = stream.view;
-      const hash = first.hash;
-      const key = Buffer.from(first.buf.subarray(first.keyStart, first.keyEnd));
-      const entries: { window: Buffer; ts: Buffer; value: Buffer }[] = [];
-      do {
-        const v = stream.view;
-        entries.push({
-          window: Buffer.from(v.buf.subarray(v.windowStart, v.windowEnd)),
-          ts: Buffer.from(v.buf.subarray(v.start + 4, v.start + 12)),
-          value: Buffer.from(v.buf.subarray(v.keyEnd, v.valueEnd)),
-        });
-        more = stream.advance();
-      } while (more && stream.view.hash === hash && stream.view.buf.compare(key, 0, key.length, stream.view.keyStart, stream.view.keyEnd) === 0);
-      const merged = merge(key, distinctWindows(entries.map((e) => e.window)));
-      const groups = new Map<string, { window: Buffer; entries: typeof entries }>();
-      for (const e of entries) {
-        const window = merged.get(e.window.toString("latin1")) ?? e.window;
-        const id = window.toString("latin1");
-        let g = groups.get(id);
-        if (!g) groups.set(id, (g = { window, entries: [] }));
-        g.entries.push(e);
-      }
-      const ts = new TimestampRange();
-      for (const g of groups.values()) {
-        const elementStart = out.length;
-        const countAt = this.header(key, 0, key.length, g.window, 0, g.window.length);
-        ts.reset();
-        for (const e of g.entries) {
-          ts.add(e.ts, 0);
-          out.bytes(e.value);
-        }
-        this.writeTimestamp(elementStart, g.window, 0, g.window.length, ts);
-        out.buf.writeInt32BE(g.entries.length, countAt);
-        if (this.closeElement()) yield this.take();
-      }
-    }
-    if (out.length > 0) yield this.take();
-  }
-}
-
-/** The windows without repeats (a key's entries arrive sorted by window, so repeats are adjacent). */
-function distinctWindows(windows: Buffer[]): Buffer[] {
-  return windows.filter((w, i) => i === 0 || !w.equals(windows[i - 1]!));
-}
-
-/** Whether a[as, ae) and b[bs, be) hold the same bytes (a loop: these are short keys and windows). */
-function equalRanges(a: Buffer, as: number, ae: number, b: Buffer, bs: number, be: number): boolean {
-  if (ae - as !== be - bs) return false;
-  for (let i = as, j = bs; i < ae; i++, j++) if (a[i] !== b[j]) return false;
-  return true;
-}
-
-/** Earliest and latest of encoded timestamps, compared as two unsigned 32-bit halves. */
-class TimestampRange {
-  minHi = 0;
-  minLo = 0;
-  maxHi = 0;
-  maxLo = 0;
-  private empty = true;
-
-  reset(): void {
-    this.empty = true;
-  }
-
-  add(buf: Buffer, at: number): void {
-    const hi = buf.readUInt32BE(at);
-    const lo = buf.readUInt32BE(at + 4);
-    if (this.empty || hi < this.minHi || (hi === this.minHi && lo < this.minLo)) {
-      this.minHi = hi;
-      this.minLo = lo;
-    }
-    if (this.empty || hi > this.maxHi || (hi === this.maxHi && lo > this.maxLo)) {
-      this.maxHi = hi;
-      this.maxLo = lo;
-    }
-    this.empty = false;
+  close(): void {
+    for (const resource of this.open) resource.close();
+    this.open.clear();
+    if (this.spillDir) rmSync(this.spillDir, { recursive: true, force: true });
   }
 }

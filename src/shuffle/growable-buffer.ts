@@ -132,3 +132,10 @@ export function varintSize(n: number): number {
   }
   return size;
 }
+
+/** Whether a[as, ae) and b[bs, be) hold the same bytes (a loop: these are short keys and windows). */
+export function equalRanges(a: Buffer, as: number, ae: number, b: Buffer, bs: number, be: number): boolean {
+  if (ae - as !== be - bs) return false;
+  for (let i = as, j = bs; i < ae; i++, j++) if (a[i] !== b[j]) return false;
+  return true;
+}

@@ -11,7 +11,16 @@
 //
 // Key and value stay adjacent, as in the element, so the writer copies them as one range.
 // Records are framed like every shuffle record: a varint length, then these bytes.
+//
+// This module is the only TypeScript that knows the layout: others read a record through
+// KeyedRecordView. The WebAssembly kernel (wasm/grouping.ts) cannot import it and parses the
+// same layout itself; a change here must be made there too.
 import { type GrowableBuffer, readVarintAt, varintEnd, varintSize } from "./growable-buffer.js";
+
+/** Every payload starts with the key's hash: a shorter frame cannot hold a keyed record. */
+export const HASH_BYTES = 4;
+/** Beam's encoded timestamp, right after the hash. */
+const TIMESTAMP_BYTES = 8;
 
 /** FNV-1a over bytes [start, end) of `buf`, as an unsigned 32-bit number. */
 export function hashBytes(buf: Uint8Array, start = 0, end = buf.length): number {
@@ -43,7 +52,7 @@ export function writeKeyedRecordFrom(
 ): void {
   const keyLength = keyEnd - keyStart;
   const windowLength = windowEnd - windowStart;
-  const payload = 4 + 8 + varintSize(windowLength) + windowLength + varintSize(keyLength) + (valueEnd - keyStart);
+  const payload = HASH_BYTES + TIMESTAMP_BYTES + varintSize(windowLength) + windowLength + varintSize(keyLength) + (valueEnd - keyStart);
   out.ensure(payload + 10);
   const b = out.buf;
   let p = out.length;
@@ -58,7 +67,7 @@ export function writeKeyedRecordFrom(
   b[p++] = (hash >>> 16) & 0xff;
   b[p++] = (hash >>> 8) & 0xff;
   b[p++] = hash & 0xff;
-  for (let i = timestampStart; i < timestampStart + 8; i++) b[p++] = buf[i]!;
+  for (let i = timestampStart; i < timestampStart + TIMESTAMP_BYTES; i++) b[p++] = buf[i]!;
   for (let v = windowLength; ; v = Math.floor(v / 128)) {
     if (v < 0x80) {
       b[p++] = v;
@@ -84,21 +93,35 @@ export function writeKeyedRecordFrom(
  */
 export class KeyedRecordView {
   buf!: Buffer;
-  /** Where the payload starts (the hash); the timestamp is [start + 4, start + 12). */
+  /** Where the payload starts (the hash). */
   start = 0;
   hash = 0;
   windowStart = 0;
   windowEnd = 0;
   keyStart = 0;
   keyEnd = 0;
-  /** The value is [keyEnd, valueEnd). */
+  /** Where the value, and with it the payload, ends. */
   valueEnd = 0;
+
+  /** The encoded timestamp is [timestampStart, timestampEnd). */
+  get timestampStart(): number {
+    return this.start + HASH_BYTES;
+  }
+
+  get timestampEnd(): number {
+    return this.start + HASH_BYTES + TIMESTAMP_BYTES;
+  }
+
+  /** The value is [valueStart, valueEnd): it follows the key. */
+  get valueStart(): number {
+    return this.keyEnd;
+  }
 
   parse(buf: Buffer, start: number, end: number): this {
     this.buf = buf;
     this.start = start;
     this.hash = buf.readUInt32BE(start);
-    const windowLength = readVarintAt(buf, start + 12);
+    const windowLength = readVarintAt(buf, start + HASH_BYTES + TIMESTAMP_BYTES);
     this.windowStart = varintEnd.pos;
     this.windowEnd = this.windowStart + windowLength;
     const keyLength = readVarintAt(buf, this.windowEnd);
@@ -108,6 +131,12 @@ export class KeyedRecordView {
     if (this.keyEnd > end) throw new Error(`keyed shuffle record at offset ${start} is truncated`);
     return this;
   }
+}
+
+/** Appends the record `view` points at, framed as it was read: varint length, then the payload. */
+export function appendFramedRecord(out: GrowableBuffer, view: KeyedRecordView): void {
+  out.varint(view.valueEnd - view.start);
+  out.range(view.buf, view.start, view.valueEnd);
 }
 
 /** Orders two records by (hash, key bytes, window bytes); 0 means they belong to one group. */

@@ -1,13 +1,14 @@
 // The reduce side's fast path: when a reducer's whole input fits in memory, its keyed records
 // are copied into WebAssembly memory (one copy per fetched block) and indexed, grouped and
 // written as GroupByKey output by src/shuffle/wasm/grouping.ts, compiled by
-// scripts/build-wasm.sh. Same output as the JavaScript path in grouping-reducer.ts, which
-// serves everything else (spilled input, merging windows, huge groups, a kernel in use).
+// scripts/build-wasm.sh. Same output as the JavaScript path (grouping-reducer.ts with
+// grouped-output-encoder.ts), which serves everything else (spilled input, merging windows,
+// huge groups, a kernel in use).
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { encodeTimestampMillis } from "../codec/byte-io.js";
 import { GLOBAL_WINDOW_MAX_TIMESTAMP_MILLIS, PANE_ON_TIME_NOT_LAST, PANE_ON_TIME_ONLY } from "../codec/windows.js";
-import type { ElementChunk } from "./grouping-reducer.js";
+import type { ElementChunk } from "./grouped-output-encoder.js";
 
 interface KernelExports {
   countRecords(ptr: number, len: number): number;

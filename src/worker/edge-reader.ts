@@ -153,6 +153,8 @@ export async function* readInputChunks(
       yield* reducer.chunks();
     }
   } finally {
+    // Also when the consumer stops early (`return()` from its loop) or the merge fails: the
+    // reducer closes the runs it is reading and deletes its spill files.
     reducer.close();
   }
 }

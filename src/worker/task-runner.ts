@@ -166,9 +166,14 @@ export class TaskRunner {
       spec.main.kind === "edge" && readsStateBackedValues(coders(spec.main.wireCoderId)) ? new OverflowValues(tmpdir()) : undefined;
     const readOptions: ReadOptions = { memoryBudgetBytes: SHUFFLE_MEMORY_BYTES, spillDir: tmpdir(), overflow, windowMerger };
     const state = new TaskStateStore(this.store, spec.sideInputs, coders, readOptions);
+    const edgeInput = spec.main.kind === "impulse" ? undefined : chunkBytes(readInputChunks(this.store, spec.main, coders, readOptions));
     try {
-      return await this.runBundles(spec, descriptor, connection, coders, state, onOutput, readOptions, sinks);
+      return await this.runBundles(spec, descriptor, connection, coders, state, onOutput, edgeInput ?? [impulseElement()], sinks);
     } finally {
+      // However the bundles ended, the input is done with: returning its reader closes the
+      // grouping's spilled runs and deletes their files now, not when the process exits (a warm
+      // Lambda runs task after task). A no-op once the input has been read to its end.
+      await edgeInput?.return(undefined);
       overflow?.close();
     }
   }
@@ -180,12 +185,9 @@ export class TaskRunner {
     coders: (id: string) => CoderTree,
     state: TaskStateStore,
     onOutput: (transformId: string, data: Uint8Array) => void,
-    readOptions: ReadOptions,
+    mainInput: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
     sinks: OutputWriters,
   ): Promise<{ outputs: TaskOutputResult[]; monitoringInfos: string[] }> {
-    const mainInput: AsyncIterable<Uint8Array> | Iterable<Uint8Array> =
-      spec.main.kind === "impulse" ? [impulseElement()] : chunkBytes(readInputChunks(this.store, spec.main, coders, readOptions));
-
     const metrics: MonitoringInfo[][] = [];
     let timers = new PendingTimers(spec, coders);
     const runBundle = async (input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, firing: FiringTimers): Promise<Uint8Array[]> => {
