@@ -70,11 +70,9 @@ export class ExecutorBackend implements Backend {
     let executor = this.executors.find((e) => !e.busy);
     if (!executor && this.executors.length < this.options.executors) executor = this.startExecutor();
     if (!executor) return undefined;
-    const busy = { jobId: spec.jobId, request: new AbortController() };
-    executor.busy = busy;
-    return this.run(executor, spec, busy.request.signal).finally(() => {
-      if (executor.busy === busy) executor.busy = undefined;
-    });
+    const request = new AbortController();
+    executor.busy = { jobId: spec.jobId, request };
+    return this.run(executor, spec, request.signal).finally(() => (executor.busy = undefined));
   }
 
   private startExecutor(): Executor {
