@@ -29,7 +29,10 @@ ${BACKEND_USAGE}
   beam-lambda run [job-server flags...] PIPELINE.py [pipeline args...]
       runs the pipeline on an embedded job server (any job-server flag above, e.g. --backend aws --aws-config aws.json)`;
 
-/** Resolves on SIGINT or SIGTERM: the long-running commands stop cleanly then. */
+/**
+ * Resolves on SIGINT or SIGTERM: the long-running commands stop cleanly then. Call it before
+ * printing that the command is ready, so that a signal sent on reading that line finds the handler.
+ */
 function untilSignalled(): Promise<void> {
   return new Promise((resolve) => {
     process.once("SIGINT", resolve);
@@ -108,8 +111,9 @@ async function executor(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { host: { type: "string", default: "127.0.0.1" }, port: { type: "string", default: "8100" } } });
   const { startExecutorServer } = await import("../worker/executor-server.js");
   const server = await startExecutorServer(values.host!, Number(values.port));
+  const signalled = untilSignalled();
   process.stdout.write(`beam-lambda executor listening on ${server.address}\n`);
-  await untilSignalled();
+  await signalled;
   await server.close();
   return 0;
 }
@@ -166,8 +170,9 @@ async function lambdaEmulator(args: string[]): Promise<number> {
     onFailureQueueUrl: values["on-failure-queue-url"],
     maximumRetryAttempts: Number(values["maximum-retry-attempts"]),
   });
+  const signalled = untilSignalled();
   process.stdout.write(`Lambda Invoke API for ${values["function-name"]} on ${service.endpoint} (export AWS_ENDPOINT_URL_LAMBDA=${service.endpoint})\n`);
-  await untilSignalled();
+  await signalled;
   await service.close();
   return 0;
 }
@@ -175,8 +180,9 @@ async function lambdaEmulator(args: string[]): Promise<number> {
 async function jobServer(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: SERVER_FLAGS });
   const server = await JobServer.start(await serverOptions(values as FlagValues));
+  const signalled = untilSignalled();
   process.stdout.write(`beam-lambda job server listening on ${server.address}\n`);
-  await untilSignalled();
+  await signalled;
   await server.stop();
   return 0;
 }

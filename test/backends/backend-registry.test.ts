@@ -1,7 +1,7 @@
 // Backends by name: what each declares, and that none is loaded before it starts. The module
 // check runs real processes with a probe preloaded that lists the AWS SDK clients they loaded.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,24 +13,34 @@ const root = fileURLToPath(new URL("../..", import.meta.url));
 const probe = join(root, "test/backends/sdk-client-probe.mjs");
 const CLOUD_CLIENTS = ["client-ecs", "client-lambda", "client-sqs"];
 
-/** Runs node with the probe and `args`; `whenUp` may stop it once it prints `ready`. Answers the SDK clients it loaded. */
+/** Runs node with the probe and `args`, stopped with one SIGTERM once it prints `ready`; answers the SDK clients it loaded. */
 async function clientsLoadedBy(args: string[], ready?: RegExp): Promise<string[]> {
-  const file = join(mkdtempSync(join(tmpdir(), "sdk-probe-")), "clients.json");
+  const dir = mkdtempSync(join(tmpdir(), "sdk-probe-"));
+  const file = join(dir, "clients.json");
   const child = spawn(process.execPath, ["--import", probe, ...args], {
     cwd: root,
     env: { ...process.env, SDK_CLIENT_PROBE_FILE: file },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
+  let stopping = false;
   const onOutput = (chunk: Buffer) => {
     output += chunk.toString();
-    if (ready?.test(output)) child.kill("SIGTERM");
+    // Once only: a second SIGTERM would find no handler and kill it before the probe writes.
+    if (!stopping && ready?.test(output)) {
+      stopping = true;
+      child.kill("SIGTERM");
+    }
   };
   child.stdout.on("data", onOutput);
   child.stderr.on("data", onOutput);
   const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
-  expect(code, output).toBe(0);
-  return JSON.parse(readFileSync(file, "utf8")) as string[];
+  try {
+    expect(code, output).toBe(0);
+    return JSON.parse(readFileSync(file, "utf8")) as string[];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 describe("the backend registry", () => {
