@@ -6,7 +6,10 @@ export interface Backend {
   readonly concurrency: number;
   /** Runs one attempt. Resolves with its result; a lost worker is a failed, retryable result. */
   invoke(spec: WorkerTask): Promise<TaskResult>;
-  /** Drops a cancelled job's queued attempts and stops its running ones where the backend can. */
+  /**
+   * Fails a cancelled (or ended) job's queued and running attempts at once, and stops the running
+   * ones where the backend can (a Lambda invocation cannot be stopped). See WorkQueue.
+   */
   cancelJob(jobId: string): void;
   close(): Promise<void>;
 }

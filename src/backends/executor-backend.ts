@@ -4,6 +4,7 @@
 import type { Actor, ActorHost } from "../actors/actor.js";
 import { freePort } from "../common/net.js";
 import type { TaskResult, WorkerTask } from "../common/task-spec.js";
+import { AttemptQueue, failedAttempt } from "./attempt-queue.js";
 import type { Backend } from "./backend.js";
 
 export interface ExecutorBackendOptions {
@@ -18,16 +19,28 @@ export interface ExecutorBackendOptions {
 
 interface Executor {
   actor: Promise<Actor>;
-  busy: boolean;
+  /** The attempt it runs: its job, and the request that carries it. */
+  busy?: { jobId: string; request: AbortController };
+  /** Stopped and forgotten: a cancelled job's attempt ran on it, or it failed. */
+  retired: boolean;
 }
 
 export class ExecutorBackend implements Backend {
   private readonly executors: Executor[] = [];
-  private readonly queue: { spec: WorkerTask; resolve(r: TaskResult): void }[] = [];
+  private readonly attempts: AttemptQueue;
   readonly stats = { tasks: 0, executorsStarted: 0 };
-  private closed = false;
 
-  constructor(private readonly options: ExecutorBackendOptions) {}
+  constructor(private readonly options: ExecutorBackendOptions) {
+    this.attempts = new AttemptQueue({
+      owner: "the executor backend",
+      limit: options.executors,
+      start: (spec) => this.startOnExecutor(spec),
+      // The executor's handler may be stuck in user code: the executor goes, a fresh one replaces it.
+      stopJob: (jobId) => {
+        for (const executor of [...this.executors]) if (executor.busy?.jobId === jobId) this.retire(executor);
+      },
+    });
+  }
 
   get concurrency(): number {
     return this.options.executors;
@@ -39,31 +52,32 @@ export class ExecutorBackend implements Backend {
   }
 
   invoke(spec: WorkerTask): Promise<TaskResult> {
-    if (this.closed) return Promise.resolve({ ok: false, retryable: false, workerPid: 0, error: "the executor backend is shut down" });
-    return new Promise((resolve) => {
-      this.queue.push({ spec, resolve });
-      this.dispatch();
+    return this.attempts.submit(spec);
+  }
+
+  cancelJob(jobId: string): void {
+    this.attempts.cancelJob(jobId);
+  }
+
+  async close(): Promise<void> {
+    await this.attempts.close(async () => {
+      await Promise.all(this.executors.map((e) => e.actor.then((a) => a.stop(), () => undefined)));
     });
   }
 
-  private dispatch(): void {
-    while (this.queue.length > 0) {
-      let executor = this.executors.find((e) => !e.busy);
-      if (!executor && this.executors.length < this.options.executors) executor = this.startExecutor();
-      if (!executor) return;
-      const { spec, resolve } = this.queue.shift()!;
-      executor.busy = true;
-      void this.run(executor, spec).then((result) => {
-        executor.busy = false;
-        resolve(result);
-        this.dispatch();
-      });
-    }
+  /** An idle executor runs the attempt, or a new one while there are fewer than the maximum. */
+  private startOnExecutor(spec: WorkerTask): Promise<TaskResult> | undefined {
+    let executor = this.executors.find((e) => !e.busy);
+    if (!executor && this.executors.length < this.options.executors) executor = this.startExecutor();
+    if (!executor) return undefined;
+    const request = new AbortController();
+    executor.busy = { jobId: spec.jobId, request };
+    return this.run(executor, spec, request.signal).finally(() => (executor.busy = undefined));
   }
 
   private startExecutor(): Executor {
     const executor: Executor = {
-      busy: false,
+      retired: false,
       actor: (async () => {
         const port = this.options.port || (await freePort());
         this.stats.executorsStarted++;
@@ -75,31 +89,33 @@ export class ExecutorBackend implements Backend {
     return executor;
   }
 
-  private async run(executor: Executor, spec: WorkerTask): Promise<TaskResult> {
+  private async run(executor: Executor, spec: WorkerTask, signal: AbortSignal): Promise<TaskResult> {
     try {
       const actor = await executor.actor;
       const address = await actor.address();
-      const response = await fetch(`http://${address}/invoke`, { method: "POST", body: JSON.stringify(spec), headers: { "Content-Type": "application/json" } });
+      const response = await fetch(`http://${address}/invoke`, {
+        method: "POST",
+        body: JSON.stringify(spec),
+        headers: { "Content-Type": "application/json" },
+        signal,
+      });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       this.stats.tasks++;
       return (await response.json()) as TaskResult;
     } catch (e) {
       // The executor is gone or unreachable: forget it (a retry starts a fresh one).
-      this.executors.splice(this.executors.indexOf(executor), 1);
-      void executor.actor.then((a) => a.stop(), () => undefined);
-      return { ok: false, retryable: true, workerPid: 0, error: `the executor failed: ${(e as Error).message}` };
+      this.retire(executor);
+      return failedAttempt(`the executor failed: ${(e as Error).message}`, { retryable: true });
     }
   }
 
-  cancelJob(jobId: string): void {
-    const cancelled: TaskResult = { ok: false, retryable: false, workerPid: 0, error: `job ${jobId} was cancelled` };
-    for (const q of this.queue.filter((q) => q.spec.jobId === jobId)) q.resolve(cancelled);
-    this.queue.splice(0, this.queue.length, ...this.queue.filter((q) => q.spec.jobId !== jobId));
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    for (const q of this.queue.splice(0)) q.resolve({ ok: false, retryable: false, workerPid: 0, error: "the executor backend is shut down" });
-    await Promise.all(this.executors.map((e) => e.actor.then((a) => a.stop(), () => undefined)));
+  /** Forgets the executor, abandons its request and stops it, once. */
+  private retire(executor: Executor): void {
+    if (executor.retired) return;
+    executor.retired = true;
+    const index = this.executors.indexOf(executor);
+    if (index >= 0) this.executors.splice(index, 1);
+    executor.busy?.request.abort();
+    void executor.actor.then((a) => a.stop(), () => undefined);
   }
 }

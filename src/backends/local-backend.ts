@@ -2,6 +2,7 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { TaskResult, WorkerTask } from "../common/task-spec.js";
+import { AttemptQueue, failedAttempt } from "./attempt-queue.js";
 import type { Backend } from "./backend.js";
 
 const WORKER_ENTRY = fileURLToPath(new URL("./local-worker-process.ts", import.meta.url));
@@ -23,11 +24,19 @@ interface WorkerProcess {
 
 export class LocalBackend implements Backend {
   private readonly workers: WorkerProcess[] = [];
-  private readonly queue: { spec: WorkerTask; resolve(r: TaskResult): void }[] = [];
+  private readonly attempts: AttemptQueue;
   private nextId = 0;
-  private closed = false;
 
   constructor(private readonly options: LocalBackendOptions) {
+    this.attempts = new AttemptQueue({
+      owner: "the local backend",
+      limit: options.workers,
+      start: (spec) => this.startOnIdleWorker(spec),
+      // A worker busy with the job is killed (and replaced): its harness may be stuck in user code.
+      stopJob: (jobId) => {
+        for (const worker of this.workers) if (worker.busy?.jobId === jobId) worker.child.kill("SIGKILL");
+      },
+    });
     for (let i = 0; i < options.workers; i++) this.workers.push(this.spawn());
   }
 
@@ -36,34 +45,27 @@ export class LocalBackend implements Backend {
   }
 
   invoke(spec: WorkerTask): Promise<TaskResult> {
-    if (this.closed) return Promise.resolve({ ok: false, retryable: false, workerPid: 0, error: "the local backend is shut down" });
-    return new Promise((resolve) => {
-      this.queue.push({ spec, resolve });
-      this.dispatch();
-    });
+    return this.attempts.submit(spec);
   }
 
   cancelJob(jobId: string): void {
-    const cancelled: TaskResult = { ok: false, retryable: false, workerPid: 0, error: `job ${jobId} was cancelled` };
-    for (const queued of this.queue.filter((q) => q.spec.jobId === jobId)) queued.resolve(cancelled);
-    this.queue.splice(0, this.queue.length, ...this.queue.filter((q) => q.spec.jobId !== jobId));
-    // A worker busy with the job is killed (and replaced): its harness may be stuck in user code.
-    for (const worker of this.workers) if (worker.busy?.jobId === jobId) worker.child.kill("SIGKILL");
+    this.attempts.cancelJob(jobId);
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    await Promise.all(
-      this.workers.map(
-        (w) =>
-          new Promise<void>((resolve) => {
-            if (w.child.exitCode !== null || w.child.signalCode !== null) return resolve();
-            w.child.once("exit", () => resolve());
-            w.child.disconnect?.();
-            setTimeout(() => w.child.kill("SIGKILL"), 5000).unref();
-          }),
-      ),
-    );
+    await this.attempts.close(async () => {
+      await Promise.all(
+        this.workers.map(
+          (w) =>
+            new Promise<void>((resolve) => {
+              if (w.child.exitCode !== null || w.child.signalCode !== null) return resolve();
+              w.child.once("exit", () => resolve());
+              w.child.disconnect?.();
+              setTimeout(() => w.child.kill("SIGKILL"), 5000).unref();
+            }),
+        ),
+      );
+    });
   }
 
   private spawn(): WorkerProcess {
@@ -76,37 +78,36 @@ export class LocalBackend implements Backend {
     child.on("message", (m: { ready?: boolean; id?: number; result?: TaskResult }) => {
       if (m.ready) {
         worker.ready = true;
-        this.dispatch();
+        this.attempts.pump();
         return;
       }
       if (worker.busy && m.id === worker.busy.id) {
         const { resolve } = worker.busy;
         worker.busy = undefined;
         resolve(m.result!);
-        this.dispatch();
       }
     });
     child.on("exit", (code, signal) => {
       const index = this.workers.indexOf(worker);
       if (worker.busy) {
-        worker.busy.resolve({ ok: false, retryable: true, workerPid: child.pid ?? 0, error: `worker process ${child.pid} died (code ${code}, signal ${signal})` });
+        worker.busy.resolve(failedAttempt(`worker process ${child.pid} died (code ${code}, signal ${signal})`, { retryable: true, workerPid: child.pid ?? 0 }));
         worker.busy = undefined;
       }
-      if (index >= 0 && !this.closed) {
+      if (index >= 0 && !this.attempts.closed) {
         this.workers[index] = this.spawn();
       }
     });
     return worker;
   }
 
-  private dispatch(): void {
-    for (const worker of this.workers) {
-      if (this.queue.length === 0) return;
-      if (worker.busy || !worker.ready) continue;
-      const { spec, resolve } = this.queue.shift()!;
-      const id = ++this.nextId;
+  /** The first ready worker with nothing to do runs the attempt. */
+  private startOnIdleWorker(spec: WorkerTask): Promise<TaskResult> | undefined {
+    const worker = this.workers.find((w) => w.ready && !w.busy);
+    if (!worker) return undefined;
+    const id = ++this.nextId;
+    return new Promise((resolve) => {
       worker.busy = { id, jobId: spec.jobId, resolve };
       worker.child.send({ id, spec });
-    }
+    });
   }
 }

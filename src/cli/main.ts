@@ -1,23 +1,23 @@
 // beam-lambda: `job-server` serves Beam's job endpoint; `run` runs a Python pipeline file
 // against an embedded job server and stops it afterwards.
+// Each command imports what only it runs (the Lambda service emulator, the Fargate actor host,
+// the executor's handler) when it runs, so that the job server with its default local backend
+// loads none of the AWS SDK's Lambda, SQS or ECS clients.
 import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
+import { LocalActorHost } from "../actors/local-actor-host.js";
+import { BACKEND_NAMES, type BackendName, type FlagValues, backendDefinition, isBackendName } from "../backends/index.js";
 import { JobServer, defaultPython } from "../driver/index.js";
 import { DEFAULT_MERGE, DEFAULT_SMALL_INPUT } from "../driver/scheduler/index.js";
-import { loadAwsConfig } from "../backends/aws/aws-config.js";
-import { LambdaServiceEmulator } from "../backends/lambda-emulator/lambda-service.js";
-import { FargateActorHost } from "../actors/fargate-actor-host.js";
-import { LocalActorHost } from "../actors/local-actor-host.js";
-import { startExecutorServer } from "../worker/executor-server.js";
+
+const BACKEND_USAGE = BACKEND_NAMES.flatMap((name) => backendDefinition(name).flags?.usage ?? []).join("\n");
 
 const USAGE = `usage:
   beam-lambda job-server [--host 127.0.0.1] [--port 8099] [--workers N] [--partitions N] [--store DIR|s3://BUCKET/PREFIX]
                          [--merge-threshold N] [--merge-factor F] [--no-pipelining] [--compress-shuffle]
                          [--split-threshold ELEMENTS]  (smaller inputs, also under 1 MiB, run as one task; default 1000, 0 always splits)
-                         [--backend local|lambda-emulator|aws] [--no-speculation]
-      with --backend aws (each also from the environment or an --aws-config JSON file; see README):
-                         [--aws-config FILE] [--function-name NAME] [--results-queue-url URL] [--store s3://BUCKET/PREFIX]
-                         [--workers INVOCATIONS_AT_ONCE] [--task-timeout SECONDS] [--poll-wait SECONDS]
+                         [--backend ${BACKEND_NAMES.join("|")}] [--no-speculation]
+${BACKEND_USAGE}
   beam-lambda lambda-emulator --store s3://BUCKET/PREFIX [--port 9001] [--environments N] [--function-name beam-lambda-worker]
                          [--on-failure-queue-url URL] [--maximum-retry-attempts 0] [--image beam-lambda/worker:dev]
       serves Lambda's Invoke API for the bundled worker in emulated environments (AWS_ENDPOINT_URL_LAMBDA points here);
@@ -29,7 +29,10 @@ const USAGE = `usage:
   beam-lambda run [job-server flags...] PIPELINE.py [pipeline args...]
       runs the pipeline on an embedded job server (any job-server flag above, e.g. --backend aws --aws-config aws.json)`;
 
-/** Resolves on SIGINT or SIGTERM: the long-running commands stop cleanly then. */
+/**
+ * Resolves on SIGINT or SIGTERM: the long-running commands stop cleanly then. Call it before
+ * printing that the command is ready, so that a signal sent on reading that line finds the handler.
+ */
 function untilSignalled(): Promise<void> {
   return new Promise((resolve) => {
     process.once("SIGINT", resolve);
@@ -47,7 +50,7 @@ async function main(argv: string[]): Promise<number> {
   return command === "--help" || command === "-h" ? 0 : 2;
 }
 
-function serverOptions(values: Record<string, string | boolean | undefined>) {
+async function serverOptions(values: FlagValues) {
   const int = (name: string): number | undefined => {
     const v = values[name];
     if (v === undefined || typeof v === "boolean") return undefined;
@@ -72,14 +75,14 @@ function serverOptions(values: Record<string, string | boolean | undefined>) {
     ...(int("split-threshold") !== undefined && { smallInput: { ...DEFAULT_SMALL_INPUT, elements: int("split-threshold")! } }),
     compressShuffle: values["compress-shuffle"] === true,
     backend,
-    ...(backend === "aws" && { aws: loadAwsConfig(values) }),
+    ...(backend && backendDefinition(backend).configsFromFlags?.(values)),
     ...(values["no-speculation"] && { speculation: false as const }),
-    executors: executorsOf(values, int),
+    executors: await executorsOf(values, int),
   };
 }
 
 /** Executor actors: on with --executors N, or in the CDK stack (BEAM_LAMBDA_EXECUTOR_CLUSTER set). */
-function executorsOf(values: Record<string, string | boolean | undefined>, int: (name: string) => number | undefined) {
+async function executorsOf(values: FlagValues, int: (name: string) => number | undefined) {
   const env = process.env;
   const count = int("executors") ?? (env.BEAM_LAMBDA_EXECUTOR_CLUSTER ? 4 : 0);
   if (count === 0) return undefined;
@@ -93,6 +96,7 @@ function executorsOf(values: Record<string, string | boolean | undefined>, int: 
     if (!v) throw new Error(`--executor-host fargate needs ${name} (the CDK stack sets it on the job server)`);
     return v;
   };
+  const { FargateActorHost } = await import("../actors/fargate-actor-host.js");
   const host = new FargateActorHost({
     cluster: need("BEAM_LAMBDA_EXECUTOR_CLUSTER"),
     taskDefinition: need("BEAM_LAMBDA_EXECUTOR_TASK_DEFINITION"),
@@ -105,20 +109,24 @@ function executorsOf(values: Record<string, string | boolean | undefined>, int: 
 
 async function executor(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { host: { type: "string", default: "127.0.0.1" }, port: { type: "string", default: "8100" } } });
+  const { startExecutorServer } = await import("../worker/executor-server.js");
   const server = await startExecutorServer(values.host!, Number(values.port));
+  const signalled = untilSignalled();
   process.stdout.write(`beam-lambda executor listening on ${server.address}\n`);
-  await untilSignalled();
+  await signalled;
   await server.close();
   return 0;
 }
 
-function backendOf(v: string | boolean | undefined): "local" | "lambda-emulator" | "aws" | undefined {
+function backendOf(v: string | boolean | undefined): BackendName | undefined {
   if (v === undefined) return undefined;
-  if (v === "local" || v === "lambda-emulator" || v === "aws") return v;
-  throw new Error(`--backend must be 'local', 'lambda-emulator' or 'aws', got '${String(v)}'`);
+  if (isBackendName(v)) return v;
+  const names = BACKEND_NAMES.map((name) => `'${name}'`);
+  throw new Error(`--backend must be ${names.slice(0, -1).join(", ")} or ${names.at(-1)}, got '${String(v)}'`);
 }
 
-const SERVER_FLAGS = {
+/** The job server's flags: its own, then each backend's. */
+const SERVER_FLAGS: Record<string, { type: "string" | "boolean" }> = {
   backend: { type: "string" },
   host: { type: "string" },
   port: { type: "string" },
@@ -131,16 +139,11 @@ const SERVER_FLAGS = {
   "split-threshold": { type: "string" },
   "compress-shuffle": { type: "boolean" },
   "no-speculation": { type: "boolean" },
-  "aws-config": { type: "string" },
-  "function-name": { type: "string" },
-  "results-queue-url": { type: "string" },
-  "task-timeout": { type: "string" },
-  "poll-wait": { type: "string" },
-  "timeout-grace": { type: "string" },
   executors: { type: "string" },
   "executor-host": { type: "string" },
   "executor-memory-limit": { type: "string" },
-} as const;
+  ...Object.assign({}, ...BACKEND_NAMES.map((name) => backendDefinition(name).flags?.options)),
+};
 
 async function lambdaEmulator(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -156,6 +159,7 @@ async function lambdaEmulator(args: string[]): Promise<number> {
     },
   });
   if (!values.store) throw new Error("lambda-emulator needs --store s3://BUCKET/PREFIX (the function's BEAM_LAMBDA_STORE)");
+  const { LambdaServiceEmulator } = await import("../backends/lambda-emulator/lambda-service.js");
   const service = await LambdaServiceEmulator.start({
     port: Number(values.port),
     environments: Number(values.environments),
@@ -166,17 +170,19 @@ async function lambdaEmulator(args: string[]): Promise<number> {
     onFailureQueueUrl: values["on-failure-queue-url"],
     maximumRetryAttempts: Number(values["maximum-retry-attempts"]),
   });
+  const signalled = untilSignalled();
   process.stdout.write(`Lambda Invoke API for ${values["function-name"]} on ${service.endpoint} (export AWS_ENDPOINT_URL_LAMBDA=${service.endpoint})\n`);
-  await untilSignalled();
+  await signalled;
   await service.close();
   return 0;
 }
 
 async function jobServer(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: SERVER_FLAGS });
-  const server = await JobServer.start(serverOptions(values));
+  const server = await JobServer.start(await serverOptions(values as FlagValues));
+  const signalled = untilSignalled();
   process.stdout.write(`beam-lambda job server listening on ${server.address}\n`);
-  await untilSignalled();
+  await signalled;
   await server.stop();
   return 0;
 }
@@ -190,7 +196,7 @@ async function run(args: string[]): Promise<number> {
     return 2;
   }
   const { values } = parseArgs({ args: args.slice(0, fileAt), options: SERVER_FLAGS });
-  const server = await JobServer.start({ ...serverOptions(values), port: 0 });
+  const server = await JobServer.start({ ...(await serverOptions(values as FlagValues)), port: 0 });
   try {
     const child = spawn(defaultPython(), [file, "--runner=PortableRunner", `--job_endpoint=${server.address}`, ...pipelineArgs], {
       stdio: "inherit",
@@ -205,8 +211,7 @@ async function run(args: string[]): Promise<number> {
 function isFlagValue(args: string[], i: number): boolean {
   const flag = i > 0 ? args[i - 1]! : "";
   if (!flag.startsWith("--") || flag.includes("=")) return false;
-  const option = SERVER_FLAGS[flag.slice(2) as keyof typeof SERVER_FLAGS] as { type: string } | undefined;
-  return option?.type === "string";
+  return SERVER_FLAGS[flag.slice(2)]?.type === "string";
 }
 
 main(process.argv.slice(2)).then(

@@ -3,20 +3,14 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync } from "node:fs";
 import { rm } from "node:fs/promises";
-import { availableParallelism, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { JobMessage_MessageImportance, JobState_Enum } from "apache-beam/proto/beam_job_api";
-import type { Backend } from "../backends/backend.js";
-import { GRPC_UNLIMITED, shutdownServer } from "../common/grpc.js";
-import { LambdaEmulatorBackend } from "../backends/lambda-emulator/lambda-emulator-backend.js";
-import { LocalBackend } from "../backends/local-backend.js";
-import { AwsBackend } from "../backends/aws/aws-backend.js";
-import { ExecutorBackend } from "../backends/executor-backend.js";
-import { RoutingBackend } from "../backends/routing-backend.js";
 import type { ActorHost } from "../actors/actor.js";
-import type { AwsBackendConfig } from "../backends/aws/aws-config.js";
+import { type Backend, type BackendConfigs, type BackendName, ExecutorBackend, RoutingBackend, backendDefinition } from "../backends/index.js";
+import { GRPC_UNLIMITED, shutdownServer } from "../common/grpc.js";
 import { LocalObjectStore, type ObjectStore, openObjectStore } from "../shuffle/index.js";
 import { addArtifactStagingService, artifactPrefix } from "./jobservice/artifact-staging.js";
 import { addJobService, JobRegistry } from "./jobservice/job-service.js";
@@ -25,7 +19,8 @@ import { planPipeline } from "./planner/index.js";
 import { EarlyTaskSlots, type MergeOptions, type SmallInputOptions, runPlan } from "./scheduler/index.js";
 import { DEFAULT_SPECULATION, type SpeculationOptions } from "./scheduler/speculation.js";
 
-export interface JobServerOptions {
+/** The server's options; each backend's own settings sit under its name (`aws`). */
+export interface JobServerOptions extends BackendConfigs {
   host?: string;
   /** 0 picks a free port. */
   port?: number;
@@ -52,15 +47,15 @@ export interface JobServerOptions {
   /** gzip shuffle partitions (off by default: it pays only where the network is slow). */
   compressShuffle?: boolean;
   /**
-   * Where tasks run: `local` worker processes (default), or `lambda-emulator`: the bundled
-   * Lambda function in emulated execution environments (scripts/setup-lambda.sh).
+   * Where tasks run, a name in src/backends/backend-registry.ts: `local` worker processes
+   * (default), `lambda-emulator` (the bundled Lambda function in emulated execution environments,
+   * scripts/setup-lambda.sh), or `aws` (asynchronous Lambda invocations; needs `aws`).
    */
-  backend?: "local" | "lambda-emulator" | "aws";
-  /** `aws`: the function, results queue and S3 store (see src/backends/aws/aws-config.ts). */
-  aws?: AwsBackendConfig;
+  backend?: BackendName;
   /**
-   * Speculative copies of straggling tasks (see scheduler/speculation.ts): on by default with
-   * the aws backend, where a straggler is a slow environment; off elsewhere. `false` turns it off.
+   * Speculative copies of straggling tasks (see scheduler/speculation.ts): on by default where
+   * the backend's traits say so (aws, where a straggler is a slow environment); off elsewhere.
+   * `false` turns it off.
    */
   speculation?: SpeculationOptions | false;
   /**
@@ -108,23 +103,19 @@ export class JobServer {
     /** The store's directory was made by this server, and goes when it stops. */
     private readonly ownStore: boolean,
     private readonly options: JobServerOptions,
+    /** The options' speculation, or the backend's default. */
+    private readonly speculation: SpeculationOptions | false,
   ) {}
 
   static async start(options: JobServerOptions = {}): Promise<JobServer> {
     const host = options.host ?? "127.0.0.1";
-    if (options.backend === "aws" && !options.aws) throw new Error("the aws backend needs its config (function, results queue, S3 store)");
-    const workers = options.workers ?? options.aws?.concurrency ?? availableParallelism();
+    const definition = backendDefinition(options.backend ?? "local");
+    const { concurrency: workers, storeUrl } = definition.place({ workers: options.workers, storeUrl: options.storeUrl, configs: options });
     const partitions = options.partitions ?? Math.max(2, workers * 2);
     const python = options.python ?? defaultPython();
-    const storeUrl = options.backend === "aws" ? options.aws!.storeUrl : options.storeUrl;
     const ownStore = options.storeDir === undefined && storeUrl === undefined;
     const store = storeUrl ? openObjectStore(storeUrl) : new LocalObjectStore(options.storeDir ?? mkdtempSync(join(tmpdir(), "beam-lambda-store-")));
-    const primary =
-      options.backend === "aws"
-        ? await AwsBackend.start({ ...options.aws!, concurrency: workers })
-        : options.backend === "lambda-emulator"
-          ? new LambdaEmulatorBackend({ environments: workers, storeUrl: store.url, python })
-          : new LocalBackend({ workers, storeUrl: store.url, python });
+    const primary = await definition.start({ concurrency: workers, storeUrl: store.url, python, configs: options });
     const executors = options.executors;
     const backend: Backend = executors
       ? new RoutingBackend(
@@ -148,7 +139,8 @@ export class JobServer {
       throw e;
     });
     const address = `${host}:${port}`;
-    const self = new JobServer(server, address, store, backend, ownStore, options);
+    const speculation = options.speculation ?? (definition.traits.speculatesByDefault ? DEFAULT_SPECULATION : false);
+    const self = new JobServer(server, address, store, backend, ownStore, options, speculation);
     addJobService(server, self.registry, {
       plan: (pipeline) => planPipeline(pipeline, { pythonSdkVersion: sdkVersion }),
       execute: (job) => self.execute(job, partitions, options.maxAttempts ?? 3),
@@ -181,7 +173,6 @@ export class JobServer {
     const started = Date.now();
     let tasks = 0;
     const stats: JobShuffleStats = { mergeTasks: 0, earlyTasks: 0, speculativeTasks: 0 };
-    const speculation = this.options.speculation ?? (this.options.backend === "aws" ? DEFAULT_SPECULATION : false);
     this.shuffleStats.set(job.id, stats);
     await runPlan(job.plan, this.backend, this.store, {
       jobId: job.id,
@@ -195,7 +186,7 @@ export class JobServer {
       earlySlots: this.earlySlots,
       smallInput: this.options.smallInput,
       compressShuffle: this.options.compressShuffle,
-      speculation: speculation || undefined,
+      speculation: this.speculation || undefined,
       onMergeCommitted: () => stats.mergeTasks++,
       onSpeculativeStart: (stage, task) => {
         stats.speculativeTasks++;

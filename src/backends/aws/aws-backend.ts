@@ -16,6 +16,7 @@ import { type ParsedCompletion, parseCompletion } from "../../common/completion.
 import { encodeTaskPayload } from "../../common/task-payload.js";
 import type { TaskResult, WorkerTask } from "../../common/task-spec.js";
 import { type ObjectStore, openObjectStore } from "../../shuffle/index.js";
+import { AttemptQueue, failedAttempt } from "../attempt-queue.js";
 import type { Backend } from "../backend.js";
 import type { AwsBackendConfig } from "./aws-config.js";
 import { CompletionListener, type MessageVerdict } from "./completion-listener.js";
@@ -72,15 +73,25 @@ export class AwsBackend implements Backend {
   private readonly driverId = randomUUID().slice(0, 8);
   /** Attempts sent and not settled, by invocation id. */
   private readonly pending = new Map<string, PendingAttempt>();
-  /** Attempts not sent yet (over `concurrency`). */
-  private readonly waiting: { spec: WorkerTask; resolve(result: TaskResult): void }[] = [];
+  /**
+   * At most `concurrency` invocations are out at once, so that an attempt's timeout runs from
+   * when it was sent rather than while it waits in Lambda's queue. Retries and speculative copies
+   * (attempt > 0) go to the front of the line: they are late already.
+   */
+  private readonly attempts: AttemptQueue;
   /** How each settled attempt ended, to tell duplicates from late completions. */
   private readonly settled = new Map<string, "completed" | "timed-out" | "cancelled">();
   /** Settled invocation ids per job, forgotten a timeout after the job ends. */
   private readonly settledOfJob = new Map<string, string[]>();
-  private closed = false;
 
   private constructor(private readonly config: AwsBackendConfig) {
+    this.attempts = new AttemptQueue({
+      owner: "the AWS backend",
+      limit: config.concurrency,
+      start: (spec) => this.send(spec),
+      stopJob: (jobId) => this.forgetJob(jobId),
+      goesFirst: (spec) => spec.attempt > 0,
+    });
     this.lambda = new LambdaClient({ maxAttempts: 8, retryMode: "adaptive" });
     this.sqs = new SQSClient({ maxAttempts: 5 });
     this.store = openObjectStore(config.storeUrl);
@@ -97,41 +108,31 @@ export class AwsBackend implements Backend {
     return this.config.concurrency;
   }
 
-  /**
-   * Sends at most `concurrency` invocations at once, so that an attempt's timeout runs from when
-   * it was sent rather than while it waits in Lambda's queue. Retries and speculative copies
-   * (attempt > 0) go to the front of the line: they are late already.
-   */
   invoke(spec: WorkerTask): Promise<TaskResult> {
-    if (this.closed) return Promise.resolve({ ok: false, retryable: false, workerPid: 0, error: "the AWS backend is shut down" });
+    return this.attempts.submit(spec);
+  }
+
+  /** The job's attempts fail now; a running invocation cannot be stopped, and `forgetJob` drops its completion. */
+  cancelJob(jobId: string): void {
+    this.attempts.cancelJob(jobId);
+  }
+
+  /** Sends the attempt's invocation; its result comes from the results queue, or its timeout. */
+  private send(spec: WorkerTask): Promise<TaskResult> {
+    const invocationId = `${this.driverId}/${spec.jobId}/${spec.stageId}/${spec.kind}/${spec.taskIndex}/${spec.attempt}`;
+    const timeoutMs = (this.config.taskTimeoutSeconds + this.config.timeoutGraceSeconds) * 1000;
     return new Promise<TaskResult>((resolve) => {
-      const waiting = { spec, resolve };
-      if (spec.attempt > 0) this.waiting.unshift(waiting);
-      else this.waiting.push(waiting);
-      this.pump();
+      const timer = setTimeout(() => {
+        this.stats.timeouts++;
+        const error = `no completion for ${invocationId} within ${Math.round(timeoutMs / 1000)} s (the function timed out, or its completion was lost)`;
+        this.settle(invocationId, "timed-out", failedAttempt(error, { retryable: true }));
+      }, timeoutMs);
+      this.pending.set(invocationId, { jobId: spec.jobId, resolve, timer });
+      void this.invokeFunction(spec, invocationId);
     });
   }
 
-  private pump(): void {
-    while (this.pending.size < this.config.concurrency && this.waiting.length > 0) {
-      const { spec, resolve } = this.waiting.shift()!;
-      const invocationId = `${this.driverId}/${spec.jobId}/${spec.stageId}/${spec.kind}/${spec.taskIndex}/${spec.attempt}`;
-      const timeoutMs = (this.config.taskTimeoutSeconds + this.config.timeoutGraceSeconds) * 1000;
-      const timer = setTimeout(() => {
-        this.stats.timeouts++;
-        this.settle(invocationId, "timed-out", {
-          ok: false,
-          retryable: true,
-          workerPid: 0,
-          error: `no completion for ${invocationId} within ${Math.round(timeoutMs / 1000)} s (the function timed out, or its completion was lost)`,
-        });
-      }, timeoutMs);
-      this.pending.set(invocationId, { jobId: spec.jobId, resolve, timer });
-      void this.send(spec, invocationId);
-    }
-  }
-
-  private async send(spec: WorkerTask, invocationId: string): Promise<void> {
+  private async invokeFunction(spec: WorkerTask, invocationId: string): Promise<void> {
     try {
       const { payload, byReference } = await encodeTaskPayload(spec, this.store, { invocationId, queueUrl: this.config.resultsQueueUrl });
       if (byReference) this.stats.payloadsByReference++;
@@ -139,12 +140,8 @@ export class AwsBackend implements Backend {
       this.stats.invocations++;
     } catch (e) {
       const name = (e as Error).name;
-      this.settle(invocationId, "completed", {
-        ok: false,
-        retryable: !PERMANENT_INVOKE_ERRORS.has(name),
-        workerPid: 0,
-        error: `invoking ${this.config.functionName} failed: ${name}: ${(e as Error).message}`,
-      });
+      const error = `invoking ${this.config.functionName} failed: ${name}: ${(e as Error).message}`;
+      this.settle(invocationId, "completed", failedAttempt(error, { retryable: !PERMANENT_INVOKE_ERRORS.has(name) }));
     }
   }
 
@@ -185,35 +182,34 @@ export class AwsBackend implements Backend {
     try {
       return JSON.parse((await this.store.get(parsed.resultRef)).toString("utf8")) as TaskResult;
     } catch (e) {
-      return { ok: false, retryable: true, workerPid: 0, error: `the completion of ${parsed.invocationId} is unreadable: ${(e as Error).message}` };
+      return failedAttempt(`the completion of ${parsed.invocationId} is unreadable: ${(e as Error).message}`, { retryable: true });
     }
   }
 
-  private settle(invocationId: string, how: "completed" | "timed-out" | "cancelled", result: TaskResult): void {
+  private settle(invocationId: string, how: "completed" | "timed-out", result: TaskResult): void {
+    this.forget(invocationId, how)?.resolve(result);
+  }
+
+  /** Stops waiting for an attempt, remembering how it ended so that later messages for it are told apart. */
+  private forget(invocationId: string, how: "completed" | "timed-out" | "cancelled"): PendingAttempt | undefined {
     const attempt = this.pending.get(invocationId);
-    if (!attempt) return;
+    if (!attempt) return undefined;
     this.pending.delete(invocationId);
     clearTimeout(attempt.timer);
     this.settled.set(invocationId, how);
-    queueMicrotask(() => this.pump());
     const ofJob = this.settledOfJob.get(attempt.jobId) ?? [];
     ofJob.push(invocationId);
     this.settledOfJob.set(attempt.jobId, ofJob);
-    attempt.resolve(result);
+    return attempt;
   }
 
   /**
-   * Called when a job ends or is cancelled. Lambda invocations cannot be stopped: the job's
-   * attempts are settled now, and their completions dropped when they come. Once no completion
-   * can still come, the job's settled ids are forgotten (a later one counts as unknown).
+   * Called when a job ends or is cancelled, once the queue has failed its attempts. Lambda
+   * invocations cannot be stopped: their completions are dropped when they come. Once no
+   * completion can still come, the job's settled ids are forgotten (a later one counts as unknown).
    */
-  cancelJob(jobId: string): void {
-    const cancelled: TaskResult = { ok: false, retryable: false, workerPid: 0, error: `job ${jobId} was cancelled` };
-    for (const w of this.waiting.filter((w) => w.spec.jobId === jobId)) w.resolve(cancelled);
-    this.waiting.splice(0, this.waiting.length, ...this.waiting.filter((w) => w.spec.jobId !== jobId));
-    for (const [id, attempt] of [...this.pending]) {
-      if (attempt.jobId === jobId) this.settle(id, "cancelled", { ok: false, retryable: false, workerPid: 0, error: `job ${jobId} was cancelled` });
-    }
+  private forgetJob(jobId: string): void {
+    for (const [id, attempt] of [...this.pending]) if (attempt.jobId === jobId) this.forget(id, "cancelled");
     const forgetMs = (this.config.taskTimeoutSeconds + this.config.timeoutGraceSeconds) * 1000;
     setTimeout(() => {
       for (const id of this.settledOfJob.get(jobId) ?? []) this.settled.delete(id);
@@ -222,11 +218,11 @@ export class AwsBackend implements Backend {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    for (const w of this.waiting.splice(0)) w.resolve({ ok: false, retryable: false, workerPid: 0, error: "the AWS backend is shut down" });
-    for (const [id] of [...this.pending]) this.settle(id, "cancelled", { ok: false, retryable: false, workerPid: 0, error: "the AWS backend is shut down" });
-    await this.listener.stop();
-    this.lambda.destroy();
-    this.sqs.destroy();
+    await this.attempts.close(async () => {
+      for (const id of [...this.pending.keys()]) this.forget(id, "cancelled");
+      await this.listener.stop();
+      this.lambda.destroy();
+      this.sqs.destroy();
+    });
   }
 }

@@ -12,6 +12,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { freePort, portOpen } from "../../common/net.js";
+import { WorkQueue } from "../work-queue.js";
 
 const PROJECT_ROOT = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
 
@@ -82,13 +83,23 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs: number)
 
 export class EnvironmentPool {
   private readonly environments: Environment[] = [];
-  private readonly queue: { payload: Buffer; label: string; resolve(o: InvocationOutcome): void }[] = [];
+  /** Invocations, one per free environment; `label` (the backend's job id) lets `kill` find them. */
+  private readonly invocations: WorkQueue<{ payload: Buffer; label: string }, InvocationOutcome>;
   private readonly artifacts: ReturnType<typeof lambdaArtifacts>;
   private readonly docker: string;
   private started = 0;
-  private closed = false;
 
   constructor(private readonly options: EnvironmentPoolOptions) {
+    this.invocations = new WorkQueue({
+      owner: "the emulated environments",
+      limit: options.environments,
+      jobOf: (invocation) => invocation.label,
+      start: (invocation) => this.startInFreeEnvironment(invocation.payload, invocation.label),
+      stopJob: (label) => {
+        for (const env of this.environments) if (env.busy?.label === label) this.stop(env);
+      },
+      failure: (error) => failedInvocation(error, 0),
+    });
     this.artifacts = lambdaArtifacts(options.projectRoot, options.image !== undefined);
     this.docker = options.docker ?? process.env.DOCKER ?? "docker";
     for (let i = 0; i < options.environments; i++) this.environments.push(this.start());
@@ -181,32 +192,21 @@ export class EnvironmentPool {
   /** An environment whose emulator died (or was killed) is replaced by a fresh one. */
   private replace(env: Environment): void {
     const index = this.environments.indexOf(env);
-    if (index < 0 || this.closed) return;
+    if (index < 0 || this.invocations.closed) return;
     this.environments[index] = this.start();
-    void this.environments[index]!.ready.then(() => this.dispatch());
+    void this.environments[index]!.ready.then(() => this.invocations.pump());
   }
 
   /** Runs one invocation in the next free environment; `label` lets `kill` find it. */
   invoke(payload: Buffer, label = ""): Promise<InvocationOutcome> {
-    if (this.closed) return Promise.resolve(failure("the emulated environments are shut down", 0));
-    return new Promise((resolve) => {
-      this.queue.push({ payload, label, resolve });
-      this.dispatch();
-    });
+    return this.invocations.submit({ payload, label });
   }
 
-  private dispatch(): void {
-    for (const env of this.environments) {
-      if (this.queue.length === 0) return;
-      if (env.busy || env.dead) continue;
-      const { payload, label, resolve } = this.queue.shift()!;
-      env.busy = { label };
-      void this.call(env, payload).then((outcome) => {
-        env.busy = undefined;
-        resolve(outcome);
-        this.dispatch();
-      });
-    }
+  private startInFreeEnvironment(payload: Buffer, label: string): Promise<InvocationOutcome> | undefined {
+    const env = this.environments.find((e) => !e.busy && !e.dead);
+    if (!env) return undefined;
+    env.busy = { label };
+    return this.call(env, payload).finally(() => (env.busy = undefined));
   }
 
   private async call(env: Environment, payload: Buffer): Promise<InvocationOutcome> {
@@ -218,15 +218,13 @@ export class EnvironmentPool {
       return { payload: body, emulatorPid: pid, ...(response.FunctionError && { functionError: response.FunctionError }) };
     } catch (e) {
       // The environment died under the invocation (or never started), as Lambda reports it.
-      return failure(`Runtime exited with error: ${(e as Error).message}`, env.process?.pid ?? 0);
+      return failedInvocation(`Runtime exited with error: ${(e as Error).message}`, env.process?.pid ?? 0);
     }
   }
 
-  /** Drops queued invocations with `label` (resolving them with `cancelled`) and kills the environments running one. */
+  /** Fails the invocations with `label` with `cancelled`, queued or running, and kills the environments running one. */
   kill(label: string, cancelled: string): void {
-    for (const queued of this.queue.filter((q) => q.label === label)) queued.resolve(failure(cancelled, 0));
-    this.queue.splice(0, this.queue.length, ...this.queue.filter((q) => q.label !== label));
-    for (const env of this.environments) if (env.busy?.label === label) this.stop(env);
+    this.invocations.cancelJob(label, cancelled);
   }
 
   /** Kills every busy environment (its emulator, runtime and harness, or its container), for fault tests. */
@@ -250,22 +248,22 @@ export class EnvironmentPool {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    for (const queued of this.queue.splice(0)) queued.resolve(failure("the emulated environments are shut down", 0));
-    await Promise.all(
-      this.environments.map(async (env) => {
-        await env.ready.catch(() => undefined);
-        const child = env.process;
-        if (!child || child.exitCode !== null || child.signalCode !== null) return;
-        const exited = new Promise<void>((r) => child.once("exit", () => r()));
-        this.stop(env);
-        await exited;
-      }),
-    );
+    await this.invocations.close(async () => {
+      await Promise.all(
+        this.environments.map(async (env) => {
+          await env.ready.catch(() => undefined);
+          const child = env.process;
+          if (!child || child.exitCode !== null || child.signalCode !== null) return;
+          const exited = new Promise<void>((r) => child.once("exit", () => r()));
+          this.stop(env);
+          await exited;
+        }),
+      );
+    });
   }
 }
 
-function failure(message: string, emulatorPid: number): InvocationOutcome {
+function failedInvocation(message: string, emulatorPid: number): InvocationOutcome {
   return { payload: Buffer.from(JSON.stringify({ errorType: "Runtime.ExitError", errorMessage: message })), functionError: "Unhandled", emulatorPid };
 }
 

@@ -5,6 +5,7 @@
 import { encodeTaskPayload } from "../../common/task-payload.js";
 import type { TaskResult, WorkerTask } from "../../common/task-spec.js";
 import { type ObjectStore, openObjectStore } from "../../shuffle/index.js";
+import { AttemptQueue, failedAttempt } from "../attempt-queue.js";
 import type { Backend } from "../backend.js";
 import { EnvironmentPool } from "./environment-pool.js";
 
@@ -22,7 +23,8 @@ export interface LambdaEmulatorOptions {
 export class LambdaEmulatorBackend implements Backend {
   readonly pool: EnvironmentPool;
   private readonly store: ObjectStore;
-  private closed = false;
+  /** One attempt per environment: an attempt waits here, before its payload is written, rather than in the pool. */
+  private readonly attempts: AttemptQueue;
 
   constructor(options: LambdaEmulatorOptions) {
     this.store = openObjectStore(options.storeUrl);
@@ -30,6 +32,12 @@ export class LambdaEmulatorBackend implements Backend {
       environments: options.environments,
       functionEnv: { BEAM_LAMBDA_STORE: options.storeUrl, BEAM_LAMBDA_PYTHON: options.python },
       projectRoot: options.projectRoot,
+    });
+    this.attempts = new AttemptQueue({
+      owner: "the Lambda emulator backend",
+      limit: this.pool.size,
+      start: (spec) => this.run(spec),
+      stopJob: (jobId) => this.pool.kill(jobId, `job ${jobId} was cancelled`),
     });
   }
 
@@ -42,24 +50,26 @@ export class LambdaEmulatorBackend implements Backend {
     return this.pool.emulatorPids();
   }
 
-  async invoke(spec: WorkerTask): Promise<TaskResult> {
-    if (this.closed) return { ok: false, retryable: false, workerPid: 0, error: "the Lambda emulator backend is shut down" };
+  invoke(spec: WorkerTask): Promise<TaskResult> {
+    return this.attempts.submit(spec);
+  }
+
+  cancelJob(jobId: string): void {
+    this.attempts.cancelJob(jobId);
+  }
+
+  async close(): Promise<void> {
+    await this.attempts.close(() => this.pool.close());
+  }
+
+  private async run(spec: WorkerTask): Promise<TaskResult> {
     const { payload } = await encodeTaskPayload(spec, this.store);
     const outcome = await this.pool.invoke(payload, spec.jobId);
     const body = outcome.payload.toString("utf8");
     if (outcome.functionError) {
       // The environment died under the invocation, or the handler threw: a retry goes elsewhere.
-      return { ok: false, retryable: true, workerPid: outcome.emulatorPid, error: `the Lambda invocation failed (${outcome.functionError}): ${body}` };
+      return failedAttempt(`the Lambda invocation failed (${outcome.functionError}): ${body}`, { retryable: true, workerPid: outcome.emulatorPid });
     }
     return JSON.parse(body) as TaskResult;
-  }
-
-  cancelJob(jobId: string): void {
-    this.pool.kill(jobId, `job ${jobId} was cancelled`);
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    await this.pool.close();
   }
 }

@@ -1,0 +1,44 @@
+// LocalBackend with real worker processes, on merge tasks (they need no SDK harness).
+import { mkdtempSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { LocalBackend } from "../../src/backends/local-backend.js";
+import { defaultPython } from "../../src/driver/index.js";
+import { LocalObjectStore } from "../../src/shuffle/index.js";
+import { mergeTaskOver } from "./merge-task.js";
+
+function localBackend(workers: number): { backend: LocalBackend; store: LocalObjectStore } {
+  const store = new LocalObjectStore(mkdtempSync(join(tmpdir(), "local-backend-")));
+  return { backend: new LocalBackend({ workers, storeUrl: store.url, python: defaultPython() }), store };
+}
+
+describe("LocalBackend", () => {
+  it("runs an attempt in a worker process", async () => {
+    const { backend, store } = localBackend(1);
+    try {
+      const { spec } = await mergeTaskOver(store, { jobId: "local-test", records: ["a", "bb"], copies: 2 });
+      const result = await backend.invoke(spec);
+      expect(result.ok, JSON.stringify(result)).toBe(true);
+      expect(result.workerPid).not.toBe(process.pid);
+    } finally {
+      await backend.close();
+      await rm(store.root, { recursive: true, force: true });
+    }
+  });
+
+  it("when closed, it fails the attempts still waiting for a worker, and refuses new ones", async () => {
+    const { backend, store } = localBackend(1);
+    const { spec } = await mergeTaskOver(store, { jobId: "local-test", records: ["a"], copies: 1 });
+    // The worker is still starting: every attempt waits.
+    const waiting = [backend.invoke(spec), backend.invoke({ ...spec, attempt: 1 })];
+
+    await backend.close();
+
+    const shutDown = { ok: false, retryable: false, workerPid: 0, error: "the local backend is shut down" };
+    expect(await Promise.all(waiting)).toEqual([shutDown, shutDown]);
+    expect(await backend.invoke(spec)).toEqual(shutDown);
+    await rm(store.root, { recursive: true, force: true });
+  });
+});
