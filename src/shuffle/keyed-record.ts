@@ -17,20 +17,13 @@
 // same layout itself; a change here must be made there too.
 import { type GrowableBuffer, readVarintAt, varintEnd, varintSize } from "./growable-buffer.js";
 
+// The key's hash, FNV-1a over bytes [start, end) of a buffer.
+export { fnv1a32 as hashBytes } from "../common/fnv1a.js";
+
 /** Every payload starts with the key's hash: a shorter frame cannot hold a keyed record. */
 export const HASH_BYTES = 4;
 /** Beam's encoded timestamp, right after the hash. */
 const TIMESTAMP_BYTES = 8;
-
-/** FNV-1a over bytes [start, end) of `buf`, as an unsigned 32-bit number. */
-export function hashBytes(buf: Uint8Array, start = 0, end = buf.length): number {
-  let h = 0x811c9dc5;
-  for (let i = start; i < end; i++) {
-    h ^= buf[i]!;
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
 
 /**
  * Appends one framed keyed record whose parts are ranges of `buf`: the timestamp at
