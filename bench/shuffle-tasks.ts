@@ -8,7 +8,8 @@ import type { Coder } from "apache-beam/proto/beam_runner_api";
 import { encodeTimestampMillis, resolveCoder } from "../src/codec/index.js";
 import type { ObjectRange } from "../src/common/task-spec.js";
 import { Coders } from "../src/common/urns.js";
-import { GrowableBuffer, type ObjectStore, type PartitionedOutput, ShuffleOutputWriter } from "../src/shuffle/index.js";
+import { GrowableBuffer, type PartitionedOutput, ShuffleOutputWriter } from "../src/shuffle/index.js";
+import type { ObjectStore } from "../src/store/index.js";
 import { readInputChunks } from "../src/worker/edge-reader.js";
 
 export const RECORD = 100;

@@ -21,16 +21,9 @@ import { parseArgs } from "node:util";
 import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
 import { deflateRawSync, constants as zlib } from "node:zlib";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
-import {
-  CountingObjectStore,
-  LocalObjectStore,
-  type ObjectStore,
-  type PartitionedOutput,
-  S3ObjectStore,
-  mergeGroups,
-  mergePartitionedOutputs,
-  predictedRequests,
-} from "../src/shuffle/index.js";
+import { type PartitionedOutput, mergeGroups, mergePartitionedOutputs, predictedRequests } from "../src/shuffle/index.js";
+import { CountingObjectStore, LocalObjectStore, type ObjectStore } from "../src/store/index.js";
+import { S3ObjectStore } from "../src/store/s3-object-store.js";
 import { RECORD, KEY, generateMapInput, mapTask, reduceTask } from "./shuffle-tasks.js";
 
 type Request =

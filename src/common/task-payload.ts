@@ -1,7 +1,7 @@
 // What travels in a Lambda invocation's payload: the task itself, or, when its JSON would pass
 // the asynchronous invocation limit, a reference to a copy in the object store. An asynchronous
 // invocation also says where the worker reports its completion (`replyTo`).
-import type { ObjectStore } from "../shuffle/object-store.js";
+import type { ObjectStore } from "../store/index.js";
 import type { WorkerTask } from "./task-spec.js";
 
 /** Lambda's limit for asynchronous invocation payloads (the smallest of its payload limits). */

@@ -11,7 +11,7 @@ import { JobMessage_MessageImportance, JobState_Enum } from "apache-beam/proto/b
 import type { ActorHost } from "../actors/actor.js";
 import { type Backend, type BackendConfigs, type BackendName, ExecutorBackend, RoutingBackend, backendDefinition } from "../backends/index.js";
 import { GRPC_UNLIMITED, shutdownServer } from "../common/grpc.js";
-import { LocalObjectStore, type ObjectStore, openObjectStore } from "../shuffle/index.js";
+import { LocalObjectStore, type ObjectStore, openObjectStore } from "../store/index.js";
 import { addArtifactStagingService, artifactPrefix } from "./jobservice/artifact-staging.js";
 import { addJobService, JobRegistry } from "./jobservice/job-service.js";
 import type { Job } from "./job.js";

@@ -6,7 +6,7 @@
 //   without merge:  PUT = M              GET = M × R
 //   with merge:     PUT = M + ⌈M/F⌉      GET = M + ⌈M/F⌉ × R
 // (empty ranges are never fetched, so these are upper bounds for GETs).
-import type { ObjectStore } from "./object-store.js";
+import type { ObjectStore } from "../store/index.js";
 import { encodeIndex } from "./partitioned-object.js";
 
 /** A map (or merged) output: its object key and R + 1 partition offsets. */

@@ -12,9 +12,9 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { gzip, constants as zlibConstants } from "node:zlib";
 import { ByteReader, encodeVarint } from "../codec/byte-io.js";
+import type { ObjectStore } from "../store/index.js";
 import { GrowableBuffer } from "./growable-buffer.js";
 import { hashBytes } from "./keyed-record.js";
-import type { ObjectStore } from "./object-store.js";
 
 const MAGIC = Buffer.from("BLRP");
 // zlib's asynchronous calls run on libuv's thread pool, beside the JavaScript thread.

@@ -3,9 +3,9 @@
 // once here, so reducers sort raw bytes); other edges keep the elements as they are.
 import type { CoderTree } from "../codec/coders.js";
 import { type Skipper, WindowedKvScanner, compileSkipper } from "../codec/skippers.js";
+import type { ObjectStore } from "../store/index.js";
 import type { GrowableBuffer } from "./growable-buffer.js";
 import { hashBytes, writeKeyedRecordFrom } from "./keyed-record.js";
-import type { ObjectStore } from "./object-store.js";
 import { PartitionedObjectWriter, type WriterOptions } from "./partitioned-object.js";
 
 /** `keyed`: one keyed record per (element, window), for grouping. `plain`: the element as is. */

@@ -4,7 +4,7 @@ import { SQSClient, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { COMPLETION_INLINE_LIMIT_BYTES, COMPLETION_TYPE, type CompletionMessage } from "../common/completion.js";
 import type { ReplyTo } from "../common/task-payload.js";
 import type { TaskResult } from "../common/task-spec.js";
-import type { ObjectStore } from "../shuffle/object-store.js";
+import type { ObjectStore } from "../store/index.js";
 
 let sqs: SQSClient | undefined;
 

@@ -16,13 +16,12 @@ import {
   type KeyWindows,
   type MergeWindowsFn,
   GrowableBuffer,
-  ObjectNotFoundError,
-  type ObjectStore,
   type OverflowValues,
   appendKeyedRecords,
   hashBytes,
 } from "../shuffle/index.js";
 import { readVarintAt, varintEnd } from "../shuffle/growable-buffer.js";
+import { ObjectNotFoundError, type ObjectStore } from "../store/index.js";
 
 const READ_CONCURRENCY = 8;
 // Decompression runs on libuv's thread pool while this thread groups earlier blocks.

@@ -3,7 +3,7 @@
 import { type TaskPayload, isTaskReference } from "../common/task-payload.js";
 import type { TaskResult, WorkerTask } from "../common/task-spec.js";
 import { TASK_SPEC_VERSION } from "../common/task-spec.js";
-import { type ObjectStore, openObjectStore } from "../shuffle/index.js";
+import { type ObjectStore, openObjectStore } from "../store/index.js";
 import { TaskRunner } from "./task-runner.js";
 
 let runner: Promise<TaskRunner> | undefined;

@@ -10,7 +10,7 @@ import type { StartWorkerResponse } from "apache-beam/proto/beam_fn_api";
 import { Struct } from "apache-beam/proto/google/protobuf/struct";
 import type { JsonObject } from "@protobuf-ts/runtime";
 import type { EnvironmentSpec } from "../common/task-spec.js";
-import type { ObjectStore } from "../shuffle/index.js";
+import type { ObjectStore } from "../store/index.js";
 import type { FnApiServer } from "./fn-api-server.js";
 import { type HarnessConnection, HarnessError } from "./harness-connection.js";
 import { installStagedDependencies } from "./python-dependencies.js";

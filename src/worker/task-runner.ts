@@ -9,7 +9,8 @@ import { type CoderTree, resolveCoder, splitElements, splitTimer } from "../code
 import { MIN_TIMESTAMP_MILLIS, PANE_NO_FIRING, encodeWindowedValue } from "../codec/windows.js";
 import type { EnvironmentSpec, MergeTaskSpec, TaskOutputResult, TaskResult, TaskSpec, WorkerTask } from "../common/task-spec.js";
 import { Transforms } from "../common/urns.js";
-import { type ObjectStore, OverflowValues, ShuffleOutputWriter, mergePartitionedOutputs } from "../shuffle/index.js";
+import { OverflowValues, ShuffleOutputWriter, mergePartitionedOutputs } from "../shuffle/index.js";
+import type { ObjectStore } from "../store/index.js";
 import { type ReadOptions, readInputChunks, readsStateBackedValues } from "./edge-reader.js";
 import { FnApiServer } from "./fn-api-server.js";
 import { SdkWindowMerger } from "./sdk-window-merger.js";

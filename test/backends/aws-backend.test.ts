@@ -20,7 +20,7 @@ import { parseCompletion } from "../../src/common/completion.js";
 import { ASYNC_PAYLOAD_LIMIT_BYTES, taskReferenceKey } from "../../src/common/task-payload.js";
 import type { MergeTaskSpec } from "../../src/common/task-spec.js";
 import { JobServer, defaultPython } from "../../src/driver/index.js";
-import { openObjectStore } from "../../src/shuffle/index.js";
+import { openObjectStore } from "../../src/store/index.js";
 import { type CaseResult, S3_CASES, parentOf, runCases } from "../e2e/run-cases.js";
 import { mergeTaskOver } from "./merge-task.js";
 

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { LocalBackend } from "../../src/backends/local-backend.js";
 import { defaultPython } from "../../src/driver/index.js";
-import { LocalObjectStore } from "../../src/shuffle/index.js";
+import { LocalObjectStore } from "../../src/store/index.js";
 import { mergeTaskOver } from "./merge-task.js";
 
 function localBackend(workers: number): { backend: LocalBackend; store: LocalObjectStore } {

@@ -1,6 +1,7 @@
 // A merge task for tests of task transport: one small map output in `store`, read `copies` times.
 import { type MergeTaskSpec, TASK_SPEC_VERSION } from "../../src/common/task-spec.js";
-import { type ObjectStore, PartitionedObjectWriter } from "../../src/shuffle/index.js";
+import { PartitionedObjectWriter } from "../../src/shuffle/index.js";
+import type { ObjectStore } from "../../src/store/index.js";
 
 export async function mergeTaskOver(
   store: ObjectStore,

@@ -11,7 +11,7 @@ import { GetBucketEncryptionCommand, GetBucketPolicyCommand, GetPublicAccessBloc
 import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, describe, expect, it } from "vitest";
 import { LOCALSTACK_ENV } from "../../localstack/resources.js";
-import { openObjectStore } from "../../src/shuffle/index.js";
+import { openObjectStore } from "../../src/store/index.js";
 
 const run = promisify(execFile);
 const STACK = "BeamLambdaRunnerStorage";

@@ -5,7 +5,7 @@
 // was written) and, like a worker, waits on an input's feeds until they list every output.
 import type { Backend } from "../../src/backends/backend.js";
 import type { FeedContent, ObjectRange, TaskOutputResult, TaskResult, WorkerTask } from "../../src/common/task-spec.js";
-import type { ObjectStore } from "../../src/shuffle/index.js";
+import type { ObjectStore } from "../../src/store/index.js";
 
 /** What one attempt does; the default is to succeed after `DEFAULT_DELAY_MS`. */
 export interface AttemptScript {

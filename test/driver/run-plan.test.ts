@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { FeedContent } from "../../src/common/task-spec.js";
 import type { ExecutionPlan } from "../../src/driver/planner/index.js";
 import { EarlyTaskSlots, type RunOptions, StageFailedError, runPlan } from "../../src/driver/scheduler/index.js";
-import { LocalObjectStore } from "../../src/shuffle/index.js";
+import { LocalObjectStore } from "../../src/store/index.js";
 import { type AttemptScript, FakeBackend, labelOf } from "./fake-backend.js";
 import { handBuiltPlan, outputOf } from "./hand-built-plan.js";
 

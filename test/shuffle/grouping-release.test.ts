@@ -9,9 +9,10 @@ import { afterAll, describe, expect, it } from "vitest";
 import { encodeTimestampMillis, resolveCoder } from "../../src/codec/index.js";
 import type { TaskInput } from "../../src/common/task-spec.js";
 import { Coders } from "../../src/common/urns.js";
-import { GroupingReducer, GrowableBuffer, LocalObjectStore, hashBytes } from "../../src/shuffle/index.js";
+import { GroupingReducer, GrowableBuffer, hashBytes } from "../../src/shuffle/index.js";
 import { writeKeyedRecordFrom } from "../../src/shuffle/keyed-record.js";
 import { groupingKernel } from "../../src/shuffle/wasm-grouping.js";
+import { LocalObjectStore } from "../../src/store/index.js";
 import { readInputChunks } from "../../src/worker/edge-reader.js";
 
 const MEMORY_BUDGET_BYTES = 16 << 10;

@@ -11,7 +11,6 @@ import { Coders } from "../../src/common/urns.js";
 import {
   GroupingReducer,
   type KeyWindows,
-  LocalObjectStore,
   type MergeWindowsFn,
   OverflowValues,
   ShuffleOutputWriter,
@@ -19,6 +18,7 @@ import {
   mergePartitionedOutputs,
 } from "../../src/shuffle/index.js";
 import { groupingKernel } from "../../src/shuffle/wasm-grouping.js";
+import { LocalObjectStore } from "../../src/store/index.js";
 import type { ObjectRange, WindowMerge } from "../../src/common/task-spec.js";
 import { type WindowMerger, readInputChunks } from "../../src/worker/edge-reader.js";
 

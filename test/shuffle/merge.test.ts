@@ -5,9 +5,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
-  CountingObjectStore,
-  LocalObjectStore,
-  type ObjectStore,
   type PartitionedOutput,
   PartitionedObjectWriter,
   mergeGroups,
@@ -15,6 +12,7 @@ import {
   predictedRequests,
   readRecords,
 } from "../../src/shuffle/index.js";
+import { CountingObjectStore, LocalObjectStore, type ObjectStore } from "../../src/store/index.js";
 
 const M = 200;
 const R = 200;

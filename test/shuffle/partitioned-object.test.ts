@@ -2,7 +2,8 @@ import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { LocalObjectStore, PartitionedObjectWriter, partitionOf, readRecords } from "../../src/shuffle/index.js";
+import { PartitionedObjectWriter, partitionOf, readRecords } from "../../src/shuffle/index.js";
+import { LocalObjectStore } from "../../src/store/index.js";
 
 const store = () => new LocalObjectStore(mkdtempSync(join(tmpdir(), "store-test-")));
 

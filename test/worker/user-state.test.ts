@@ -10,7 +10,7 @@ import { type StateKey, StateRequest, type StateResponse } from "apache-beam/pro
 import { beforeEach, describe, expect, it } from "vitest";
 import { ByteReader } from "../../src/codec/byte-io.js";
 import { defaultPython } from "../../src/driver/index.js";
-import { LocalObjectStore } from "../../src/shuffle/local-object-store.js";
+import { LocalObjectStore } from "../../src/store/index.js";
 import { TaskStateStore } from "../../src/worker/state-store.js";
 
 const bytes = (s: string): Uint8Array => Buffer.from(s, "latin1");

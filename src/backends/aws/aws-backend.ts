@@ -15,7 +15,7 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { type ParsedCompletion, parseCompletion } from "../../common/completion.js";
 import { encodeTaskPayload } from "../../common/task-payload.js";
 import type { TaskResult, WorkerTask } from "../../common/task-spec.js";
-import { type ObjectStore, openObjectStore } from "../../shuffle/index.js";
+import { type ObjectStore, openObjectStore } from "../../store/index.js";
 import { AttemptQueue, failedAttempt } from "../attempt-queue.js";
 import type { Backend } from "../backend.js";
 import type { AwsBackendConfig } from "./aws-config.js";

@@ -4,7 +4,7 @@
 // invocation, SQS completions) and runs against this pool behind lambda-service.ts.
 import { encodeTaskPayload } from "../../common/task-payload.js";
 import type { TaskResult, WorkerTask } from "../../common/task-spec.js";
-import { type ObjectStore, openObjectStore } from "../../shuffle/index.js";
+import { type ObjectStore, openObjectStore } from "../../store/index.js";
 import { AttemptQueue, failedAttempt } from "../attempt-queue.js";
 import type { Backend } from "../backend.js";
 import { EnvironmentPool } from "./environment-pool.js";

@@ -10,7 +10,7 @@ import {
   type ArtifactResponseWrapper,
 } from "apache-beam/proto/beam_artifact_api";
 import { ArtifactStagingToRolePayload, type ArtifactInformation } from "apache-beam/proto/beam_runner_api";
-import type { ObjectStore } from "../../shuffle/index.js";
+import type { ObjectStore } from "../../store/index.js";
 import type { JobRegistry } from "./job-service.js";
 
 const STAGING_TO_ROLE = "beam:artifact:role:staging_to:v1";

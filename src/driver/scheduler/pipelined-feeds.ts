@@ -6,7 +6,7 @@
 // committed outputs while the producers' last tasks still run.
 import type { Backend } from "../../backends/backend.js";
 import { type FeedContent, type InputFeed, type ObjectRange, type TaskInput, rangeOf } from "../../common/task-spec.js";
-import type { ObjectStore } from "../../shuffle/index.js";
+import type { ObjectStore } from "../../store/index.js";
 import type { Edge } from "../planner/index.js";
 import type { EarlyTaskSlots } from "./early-task-slots.js";
 import type { JobKeys } from "./job-keys.js";

@@ -15,7 +15,7 @@
 import { ProcessBundleDescriptor } from "apache-beam/proto/beam_fn_api";
 import type { Backend } from "../../backends/backend.js";
 import type { TaskInput, TaskOutputResult } from "../../common/task-spec.js";
-import type { ObjectStore } from "../../shuffle/index.js";
+import type { ObjectStore } from "../../store/index.js";
 import type { ExecutionPlan, Stage } from "../planner/index.js";
 import { AttemptRunner } from "./attempts.js";
 import type { EarlyTaskSlots } from "./early-task-slots.js";

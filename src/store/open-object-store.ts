@@ -1,6 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { LocalObjectStore } from "./local-object-store.js";
 import type { ObjectStore } from "./object-store.js";
+import { parseS3StoreUrl } from "./s3-location.js";
 import { S3ObjectStore } from "./s3-object-store.js";
 
 /**
@@ -10,11 +11,8 @@ import { S3ObjectStore } from "./s3-object-store.js";
  */
 export function openObjectStore(url: string): ObjectStore {
   if (url.startsWith("s3://")) {
-    const parsed = new URL(url);
     return new S3ObjectStore({
-      bucket: parsed.hostname,
-      prefix: parsed.pathname.replace(/^\//, ""),
-      spread: Number(parsed.searchParams.get("spread") ?? 1),
+      ...parseS3StoreUrl(url),
       clientConfig: { forcePathStyle: process.env.AWS_S3_FORCE_PATH_STYLE === "1" || process.env.AWS_S3_FORCE_PATH_STYLE === "true" },
     });
   }

@@ -4,7 +4,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { LocalObjectStore } from "../../src/shuffle/index.js";
+import { LocalObjectStore } from "../../src/store/index.js";
 
 const helper = new URL("./helpers/write-object.ts", import.meta.url).pathname;
 const SIZE_MB = 256;

@@ -1,8 +1,8 @@
-// An ObjectStore on S3. Keys are spread over a number of hashed prefixes, because S3's request
-// limits (about 3,500 writes and 5,500 reads per second) apply per prefix and a shuffle of
-// thousands of tasks would otherwise hit one. Retries with jittered exponential backoff on
-// throttling and 5xx are the AWS SDK's own (its "adaptive" retry mode also rate-limits the
-// client when S3 pushes back).
+// An ObjectStore on S3. Keys are spread over a number of hashed prefixes (s3-location.ts),
+// because S3's request limits apply per prefix and a shuffle of thousands of tasks would
+// otherwise hit one. Retries with jittered exponential backoff on throttling and 5xx are the
+// AWS SDK's own (its "adaptive" retry mode also rate-limits the client when S3 pushes back).
+// Importing this module loads the S3 client: openObjectStore imports it only for an s3:// URL.
 import {
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -17,7 +17,7 @@ import {
 import { Readable } from "node:stream";
 import { Upload } from "@aws-sdk/lib-storage";
 import { type ByteRange, type ObjectData, ObjectNotFoundError, type ObjectStore } from "./object-store.js";
-import { partitionOf } from "./partitioned-object.js";
+import { s3StoreUrl, shardPrefixes, shardedKey } from "./s3-location.js";
 
 /** Objects above this go up as a multipart upload, in parts of this size. */
 const MULTIPART_THRESHOLD = 16 << 20;
@@ -47,16 +47,12 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   get url(): string {
-    return `s3://${this.bucket}/${this.prefix}${this.spread > 1 ? `?spread=${this.spread}` : ""}`;
+    return s3StoreUrl({ bucket: this.bucket, prefix: this.prefix, spread: this.spread });
   }
 
   /** The physical key: the logical key under its hashed shard. */
   private physical(key: string): string {
-    return this.spread === 1 ? `${this.prefix}${key}` : `${this.prefix}${partitionOf(Buffer.from(key), this.spread)}/${key}`;
-  }
-
-  private shardPrefixes(): string[] {
-    return this.spread === 1 ? [this.prefix] : Array.from({ length: this.spread }, (_, i) => `${this.prefix}${i}/`);
+    return shardedKey(this.prefix, this.spread, key);
   }
 
   async put(key: string, parts: ObjectData): Promise<void> {
@@ -110,7 +106,7 @@ export class S3ObjectStore implements ObjectStore {
 
   async list(prefix: string): Promise<string[]> {
     const lists = await Promise.all(
-      this.shardPrefixes().map(async (shard) => {
+      shardPrefixes(this.prefix, this.spread).map(async (shard) => {
         const keys: string[] = [];
         let token: string | undefined;
         do {

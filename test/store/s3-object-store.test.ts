@@ -2,7 +2,9 @@
 import { randomUUID } from "node:crypto";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ObjectNotFoundError, PartitionedObjectWriter, S3ObjectStore, openObjectStore, readRecords } from "../../src/shuffle/index.js";
+import { PartitionedObjectWriter, readRecords } from "../../src/shuffle/index.js";
+import { ObjectNotFoundError, openObjectStore } from "../../src/store/index.js";
+import { S3ObjectStore } from "../../src/store/s3-object-store.js";
 
 const endpoint = process.env.LOCALSTACK_ENDPOINT ?? "http://127.0.0.1:4566";
 const clientConfig = {

@@ -1,5 +1,5 @@
 // Writes one large object to a local store, slowly enough to be killed halfway (a map task dying).
-import { LocalObjectStore } from "../../../src/shuffle/index.js";
+import { LocalObjectStore } from "../../../src/store/index.js";
 
 const [root, key, megabytes] = process.argv.slice(2);
 const data = Buffer.alloc(Number(megabytes) << 20, 7);
