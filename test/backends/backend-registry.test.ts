@@ -11,7 +11,7 @@ import { loadAwsConfig } from "../../src/backends/aws/aws-config.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const probe = join(root, "test/backends/sdk-client-probe.mjs");
-const CLOUD_CLIENTS = ["client-ecs", "client-lambda", "client-sqs"];
+const CLOUD_CLIENTS = ["client-ecs", "client-lambda", "client-s3", "client-sqs"];
 
 /** Runs node with the probe and `args`, stopped with one SIGTERM once it prints `ready`; answers the SDK clients it loaded. */
 async function clientsLoadedBy(args: string[], ready?: RegExp): Promise<string[]> {
@@ -44,13 +44,13 @@ async function clientsLoadedBy(args: string[], ready?: RegExp): Promise<string[]
 }
 
 describe("the backend registry", () => {
-  it("when the job server starts with the default local backend, it loads none of the Lambda, SQS and ECS clients", async () => {
+  it("when the job server starts with the default local backend, it loads none of the Lambda, SQS, ECS and S3 clients", async () => {
     const loaded = await clientsLoadedBy(["bin/beam-lambda.js", "job-server", "--port", "0", "--workers", "1"], /listening on/);
     for (const client of CLOUD_CLIENTS) expect(loaded).not.toContain(client);
   });
 
-  it("when the aws backend and the Fargate actor host are imported, the probe sees their clients (it can tell)", async () => {
-    const imports = ["src/backends/aws/aws-backend.ts", "src/actors/fargate-actor-host.ts"].map((path) => `await import(${JSON.stringify(join(root, path))});`);
+  it("when the aws backend, the Fargate actor host and the S3 store are imported, the probe sees their clients (it can tell)", async () => {
+    const imports = ["src/backends/aws/aws-backend.ts", "src/actors/fargate-actor-host.ts", "src/store/s3-object-store.ts"].map((path) => `await import(${JSON.stringify(join(root, path))});`);
     const loaded = await clientsLoadedBy(["--import", "tsx", "--input-type=module", "-e", imports.join(" ")]);
     for (const client of CLOUD_CLIENTS) expect(loaded).toContain(client);
   });

@@ -4,6 +4,7 @@ import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PartitionedObjectWriter, readRecords } from "../../src/shuffle/index.js";
 import { ObjectNotFoundError, openObjectStore } from "../../src/store/index.js";
+import { LazyObjectStore } from "../../src/store/lazy-object-store.js";
 import { S3ObjectStore } from "../../src/store/s3-object-store.js";
 
 const endpoint = process.env.LOCALSTACK_ENDPOINT ?? "http://127.0.0.1:4566";
@@ -89,9 +90,9 @@ describe("the S3 object store", () => {
     }
   });
 
-  it("opens from an s3:// URL", () => {
+  it("opens from an s3:// URL", async () => {
     const s = openObjectStore("s3://my-bucket/some/prefix/?spread=16");
-    expect(s).toBeInstanceOf(S3ObjectStore);
+    expect(await (s as LazyObjectStore).loaded()).toBeInstanceOf(S3ObjectStore);
     expect(s.url).toBe("s3://my-bucket/some/prefix/?spread=16");
   });
 });
