@@ -1,7 +1,7 @@
 // What travels in a Lambda invocation's payload: the task itself, or, when its JSON would pass
 // the asynchronous invocation limit, a reference to a copy in the object store. An asynchronous
 // invocation also says where the worker reports its completion (`replyTo`).
-import type { ObjectStore } from "../store/index.js";
+import { type ObjectStore, taskReferenceKey } from "../store/index.js";
 import type { WorkerTask } from "./task-spec.js";
 
 /** Lambda's limit for asynchronous invocation payloads (the smallest of its payload limits). */
@@ -22,11 +22,6 @@ export type TaskPayload = (WorkerTask | TaskReference) & { replyTo?: ReplyTo };
 
 export function isTaskReference(payload: TaskPayload): payload is TaskReference & { replyTo?: ReplyTo } {
   return typeof (payload as TaskReference).taskRef === "string";
-}
-
-/** The object-store key a too-large task attempt is stored under. */
-export function taskReferenceKey(task: WorkerTask): string {
-  return `jobs/${task.jobId}/task-specs/${task.stageId}-${task.kind}-${task.taskIndex}-attempt-${task.attempt}.json`;
 }
 
 /** The payload for one attempt: the task as JSON, or a reference to a stored copy when it is over the async limit. */

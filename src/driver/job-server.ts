@@ -11,8 +11,8 @@ import { JobMessage_MessageImportance, JobState_Enum } from "apache-beam/proto/b
 import type { ActorHost } from "../actors/actor.js";
 import { type Backend, type BackendConfigs, type BackendName, ExecutorBackend, RoutingBackend, backendDefinition } from "../backends/index.js";
 import { GRPC_UNLIMITED, shutdownServer } from "../common/grpc.js";
-import { LocalObjectStore, type ObjectStore, openObjectStore } from "../store/index.js";
-import { addArtifactStagingService, artifactPrefix } from "./jobservice/artifact-staging.js";
+import { LocalObjectStore, type ObjectStore, artifactPrefix, jobPrefix, openObjectStore } from "../store/index.js";
+import { addArtifactStagingService } from "./jobservice/artifact-staging.js";
 import { addJobService, JobRegistry } from "./jobservice/job-service.js";
 import type { Job } from "./job.js";
 import { planPipeline } from "./planner/index.js";
@@ -165,7 +165,7 @@ export class JobServer {
       // A failed job may leave attempts of other stages running: stop them first.
       this.backend.cancelJob(job.id);
       // Shuffle data and descriptors are scratch space; staged artifacts stay with the job.
-      await this.store.deletePrefix(`jobs/${job.id}/`).catch(() => undefined);
+      await this.store.deletePrefix(jobPrefix(job.id)).catch(() => undefined);
     }
   }
 

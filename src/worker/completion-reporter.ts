@@ -4,7 +4,7 @@ import { SQSClient, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { COMPLETION_INLINE_LIMIT_BYTES, COMPLETION_TYPE, type CompletionMessage } from "../common/completion.js";
 import type { ReplyTo } from "../common/task-payload.js";
 import type { TaskResult } from "../common/task-spec.js";
-import type { ObjectStore } from "../store/index.js";
+import { type ObjectStore, resultReferenceKey } from "../store/index.js";
 
 let sqs: SQSClient | undefined;
 
@@ -14,7 +14,7 @@ export async function reportCompletion(replyTo: ReplyTo, jobId: string, result: 
   let message: CompletionMessage = { type: COMPLETION_TYPE, invocationId: replyTo.invocationId, result };
   let body = JSON.stringify(message);
   if (Buffer.byteLength(body) > COMPLETION_INLINE_LIMIT_BYTES) {
-    const resultRef = `jobs/${jobId}/results/${encodeURIComponent(replyTo.invocationId)}.json`;
+    const resultRef = resultReferenceKey(jobId, replyTo.invocationId);
     await (await store()).put(resultRef, Buffer.from(JSON.stringify(result)));
     message = { type: COMPLETION_TYPE, invocationId: replyTo.invocationId, resultRef };
     body = JSON.stringify(message);

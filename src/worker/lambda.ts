@@ -3,6 +3,7 @@
 // harnesses live on in the execution environment between invocations.
 import { type TaskPayload, isTaskReference } from "../common/task-payload.js";
 import type { TaskResult } from "../common/task-spec.js";
+import { jobIdOfTaskReference } from "../store/index.js";
 import { reportCompletion } from "./completion-reporter.js";
 import { handler as runTask, workerStore } from "./handler.js";
 
@@ -15,7 +16,7 @@ import { handler as runTask, workerStore } from "./handler.js";
 export async function handler(event: TaskPayload): Promise<TaskResult> {
   const result = await runTask(event);
   if (event.replyTo) {
-    const jobId = isTaskReference(event) ? event.taskRef.split("/")[1]! : event.jobId;
+    const jobId = isTaskReference(event) ? jobIdOfTaskReference(event.taskRef) : event.jobId;
     await reportCompletion(event.replyTo, jobId, result, workerStore);
   }
   return result;

@@ -17,10 +17,10 @@ import { AwsBackend } from "../../src/backends/aws/aws-backend.js";
 import { loadAwsConfig } from "../../src/backends/aws/aws-config.js";
 import { LambdaServiceEmulator } from "../../src/backends/lambda-emulator/lambda-service.js";
 import { parseCompletion } from "../../src/common/completion.js";
-import { ASYNC_PAYLOAD_LIMIT_BYTES, taskReferenceKey } from "../../src/common/task-payload.js";
+import { ASYNC_PAYLOAD_LIMIT_BYTES } from "../../src/common/task-payload.js";
 import type { MergeTaskSpec } from "../../src/common/task-spec.js";
 import { JobServer, defaultPython } from "../../src/driver/index.js";
-import { openObjectStore } from "../../src/store/index.js";
+import { openObjectStore, taskReferenceKey } from "../../src/store/index.js";
 import { type CaseResult, S3_CASES, parentOf, runCases } from "../e2e/run-cases.js";
 import { mergeTaskOver } from "./merge-task.js";
 

@@ -8,8 +8,9 @@ import { CreateBucketCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/cl
 import { JobState_Enum } from "apache-beam/proto/beam_job_api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LambdaEmulatorBackend } from "../../src/backends/lambda-emulator/lambda-emulator-backend.js";
-import { ASYNC_PAYLOAD_LIMIT_BYTES, taskReferenceKey } from "../../src/common/task-payload.js";
+import { ASYNC_PAYLOAD_LIMIT_BYTES } from "../../src/common/task-payload.js";
 import { JobServer } from "../../src/driver/index.js";
+import { taskReferenceKey } from "../../src/store/index.js";
 import { type CaseResult, parentOf, runCases } from "../e2e/run-cases.js";
 import { mergeTaskOver } from "./merge-task.js";
 

@@ -1,7 +1,7 @@
 // ArtifactStagingService with Beam's reverse-retrieval protocol: the SDK opens the stream and
 // sends its staging token; the runner then asks for each artifact it wants and the SDK streams
 // the bytes back, each artifact ending with is_last. Artifacts land in the ObjectStore under
-// artifacts/<job id>/<staged name>.
+// artifacts/<job id>/<staged name> (src/store/layout.ts).
 import * as grpc from "@grpc/grpc-js";
 import { createDefinition } from "@protobuf-ts/grpc-backend";
 import {
@@ -10,14 +10,10 @@ import {
   type ArtifactResponseWrapper,
 } from "apache-beam/proto/beam_artifact_api";
 import { ArtifactStagingToRolePayload, type ArtifactInformation } from "apache-beam/proto/beam_runner_api";
-import type { ObjectStore } from "../../store/index.js";
+import { type ObjectStore, artifactPrefix } from "../../store/index.js";
 import type { JobRegistry } from "./job-service.js";
 
 const STAGING_TO_ROLE = "beam:artifact:role:staging_to:v1";
-
-export function artifactPrefix(jobId: string): string {
-  return `artifacts/${jobId}/`;
-}
 
 /** A staged name must stay inside the job's folder: one plain file name. */
 export function checkArtifactName(name: string): string {

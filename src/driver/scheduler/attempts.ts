@@ -6,9 +6,9 @@
 // duplicate records, and its result is simply not waited for.
 import type { Backend } from "../../backends/backend.js";
 import type { TaskResult } from "../../common/task-spec.js";
+import { attemptKey } from "../../store/index.js";
 import type { Stage } from "../planner/index.js";
 import { StageFailedError } from "./errors.js";
-import { attemptKey } from "./job-keys.js";
 import { SPECULATION_CHECK_MS, type SpeculationOptions, StageDurations } from "./speculation.js";
 import { type TaskTemplate, attemptSpec } from "./task-template.js";
 

@@ -28,7 +28,7 @@ export class Materialization {
   /** Merge factor, when this materialization is merged. */
   factor?: number;
 
-  /** `ordinal` names its objects (see job-keys.ts). */
+  /** `ordinal` names its objects (see src/store/layout.ts). */
   constructor(
     readonly id: string,
     readonly ordinal: number,

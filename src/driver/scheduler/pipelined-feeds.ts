@@ -6,10 +6,9 @@
 // committed outputs while the producers' last tasks still run.
 import type { Backend } from "../../backends/backend.js";
 import { type FeedContent, type InputFeed, type ObjectRange, type TaskInput, rangeOf } from "../../common/task-spec.js";
-import type { ObjectStore } from "../../store/index.js";
+import type { JobKeys, ObjectStore } from "../../store/index.js";
 import type { Edge } from "../planner/index.js";
 import type { EarlyTaskSlots } from "./early-task-slots.js";
-import type { JobKeys } from "./job-keys.js";
 import type { Materialization, Materializations } from "./materializations.js";
 import type { StageRun, StageRuns } from "./stage-state.js";
 

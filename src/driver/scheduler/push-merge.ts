@@ -3,9 +3,9 @@
 // still running; the last, partial group is merged when the last map commits. Readers then get
 // ⌈M/F⌉ merged objects instead of M map outputs. Merge tasks retry like any task.
 import { TASK_SPEC_VERSION, type TaskOutputResult } from "../../common/task-spec.js";
+import type { JobKeys } from "../../store/index.js";
 import type { Stage } from "../planner/index.js";
 import type { AttemptRunner } from "./attempts.js";
-import type { JobKeys } from "./job-keys.js";
 import type { Materialization } from "./materializations.js";
 import type { MergeTemplate } from "./task-template.js";
 

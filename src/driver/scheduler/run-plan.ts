@@ -15,11 +15,10 @@
 import { ProcessBundleDescriptor } from "apache-beam/proto/beam_fn_api";
 import type { Backend } from "../../backends/backend.js";
 import type { TaskInput, TaskOutputResult } from "../../common/task-spec.js";
-import type { ObjectStore } from "../../store/index.js";
+import { JobKeys, type ObjectStore } from "../../store/index.js";
 import type { ExecutionPlan, Stage } from "../planner/index.js";
 import { AttemptRunner } from "./attempts.js";
 import type { EarlyTaskSlots } from "./early-task-slots.js";
-import { JobKeys } from "./job-keys.js";
 import { DEFAULT_SMALL_INPUT, type Materialization, Materializations, type SmallInputOptions } from "./materializations.js";
 import { Feeds, Pipelining } from "./pipelined-feeds.js";
 import { DEFAULT_MERGE, type MergeOptions, type PendingMerge, PushMerge } from "./push-merge.js";
@@ -59,8 +58,8 @@ export async function runPlan(plan: ExecutionPlan, backend: Backend, store: Obje
   const keys = new JobKeys(options.jobId);
   await Promise.all(
     plan.stages.flatMap((s) => [
-      store.put(keys.descriptor(s), ProcessBundleDescriptor.toBinary(s.descriptor)),
-      ...(s.windowMergeDescriptor ? [store.put(keys.windowMergeDescriptor(s), ProcessBundleDescriptor.toBinary(s.windowMergeDescriptor))] : []),
+      store.put(keys.descriptor(s.id), ProcessBundleDescriptor.toBinary(s.descriptor)),
+      ...(s.windowMergeDescriptor ? [store.put(keys.windowMergeDescriptor(s.id), ProcessBundleDescriptor.toBinary(s.windowMergeDescriptor))] : []),
     ]),
   );
   await new JobScheduler(plan, backend, store, options, keys).run();
@@ -267,7 +266,7 @@ class JobScheduler {
   private async runTask(template: BundleTemplate): Promise<TaskOutputResult[]> {
     const run = this.stages.get(template.stageId);
     const { stage } = run;
-    const attemptsPrefix = this.keys.taskAttempts(stage, template.taskIndex);
+    const attemptsPrefix = this.keys.taskAttempts(stage.id, template.taskIndex);
     // Before the stage has launched all its tasks, count one per partition.
     const stageTasks = () => run.tasks || this.options.partitions;
     const result = await this.attempts.run({ template, attemptsPrefix, stage, stageTasks });

@@ -9,8 +9,8 @@ import {
   type TaskSpec,
   type WorkerTask,
 } from "../../common/task-spec.js";
+import type { JobKeys } from "../../store/index.js";
 import type { Stage } from "../planner/index.js";
-import type { JobKeys } from "./job-keys.js";
 
 export type BundleTemplate = Omit<TaskSpec, "attempt" | "outputPrefix">;
 export type MergeTemplate = Omit<MergeTaskSpec, "attempt" | "outputKey">;
@@ -47,8 +47,8 @@ export function bundleTemplate(
     stageId: stage.id,
     stageName: stage.name,
     taskIndex,
-    descriptorKey: settings.keys.descriptor(stage),
-    ...(stage.windowMergeDescriptor && { windowMergeDescriptorKey: settings.keys.windowMergeDescriptor(stage) }),
+    descriptorKey: settings.keys.descriptor(stage.id),
+    ...(stage.windowMergeDescriptor && { windowMergeDescriptorKey: settings.keys.windowMergeDescriptor(stage.id) }),
     environment: settings.environments[stage.environmentId]!,
     pipelineOptionsJson: settings.pipelineOptionsJson,
     artifactPrefix: settings.artifactPrefix,
