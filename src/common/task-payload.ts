@@ -1,7 +1,8 @@
 // What travels in a Lambda invocation's payload: the task itself, or, when its JSON would pass
-// the asynchronous invocation limit, a reference to a copy in the object store. An asynchronous
-// invocation also says where the worker reports its completion (`replyTo`).
-import { type ObjectStore, taskReferenceKey } from "../store/index.js";
+// the asynchronous invocation limit, a reference to a copy in the object store (stored by
+// src/backends/encode-task-payload.ts at the key src/store/layout.ts names). An asynchronous
+// invocation also says where the worker reports its completion (`replyTo`). Deployed workers
+// read this format: it changes only with them.
 import type { WorkerTask } from "./task-spec.js";
 
 /** Lambda's limit for asynchronous invocation payloads (the smallest of its payload limits). */
@@ -22,13 +23,4 @@ export type TaskPayload = (WorkerTask | TaskReference) & { replyTo?: ReplyTo };
 
 export function isTaskReference(payload: TaskPayload): payload is TaskReference & { replyTo?: ReplyTo } {
   return typeof (payload as TaskReference).taskRef === "string";
-}
-
-/** The payload for one attempt: the task as JSON, or a reference to a stored copy when it is over the async limit. */
-export async function encodeTaskPayload(task: WorkerTask, store: ObjectStore, replyTo?: ReplyTo): Promise<{ payload: Buffer; byReference: boolean }> {
-  const json = Buffer.from(JSON.stringify(replyTo ? { ...task, replyTo } : task));
-  if (json.length <= ASYNC_PAYLOAD_LIMIT_BYTES) return { payload: json, byReference: false };
-  const taskRef = taskReferenceKey(task);
-  await store.put(taskRef, Buffer.from(JSON.stringify(task)));
-  return { payload: Buffer.from(JSON.stringify({ taskRef, ...(replyTo && { replyTo }) } satisfies TaskPayload)), byReference: true };
 }

@@ -13,11 +13,11 @@ import { randomUUID } from "node:crypto";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { type ParsedCompletion, parseCompletion } from "../../common/completion.js";
-import { encodeTaskPayload } from "../../common/task-payload.js";
 import type { TaskResult, WorkerTask } from "../../common/task-spec.js";
 import { type ObjectStore, openObjectStore } from "../../store/index.js";
 import { AttemptQueue, failedAttempt } from "../attempt-queue.js";
 import type { Backend } from "../backend.js";
+import { encodeTaskPayload } from "../encode-task-payload.js";
 import type { AwsBackendConfig } from "./aws-config.js";
 import { CompletionListener, type MessageVerdict } from "./completion-listener.js";
 

@@ -2,11 +2,11 @@
 // environments (environment-pool.ts), through @aws-sdk/client-lambda's InvokeCommand: the
 // Lambda function without the AWS services around it. `--backend aws` adds those (asynchronous
 // invocation, SQS completions) and runs against this pool behind lambda-service.ts.
-import { encodeTaskPayload } from "../../common/task-payload.js";
 import type { TaskResult, WorkerTask } from "../../common/task-spec.js";
 import { type ObjectStore, openObjectStore } from "../../store/index.js";
 import { AttemptQueue, failedAttempt } from "../attempt-queue.js";
 import type { Backend } from "../backend.js";
+import { encodeTaskPayload } from "../encode-task-payload.js";
 import { EnvironmentPool } from "./environment-pool.js";
 
 export interface LambdaEmulatorOptions {
