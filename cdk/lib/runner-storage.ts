@@ -5,6 +5,7 @@ import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { ARTIFACTS_FOLDER, JOBS_FOLDER, s3StoreUrl, shardPrefixes } from "../../src/store/index.js";
 
 export interface RunnerStorageProps {
   /** Key prefix of the runner's object store in the bucket. */
@@ -47,8 +48,10 @@ export class RunnerStorage extends Construct {
       reason: "This is the access-log bucket of the runner's bucket; logging it into itself would loop.",
     });
 
-    // Scratch and artifacts live under each hashed prefix ({prefix}{i}/jobs/, {prefix}{i}/artifacts/).
-    const shards = this.spread > 1 ? Array.from({ length: this.spread }, (_, i) => `${this.prefix}${i}/`) : [this.prefix];
+    // Scratch and artifacts live under each of the store's hashed prefixes ({prefix}{i}/jobs/,
+    // {prefix}{i}/artifacts/): src/store names both, so these rules follow the store. The URL
+    // leaves out a spread of 1 or less, and the store then keeps every key under the prefix.
+    const shards = shardPrefixes(this.prefix, this.spread > 1 ? this.spread : 1);
     this.bucket = new s3.Bucket(this, "Bucket", {
       encryption: s3.BucketEncryption.S3_MANAGED,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
@@ -58,8 +61,8 @@ export class RunnerStorage extends Construct {
       serverAccessLogsPrefix: "runner-bucket/",
       lifecycleRules: [
         { id: "abort-incomplete-uploads", abortIncompleteMultipartUploadAfter: Duration.days(1) },
-        ...shards.map((shard, i) => ({ id: `scratch-${i}`, prefix: `${shard}jobs/`, expiration: Duration.days(props.scratchExpirationDays ?? 2) })),
-        ...shards.map((shard, i) => ({ id: `artifacts-${i}`, prefix: `${shard}artifacts/`, expiration: Duration.days(props.artifactExpirationDays ?? 30) })),
+        ...shards.map((shard, i) => ({ id: `scratch-${i}`, prefix: `${shard}${JOBS_FOLDER}`, expiration: Duration.days(props.scratchExpirationDays ?? 2) })),
+        ...shards.map((shard, i) => ({ id: `artifacts-${i}`, prefix: `${shard}${ARTIFACTS_FOLDER}`, expiration: Duration.days(props.artifactExpirationDays ?? 30) })),
       ],
       removalPolicy,
     });
@@ -83,7 +86,7 @@ export class RunnerStorage extends Construct {
 
   /** The object-store URL the job server and the workers open. */
   get storeUrl(): string {
-    return `s3://${this.bucket.bucketName}/${this.prefix}${this.spread > 1 ? `?spread=${this.spread}` : ""}`;
+    return s3StoreUrl({ bucket: this.bucket.bucketName, prefix: this.prefix, spread: this.spread });
   }
 
   /** The object ARNs under the store's prefix (every key the runner reads or writes). */
