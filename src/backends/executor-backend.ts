@@ -11,7 +11,7 @@ export interface ExecutorBackendOptions {
   host: ActorHost;
   /** Executors at most (each runs one task at a time). */
   executors: number;
-  /** The executor's environment (BEAM_LAMBDA_STORE, BEAM_LAMBDA_PYTHON, AWS settings). */
+  /** The executor's environment: common/worker-env.ts's workerEnv (BEAM_LAMBDA_STORE, BEAM_LAMBDA_PYTHON), and any AWS settings. */
   env: Record<string, string>;
   /** The port executors listen on; 0 picks a free local port per executor (local hosts). */
   port?: number;

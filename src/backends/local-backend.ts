@@ -2,6 +2,7 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { TaskResult, WorkerTask } from "../common/task-spec.js";
+import { workerEnv } from "../common/worker-env.js";
 import { AttemptQueue, failedAttempt } from "./attempt-queue.js";
 import type { Backend } from "./backend.js";
 
@@ -71,7 +72,7 @@ export class LocalBackend implements Backend {
   private spawn(): WorkerProcess {
     const child = fork(WORKER_ENTRY, [], {
       execArgv: ["--import", "tsx"],
-      env: { ...process.env, BEAM_LAMBDA_STORE: this.options.storeUrl, BEAM_LAMBDA_PYTHON: this.options.python },
+      env: { ...process.env, ...workerEnv({ storeUrl: this.options.storeUrl, python: this.options.python }) },
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     const worker: WorkerProcess = { child, ready: false };

@@ -7,6 +7,8 @@ import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
 import { LocalActorHost } from "../actors/local-actor-host.js";
 import { BACKEND_NAMES, type BackendName, type FlagValues, backendDefinition, isBackendName } from "../backends/index.js";
+import { CONFIG, readSetting } from "../common/config.js";
+import { workerEnv } from "../common/worker-env.js";
 import { JobServer, defaultPython } from "../driver/index.js";
 import { DEFAULT_MERGE, DEFAULT_SMALL_INPUT } from "../driver/scheduler/index.js";
 
@@ -83,26 +85,26 @@ async function serverOptions(values: FlagValues) {
 
 /** Executor actors: on with --executors N, or in the CDK stack (BEAM_LAMBDA_EXECUTOR_CLUSTER set). */
 async function executorsOf(values: FlagValues, int: (name: string) => number | undefined) {
-  const env = process.env;
-  const count = int("executors") ?? (env.BEAM_LAMBDA_EXECUTOR_CLUSTER ? 4 : 0);
+  const inStack = Boolean(readSetting("executorCluster"));
+  const count = int("executors") ?? (inStack ? 4 : 0);
   if (count === 0) return undefined;
-  const kind = (values["executor-host"] as string | undefined) ?? (env.BEAM_LAMBDA_EXECUTOR_CLUSTER ? "fargate" : "local");
+  const kind = (values["executor-host"] as string | undefined) ?? (inStack ? "fargate" : "local");
   const limitMb = int("executor-memory-limit");
   const memoryLimitBytes = limitMb === undefined ? undefined : limitMb * 1024 * 1024;
   if (kind === "local") return { host: new LocalActorHost(), count, memoryLimitBytes };
   if (kind !== "fargate") throw new Error(`--executor-host must be 'local' or 'fargate', got '${kind}'`);
-  const need = (name: string): string => {
-    const v = env[name];
-    if (!v) throw new Error(`--executor-host fargate needs ${name} (the CDK stack sets it on the job server)`);
-    return v;
+  const need = <K extends "executorCluster" | "executorTaskDefinition" | "executorSubnets" | "executorSecurityGroups">(key: K) => {
+    const v = readSetting(key);
+    if (!v) throw new Error(`--executor-host fargate needs ${CONFIG[key].name} (the CDK stack sets it on the job server)`);
+    return v as NonNullable<typeof v>;
   };
   const { FargateActorHost } = await import("../actors/fargate-actor-host.js");
   const host = new FargateActorHost({
-    cluster: need("BEAM_LAMBDA_EXECUTOR_CLUSTER"),
-    taskDefinition: need("BEAM_LAMBDA_EXECUTOR_TASK_DEFINITION"),
-    containerName: env.BEAM_LAMBDA_EXECUTOR_CONTAINER ?? "executor",
-    subnets: need("BEAM_LAMBDA_EXECUTOR_SUBNETS").split(","),
-    securityGroups: need("BEAM_LAMBDA_EXECUTOR_SECURITY_GROUP").split(","),
+    cluster: need("executorCluster"),
+    taskDefinition: need("executorTaskDefinition"),
+    containerName: readSetting("executorContainer"),
+    subnets: need("executorSubnets"),
+    securityGroups: need("executorSecurityGroups"),
   });
   return { host, count, memoryLimitBytes, port: 8100 };
 }
@@ -165,7 +167,7 @@ async function lambdaEmulator(args: string[]): Promise<number> {
     environments: Number(values.environments),
     functionName: values["function-name"]!,
     // An image brings its own Python; the bundle on this machine uses the project's.
-    functionEnv: { BEAM_LAMBDA_STORE: values.store, ...(!values.image && { BEAM_LAMBDA_PYTHON: defaultPython() }) },
+    functionEnv: workerEnv({ storeUrl: values.store, python: values.image ? undefined : defaultPython() }),
     ...(values.image && { image: values.image }),
     onFailureQueueUrl: values["on-failure-queue-url"],
     maximumRetryAttempts: Number(values["maximum-retry-attempts"]),

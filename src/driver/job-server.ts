@@ -1,16 +1,17 @@
 // The driver's composition root: a gRPC server with the Job and Artifact services, a planner
 // bound to the local harness's SDK version, and the scheduler running jobs on a Backend.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { JobMessage_MessageImportance, JobState_Enum } from "apache-beam/proto/beam_job_api";
 import type { ActorHost } from "../actors/actor.js";
 import { type Backend, type BackendConfigs, type BackendName, ExecutorBackend, RoutingBackend, backendDefinition } from "../backends/index.js";
+import { readSetting } from "../common/config.js";
 import { GRPC_UNLIMITED, shutdownServer } from "../common/grpc.js";
+import { workerEnv } from "../common/worker-env.js";
 import { LocalObjectStore, type ObjectStore, artifactPrefix, jobPrefix, openObjectStore } from "../store/index.js";
 import { addArtifactStagingService } from "./jobservice/artifact-staging.js";
 import { addJobService, JobRegistry } from "./jobservice/job-service.js";
@@ -73,11 +74,9 @@ export interface JobShuffleStats {
   speculativeTasks: number;
 }
 
-const PROJECT_ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
-
+/** BEAM_LAMBDA_PYTHON, else the project's .venv, else python3 (common/config.ts); workers default to it too. */
 export function defaultPython(): string {
-  const venv = join(PROJECT_ROOT, ".venv", "bin", "python");
-  return process.env.BEAM_LAMBDA_PYTHON ?? (existsSync(venv) ? venv : "python3");
+  return readSetting("python");
 }
 
 function pythonSdkVersion(python: string): string {
@@ -124,7 +123,7 @@ export class JobServer {
             host: executors.host,
             executors: executors.count,
             port: executors.port,
-            env: { BEAM_LAMBDA_STORE: store.url, BEAM_LAMBDA_PYTHON: python },
+            env: workerEnv({ storeUrl: store.url, python }),
           }),
           executors.memoryLimitBytes,
         )
@@ -151,7 +150,7 @@ export class JobServer {
   }
 
   private async execute(job: Job, partitions: number, maxAttempts: number): Promise<void> {
-    if (process.env.BEAM_LAMBDA_VERBOSE) {
+    if (readSetting("verbose")) {
       job.subscribe((e) => {
         if (e.kind === "message") process.stderr.write(`[${job.id}] ${e.message.messageText}\n`);
         else process.stderr.write(`[${job.id}] state ${JobState_Enum[e.state]}\n`);

@@ -1,6 +1,8 @@
 // An append-only byte buffer that doubles when full. The shuffle writes millions of small
 // records; appending them here costs a copy each and no per-record allocation.
 
+import { readSetting } from "../common/config.js";
+
 export { readVarintAt, varintEnd } from "../codec/skippers.js";
 
 /**
@@ -34,29 +36,35 @@ class BufferPool {
   }
 }
 
-export const bufferPool = new BufferPool(Number(process.env.BEAM_LAMBDA_BUFFER_POOL_MB ?? 512) * 2 ** 20);
+let pool: BufferPool | undefined;
+
+/** The process's pool, sized by BEAM_LAMBDA_BUFFER_POOL_MB on first use (not on import, so a launcher or test can set it first). */
+function bufferPool(): BufferPool {
+  pool ??= new BufferPool(readSetting("bufferPoolMb") * 2 ** 20);
+  return pool;
+}
 
 export class GrowableBuffer {
   buf: Buffer;
   length = 0;
 
   constructor(initialBytes = 64 * 1024) {
-    this.buf = bufferPool.acquire(initialBytes);
+    this.buf = bufferPool().acquire(initialBytes);
   }
 
   /** Makes room for `n` more bytes. Views taken before are then stale. */
   ensure(n: number): void {
     const need = this.length + n;
     if (need <= this.buf.length) return;
-    const next = bufferPool.acquire(need);
+    const next = bufferPool().acquire(need);
     this.buf.copy(next, 0, 0, this.length);
-    bufferPool.release(this.buf);
+    bufferPool().release(this.buf);
     this.buf = next;
   }
 
   /** Gives the memory back for reuse; the buffer and its views must not be used after. */
   release(): void {
-    bufferPool.release(this.buf);
+    bufferPool().release(this.buf);
     this.buf = Buffer.alloc(0);
     this.length = 0;
   }
@@ -117,7 +125,7 @@ export class GrowableBuffer {
   /** Hands the bytes over and starts again with a fresh buffer of the same capacity. */
   take(): Buffer {
     const out = this.view();
-    this.buf = bufferPool.acquire(this.buf.length);
+    this.buf = bufferPool().acquire(this.buf.length);
     this.length = 0;
     return out;
   }

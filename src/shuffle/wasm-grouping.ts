@@ -5,9 +5,9 @@
 // grouped-output-encoder.ts), which serves everything else (spilled input, merging windows,
 // huge groups, a kernel in use).
 import { existsSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { encodeTimestampMillis } from "../codec/byte-io.js";
 import { GLOBAL_WINDOW_MAX_TIMESTAMP_MILLIS, PANE_ON_TIME_NOT_LAST, PANE_ON_TIME_ONLY } from "../codec/windows.js";
+import { readSetting } from "../common/config.js";
 import type { ElementChunk } from "./grouped-output-encoder.js";
 
 interface KernelExports {
@@ -27,21 +27,21 @@ interface Kernel {
   busy: boolean;
 }
 
-const WASM_PATH = process.env.BEAM_LAMBDA_GROUPING_WASM ?? fileURLToPath(new URL("../../build/wasm/grouping.wasm", import.meta.url));
 const META_BYTES = 32;
 const COMBINERS = { endOfWindow: 0, earliest: 1, latest: 2 } as const;
 
 let loaded: Kernel | null | undefined;
 
-/** The compiled kernel, or undefined (with one warning) when it has not been built. */
+/** The compiled kernel (BEAM_LAMBDA_GROUPING_WASM, read on first use), or undefined (with one warning) when it has not been built. */
 export function groupingKernel(): Kernel | undefined {
   if (loaded === undefined) {
-    if (!existsSync(WASM_PATH)) {
+    const path = readSetting("groupingWasm");
+    if (!existsSync(path)) {
       loaded = null;
-      process.emitWarning(`${WASM_PATH} is missing (scripts/build-wasm.sh builds it): grouping runs in JavaScript, more slowly`);
+      process.emitWarning(`${path} is missing (scripts/build-wasm.sh builds it): grouping runs in JavaScript, more slowly`);
     } else {
       const memory = new WebAssembly.Memory({ initial: 16 });
-      const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(WASM_PATH)), {
+      const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(path)), {
         env: {
           memory,
           abort: () => {

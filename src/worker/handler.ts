@@ -3,6 +3,7 @@
 import { type TaskPayload, isTaskReference } from "../common/task-payload.js";
 import type { TaskResult, WorkerTask } from "../common/task-spec.js";
 import { TASK_SPEC_VERSION } from "../common/task-spec.js";
+import { readWorkerEnv } from "../common/worker-env.js";
 import { type ObjectStore, openObjectStore } from "../store/index.js";
 import { TaskRunner } from "./task-runner.js";
 
@@ -10,10 +11,14 @@ let runner: Promise<TaskRunner> | undefined;
 
 /** Kept across invocations: the Fn API server and warm SDK harnesses outlive one task. */
 function taskRunner(): Promise<TaskRunner> {
-  runner ??= TaskRunner.create(openObjectStore(requiredEnv("BEAM_LAMBDA_STORE")), {
-    python: process.env.BEAM_LAMBDA_PYTHON ?? "python3",
-  });
+  runner ??= startTaskRunner();
   return runner;
+}
+
+/** Reads the worker's environment as it is now: a runner that failed to start is started afresh. */
+function startTaskRunner(): Promise<TaskRunner> {
+  const { storeUrl, python, shuffleMemoryBytes } = readWorkerEnv();
+  return TaskRunner.create(openObjectStore(storeUrl), { python, shuffleMemoryBytes });
 }
 
 /** The object store tasks read and write (opened with the task runner). */
@@ -43,12 +48,6 @@ export async function handler(payload: TaskPayload): Promise<TaskResult> {
     runner = undefined;
     return { ok: false, retryable: false, workerPid: process.pid, error: `the worker cannot run tasks: ${(e as Error).message}` };
   }
-}
-
-function requiredEnv(name: string): string {
-  const v = process.env[name];
-  if (!v) throw new Error(`the worker needs ${name} in its environment`);
-  return v;
 }
 
 /** Stops the warm harnesses and the Fn API server (a local worker process calls this before exiting). */

@@ -22,6 +22,7 @@ import type {
   StateRequest,
   StateResponse,
 } from "apache-beam/proto/beam_fn_api";
+import { readSetting } from "../common/config.js";
 import { redactSecrets } from "./redact.js";
 
 export interface BundleReceiver {
@@ -126,7 +127,7 @@ export class HarnessConnection {
       this.logs.push(redactSecrets(entry.message + (entry.trace ? `\n${entry.trace}` : "")));
       if (this.logs.length > MAX_REMEMBERED_LOGS) this.logs.shift();
     }
-    if (process.env.BEAM_LAMBDA_HARNESS_LOGS) process.stderr.write(`[harness ${this.workerId}] ${redactSecrets(entry.message)}\n`);
+    if (readSetting("harnessLogs")) process.stderr.write(`[harness ${this.workerId}] ${redactSecrets(entry.message)}\n`);
   }
 
   descriptor(id: string): ProcessBundleDescriptor | undefined {

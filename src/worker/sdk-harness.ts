@@ -9,6 +9,7 @@ import { BeamFnExternalWorkerPoolClient } from "apache-beam/proto/beam_fn_api.gr
 import type { StartWorkerResponse } from "apache-beam/proto/beam_fn_api";
 import { Struct } from "apache-beam/proto/google/protobuf/struct";
 import type { JsonObject } from "@protobuf-ts/runtime";
+import { readSetting } from "../common/config.js";
 import type { EnvironmentSpec } from "../common/task-spec.js";
 import type { ObjectStore } from "../store/index.js";
 import type { FnApiServer } from "./fn-api-server.js";
@@ -135,7 +136,7 @@ async function startPythonProcess(
     const text = redactSecrets(chunk.toString());
     stderr.push(text);
     if (stderr.length > 200) stderr.shift();
-    if (process.env.BEAM_LAMBDA_HARNESS_LOGS) process.stderr.write(text);
+    if (readSetting("harnessLogs")) process.stderr.write(text);
   });
   const connection = server.connectionFor(workerId);
   child.on("exit", (code, signal) => {

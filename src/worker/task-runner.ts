@@ -18,8 +18,6 @@ import type { HarnessConnection } from "./harness-connection.js";
 import { type HarnessOptions, type SdkHarness, startHarness } from "./sdk-harness.js";
 import { TaskStateStore } from "./state-store.js";
 
-/** Shuffle input a task holds in memory before spilling sorted runs to local disk (Lambda: /tmp). */
-const SHUFFLE_MEMORY_BYTES = Number(process.env.BEAM_LAMBDA_SHUFFLE_MEMORY_MB ?? 256) * 2 ** 20;
 /** Harnesses kept warm per worker; older ones are stopped when a new job needs one. */
 const MAX_WARM_HARNESSES = 2;
 /** Guards against a timer that keeps re-setting itself forever. */
@@ -28,6 +26,11 @@ const MAX_TIMER_ROUNDS = 10_000;
 const MAX_RESUME_ROUNDS = 100_000;
 /** Pause before resuming deferred work; batch has no reason to honour longer requested delays. */
 const RESUME_DELAY_MS = 10;
+
+export interface TaskRunnerOptions extends HarnessOptions {
+  /** Shuffle data a task holds in memory before spilling sorted runs to local disk (Lambda: /tmp). */
+  shuffleMemoryBytes: number;
+}
 
 type FiringTimers = { transformId: string; timerFamilyId: string; timers: Uint8Array[] }[];
 
@@ -50,10 +53,10 @@ export class TaskRunner {
   private constructor(
     private readonly server: FnApiServer,
     readonly store: ObjectStore,
-    private readonly options: HarnessOptions,
+    private readonly options: TaskRunnerOptions,
   ) {}
 
-  static async create(store: ObjectStore, options: HarnessOptions): Promise<TaskRunner> {
+  static async create(store: ObjectStore, options: TaskRunnerOptions): Promise<TaskRunner> {
     return new TaskRunner(await FnApiServer.start(), store, options);
   }
 
@@ -143,8 +146,8 @@ export class TaskRunner {
   /** A pass-through stage: every element of the main input goes to every output, no harness. */
   private async copyThrough(spec: TaskSpec, descriptor: ProcessBundleDescriptor): Promise<{ outputs: TaskOutputResult[]; monitoringInfos: string[] }> {
     const coders = coderLookup(descriptor);
-    const sinks = outputWriters(spec, coders);
-    const readOptions: ReadOptions = { memoryBudgetBytes: SHUFFLE_MEMORY_BYTES, spillDir: tmpdir() };
+    const sinks = outputWriters(spec, coders, this.options.shuffleMemoryBytes);
+    const readOptions: ReadOptions = { memoryBudgetBytes: this.options.shuffleMemoryBytes, spillDir: tmpdir() };
     const input = spec.main.kind === "impulse" ? [impulseElement()] : chunkBytes(readInputChunks(this.store, spec.main, coders, readOptions));
     for await (const data of input) for (const { writer } of sinks.values()) writer.addElements(data);
     return { outputs: await this.writeOutputs(spec, sinks), monitoringInfos: [] };
@@ -156,7 +159,7 @@ export class TaskRunner {
     connection: HarnessConnection,
   ): Promise<{ outputs: TaskOutputResult[]; monitoringInfos: string[] }> {
     const coders = coderLookup(descriptor);
-    const sinks = outputWriters(spec, coders);
+    const sinks = outputWriters(spec, coders, this.options.shuffleMemoryBytes);
     const onOutput = (transformId: string, data: Uint8Array): void => {
       // The writer copies: the harness's message buffer is reused by gRPC.
       sinks.get(transformId)?.writer.addElements(data);
@@ -165,7 +168,7 @@ export class TaskRunner {
     const windowMerger = spec.windowMergeDescriptorKey ? new SdkWindowMerger(connection, await this.descriptor(spec.windowMergeDescriptorKey)) : undefined;
     const overflow =
       spec.main.kind === "edge" && readsStateBackedValues(coders(spec.main.wireCoderId)) ? new OverflowValues(tmpdir()) : undefined;
-    const readOptions: ReadOptions = { memoryBudgetBytes: SHUFFLE_MEMORY_BYTES, spillDir: tmpdir(), overflow, windowMerger };
+    const readOptions: ReadOptions = { memoryBudgetBytes: this.options.shuffleMemoryBytes, spillDir: tmpdir(), overflow, windowMerger };
     const state = new TaskStateStore(this.store, spec.sideInputs, coders, readOptions);
     const edgeInput = spec.main.kind === "impulse" ? undefined : chunkBytes(readInputChunks(this.store, spec.main, coders, readOptions));
     try {
@@ -311,9 +314,9 @@ function coderLookup(descriptor: ProcessBundleDescriptor): (id: string) => Coder
   };
 }
 
-function outputWriters(spec: TaskSpec, coders: (id: string) => CoderTree): OutputWriters {
+function outputWriters(spec: TaskSpec, coders: (id: string) => CoderTree, shuffleMemoryBytes: number): OutputWriters {
   // The task's shuffle memory is shared by its outputs; past its share, an output spills.
-  const budget = { memoryBudgetBytes: SHUFFLE_MEMORY_BYTES / Math.max(1, spec.outputs.length), spillDir: tmpdir() };
+  const budget = { memoryBudgetBytes: shuffleMemoryBytes / Math.max(1, spec.outputs.length), spillDir: tmpdir() };
   return new Map(spec.outputs.map((o) => [o.sinkTransformId, { spec: o, writer: new ShuffleOutputWriter(coders(o.wireCoderId), o.partitions, o.partitionBy, o.format, budget) }]));
 }
 

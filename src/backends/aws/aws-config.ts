@@ -1,7 +1,10 @@
 // What `--backend aws` needs beyond the standard AWS credential chain and region: the worker
 // function, the results queue, and the object store. Each setting comes from a flag, else an
 // environment variable, else a JSON config file (--aws-config / BEAM_LAMBDA_AWS_CONFIG).
+// common/config.ts declares the variables with their defaults and parsing; a number is parsed
+// by its declaration whichever of the three sources it came from.
 import { readFileSync } from "node:fs";
+import { CONFIG, readSetting } from "../../common/config.js";
 
 export interface AwsBackendConfig {
   /** The worker function's name or ARN. */
@@ -20,24 +23,27 @@ export interface AwsBackendConfig {
   timeoutGraceSeconds: number;
 }
 
-const DEFAULTS = { concurrency: 100, taskTimeoutSeconds: 900, pollWaitSeconds: 20, timeoutGraceSeconds: 30 };
-
-/** Where each setting is read from, in order of precedence. */
-const SOURCES: Record<keyof AwsBackendConfig, { flag: string; env: string; file: string }> = {
-  functionName: { flag: "function-name", env: "BEAM_LAMBDA_FUNCTION_NAME", file: "functionName" },
-  resultsQueueUrl: { flag: "results-queue-url", env: "BEAM_LAMBDA_RESULTS_QUEUE_URL", file: "resultsQueueUrl" },
-  storeUrl: { flag: "store", env: "BEAM_LAMBDA_STORE", file: "store" },
-  concurrency: { flag: "workers", env: "BEAM_LAMBDA_CONCURRENCY", file: "concurrency" },
-  taskTimeoutSeconds: { flag: "task-timeout", env: "BEAM_LAMBDA_TASK_TIMEOUT_SECONDS", file: "taskTimeoutSeconds" },
-  pollWaitSeconds: { flag: "poll-wait", env: "BEAM_LAMBDA_POLL_WAIT_SECONDS", file: "pollWaitSeconds" },
-  timeoutGraceSeconds: { flag: "timeout-grace", env: "BEAM_LAMBDA_TIMEOUT_GRACE_SECONDS", file: "timeoutGraceSeconds" },
+/**
+ * Where each setting is read from, in order of precedence: its flag, its environment variable
+ * (CONFIG under the same key), its field in the file.
+ */
+const SOURCES: Record<keyof AwsBackendConfig, { flag: string; file: string }> = {
+  functionName: { flag: "function-name", file: "functionName" },
+  resultsQueueUrl: { flag: "results-queue-url", file: "resultsQueueUrl" },
+  storeUrl: { flag: "store", file: "store" },
+  concurrency: { flag: "workers", file: "concurrency" },
+  taskTimeoutSeconds: { flag: "task-timeout", file: "taskTimeoutSeconds" },
+  pollWaitSeconds: { flag: "poll-wait", file: "pollWaitSeconds" },
+  timeoutGraceSeconds: { flag: "timeout-grace", file: "timeoutGraceSeconds" },
 };
+
+type NumericSetting = "concurrency" | "taskTimeoutSeconds" | "pollWaitSeconds" | "timeoutGraceSeconds";
 
 export function loadAwsConfig(
   flags: Record<string, string | boolean | undefined>,
   env: NodeJS.ProcessEnv = process.env,
 ): AwsBackendConfig {
-  const filePath = (flags["aws-config"] as string | undefined) ?? env.BEAM_LAMBDA_AWS_CONFIG;
+  const filePath = (flags["aws-config"] as string | undefined) ?? readSetting("awsConfig", env);
   let file: Record<string, unknown> = {};
   if (filePath) {
     try {
@@ -47,37 +53,31 @@ export function loadAwsConfig(
     }
   }
   const value = (key: keyof AwsBackendConfig): string | undefined => {
-    const { flag, env: name, file: field } = SOURCES[key];
-    const v = flags[flag] ?? env[name] ?? file[field];
+    const { flag, file: field } = SOURCES[key];
+    const v = flags[flag] ?? env[CONFIG[key].name] ?? file[field];
     return v === undefined || typeof v === "boolean" ? undefined : String(v);
   };
   const required = (key: keyof AwsBackendConfig): string => {
     const v = value(key);
     if (!v) {
-      const { flag, env: name, file: field } = SOURCES[key];
-      throw new Error(`--backend aws needs ${key}: pass --${flag}, set ${name}, or put "${field}" in the --aws-config file`);
+      const { flag, file: field } = SOURCES[key];
+      throw new Error(`--backend aws needs ${key}: pass --${flag}, set ${CONFIG[key].name}, or put "${field}" in the --aws-config file`);
     }
     return v;
   };
-  const positive = (key: keyof typeof DEFAULTS): number => {
-    const v = value(key);
-    if (v === undefined) return DEFAULTS[key];
-    const n = Number(v);
-    const min = key === "pollWaitSeconds" || key === "timeoutGraceSeconds" ? 0 : 1;
-    if (!Number.isInteger(n) || n < min) throw new Error(`${key} must be an integer of at least ${min}, got '${v}'`);
-    return n;
-  };
+  // Unset gives the declared default; errors name the setting, not the variable (it may have come from a flag or the file).
+  const numeric = (key: NumericSetting): number => CONFIG[key].parse(value(key), key);
   const storeUrl = required("storeUrl");
   if (!storeUrl.startsWith("s3://")) throw new Error(`--backend aws needs an S3 store (s3://BUCKET/PREFIX): Lambda workers cannot read ${storeUrl}`);
-  const pollWaitSeconds = positive("pollWaitSeconds");
+  const pollWaitSeconds = numeric("pollWaitSeconds");
   if (pollWaitSeconds > 20) throw new Error(`pollWaitSeconds must be at most 20 (SQS's maximum), got ${pollWaitSeconds}`);
   return {
     functionName: required("functionName"),
     resultsQueueUrl: required("resultsQueueUrl"),
     storeUrl,
-    concurrency: positive("concurrency"),
-    taskTimeoutSeconds: positive("taskTimeoutSeconds"),
+    concurrency: numeric("concurrency"),
+    taskTimeoutSeconds: numeric("taskTimeoutSeconds"),
     pollWaitSeconds,
-    timeoutGraceSeconds: positive("timeoutGraceSeconds"),
+    timeoutGraceSeconds: numeric("timeoutGraceSeconds"),
   };
 }

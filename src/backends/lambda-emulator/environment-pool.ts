@@ -11,6 +11,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { CONFIG, readSetting } from "../../common/config.js";
 import { freePort, portOpen } from "../../common/net.js";
 import { WorkQueue } from "../work-queue.js";
 
@@ -19,7 +20,7 @@ const PROJECT_ROOT = resolve(fileURLToPath(new URL("../../..", import.meta.url))
 export interface EnvironmentPoolOptions {
   /** Execution environments, i.e. invocations at once. */
   environments: number;
-  /** The function's configured environment variables (BEAM_LAMBDA_STORE, BEAM_LAMBDA_PYTHON, ...). */
+  /** The function's configured environment variables (common/worker-env.ts's workerEnv, and any others). */
   functionEnv: Record<string, string>;
   functionName?: string;
   /** Where scripts/setup-lambda.sh put the bundle and the emulator (default: this project). */
@@ -153,13 +154,14 @@ export class EnvironmentPool {
         LAMBDA_TASK_ROOT: this.artifacts.bundleDir,
         AWS_LAMBDA_FUNCTION_TIMEOUT: "900",
         AWS_LAMBDA_FUNCTION_NAME: functionName,
-        BEAM_LAMBDA_GROUPING_WASM: join(this.artifacts.bundleDir, "grouping.wasm"),
+        // Beside the bundle, as in the image (scripts/bundle-worker.sh puts it there).
+        [CONFIG.groupingWasm.name]: join(this.artifacts.bundleDir, "grouping.wasm"),
         ...this.options.functionEnv,
       },
       // Its own process group, so that a kill takes the runtime and harness with it.
       detached: true,
       // The emulator logs every invocation; BEAM_LAMBDA_VERBOSE shows it.
-      stdio: ["ignore", "ignore", process.env.BEAM_LAMBDA_VERBOSE ? "inherit" : "ignore"],
+      stdio: ["ignore", "ignore", readSetting("verbose") ? "inherit" : "ignore"],
     });
   }
 
@@ -185,7 +187,7 @@ export class EnvironmentPool {
     args.push(this.options.image!, ...emulatorArgs, "node", "/opt/ric/node_modules/aws-lambda-ric/bin/index.mjs", "index.handler");
     return spawn(this.docker, args, {
       env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...variables },
-      stdio: ["ignore", "ignore", process.env.BEAM_LAMBDA_VERBOSE ? "inherit" : "ignore"],
+      stdio: ["ignore", "ignore", readSetting("verbose") ? "inherit" : "ignore"],
     });
   }
 

@@ -3,6 +3,7 @@
 // Lambda function without the AWS services around it. `--backend aws` adds those (asynchronous
 // invocation, SQS completions) and runs against this pool behind lambda-service.ts.
 import type { TaskResult, WorkerTask } from "../../common/task-spec.js";
+import { workerEnv } from "../../common/worker-env.js";
 import { type ObjectStore, openObjectStore } from "../../store/index.js";
 import { AttemptQueue, failedAttempt } from "../attempt-queue.js";
 import type { Backend } from "../backend.js";
@@ -30,7 +31,7 @@ export class LambdaEmulatorBackend implements Backend {
     this.store = openObjectStore(options.storeUrl);
     this.pool = new EnvironmentPool({
       environments: options.environments,
-      functionEnv: { BEAM_LAMBDA_STORE: options.storeUrl, BEAM_LAMBDA_PYTHON: options.python },
+      functionEnv: workerEnv({ storeUrl: options.storeUrl, python: options.python }),
       projectRoot: options.projectRoot,
     });
     this.attempts = new AttemptQueue({

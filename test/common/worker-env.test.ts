@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import { readSetting } from "../../src/common/config.js";
+import { readWorkerEnv, workerEnv } from "../../src/common/worker-env.js";
+
+describe("the worker's environment", () => {
+  it("when a launcher builds it, the worker reads back the same settings", () => {
+    const settings = { storeUrl: "s3://bucket/prefix?spread=8", python: "/opt/venv/bin/python" };
+
+    const worker = readWorkerEnv(workerEnv(settings));
+
+    expect(worker).toMatchObject(settings);
+  });
+
+  it("carries the store and the interpreter under their declared names", () => {
+    expect(workerEnv({ storeUrl: "/tmp/store", python: "python3.11" })).toEqual({ BEAM_LAMBDA_STORE: "/tmp/store", BEAM_LAMBDA_PYTHON: "python3.11" });
+  });
+
+  it("when the launcher leaves the interpreter out, the worker uses the default the driver would", () => {
+    const env = workerEnv({ storeUrl: "/tmp/store" });
+
+    expect(env).not.toHaveProperty("BEAM_LAMBDA_PYTHON");
+    expect(readWorkerEnv(env).python).toBe(readSetting("python", {}));
+  });
+
+  it("laid over an inherited environment, the launcher's settings win and the rest is read as given", () => {
+    const inherited = { BEAM_LAMBDA_STORE: "/old", BEAM_LAMBDA_SHUFFLE_MEMORY_MB: "64" };
+
+    const worker = readWorkerEnv({ ...inherited, ...workerEnv({ storeUrl: "/new", python: "py" }) });
+
+    expect(worker).toEqual({ storeUrl: "/new", python: "py", shuffleMemoryBytes: 64 * 2 ** 20 });
+  });
+
+  it("gives the shuffle memory's default in bytes", () => {
+    expect(readWorkerEnv({ BEAM_LAMBDA_STORE: "/s" }).shuffleMemoryBytes).toBe(256 * 2 ** 20);
+  });
+
+  it("refuses to start without a store, or with an unusable setting, naming the variable", () => {
+    expect(() => readWorkerEnv({})).toThrow("the worker needs BEAM_LAMBDA_STORE in its environment");
+    expect(() => readWorkerEnv({ BEAM_LAMBDA_STORE: "" })).toThrow("the worker needs BEAM_LAMBDA_STORE in its environment");
+    expect(() => readWorkerEnv({ BEAM_LAMBDA_STORE: "/s", BEAM_LAMBDA_SHUFFLE_MEMORY_MB: "lots" })).toThrow(
+      "BEAM_LAMBDA_SHUFFLE_MEMORY_MB must be a positive number, got 'lots'",
+    );
+  });
+});
