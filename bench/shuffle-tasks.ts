@@ -10,7 +10,7 @@ import type { ObjectRange } from "../src/common/task-spec.js";
 import { Coders } from "../src/common/urns.js";
 import { GrowableBuffer, type PartitionedOutput, ShuffleOutputWriter } from "../src/shuffle/index.js";
 import type { ObjectStore } from "../src/store/index.js";
-import { readInputChunks } from "../src/worker/edge-reader.js";
+import { readInputChunks } from "../src/shuffle/edge-reader.js";
 
 export const RECORD = 100;
 export const KEY = 10;

@@ -1,10 +1,7 @@
-// Completions on the SQS results queue. Two kinds of message arrive there:
-// - a worker's completion: the TaskResult of one invocation (or a reference to it in the object
-//   store when it is too large for a message), sent by the worker after its task;
-// - Lambda's own record of an asynchronous invocation it gave up on (the function's on-failure
-//   destination): the runtime crashed, timed out or ran out of memory, so no worker reported.
-// Delivery is at least once and in any order: the driver matches them to attempts by invocation id.
-import type { ReplyTo } from "./task-payload.js";
+// A worker's completion: the message it sends to the driver's results queue after a task, with
+// the TaskResult of one invocation (or a reference to it in the object store when it is too
+// large for a message). The driver reads it in backends/aws/results-queue-message.ts, beside
+// Lambda's own failure records that arrive on the same queue.
 import type { TaskResult } from "./task-spec.js";
 
 export const COMPLETION_TYPE = "beam-lambda/completion";
@@ -18,51 +15,4 @@ export interface CompletionMessage {
   result?: TaskResult;
   /** Object-store key of the result, when it was too large to send inline. */
   resultRef?: string;
-}
-
-/** Lambda's record for an asynchronous invocation sent to an on-failure destination. */
-interface LambdaDestinationRecord {
-  requestContext: { requestId?: string; condition?: string; approximateInvokeCount?: number };
-  requestPayload?: { replyTo?: ReplyTo };
-  responseContext?: { functionError?: string };
-  responsePayload?: { errorType?: string; errorMessage?: string } | string | null;
-}
-
-export type ParsedCompletion =
-  | { invocationId: string; result: TaskResult; fromLambda?: true }
-  | { invocationId: string; resultRef: string }
-  | undefined;
-
-/** Reads a results-queue message body; undefined when it is neither kind (it is left for the DLQ). */
-export function parseCompletion(body: string): ParsedCompletion {
-  let message: unknown;
-  try {
-    message = JSON.parse(body);
-  } catch {
-    return undefined;
-  }
-  if (typeof message !== "object" || message === null) return undefined;
-  const completion = message as Partial<CompletionMessage>;
-  if (completion.type === COMPLETION_TYPE && typeof completion.invocationId === "string") {
-    if (completion.result) return { invocationId: completion.invocationId, result: completion.result };
-    if (typeof completion.resultRef === "string") return { invocationId: completion.invocationId, resultRef: completion.resultRef };
-    return undefined;
-  }
-  const record = message as Partial<LambdaDestinationRecord>;
-  const invocationId = record.requestPayload?.replyTo?.invocationId;
-  if (!record.requestContext || typeof invocationId !== "string") return undefined;
-  const response = record.responsePayload;
-  const reason =
-    typeof response === "object" && response !== null ? `${response.errorType ?? "Error"}: ${response.errorMessage ?? ""}` : String(response ?? "no response");
-  const { condition = "unknown", approximateInvokeCount = 1 } = record.requestContext;
-  return {
-    invocationId,
-    fromLambda: true,
-    result: {
-      ok: false,
-      retryable: true,
-      workerPid: 0,
-      error: `Lambda gave up on the invocation (${condition} after ${approximateInvokeCount} attempt(s), ${record.responseContext?.functionError ?? "no function error"}): ${reason}`,
-    },
-  };
 }

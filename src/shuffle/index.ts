@@ -7,3 +7,4 @@ export { GroupingReducer, type GroupingOptions } from "./grouping-reducer.js";
 export type { ElementChunk } from "./grouped-output-encoder.js";
 export { mergeSessionWindows, type KeyWindows, type MergeWindowsFn, type WindowMapping } from "./window-merging.js";
 export { OverflowValues } from "./overflow-values.js";
+export { type ReadOptions, type WindowMerger, readElements, readInputChunks, readsStateBackedValues } from "./edge-reader.js";

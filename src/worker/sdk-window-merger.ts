@@ -16,7 +16,7 @@ import { type ProcessBundleDescriptor, RemoteGrpcPort } from "apache-beam/proto/
 import { encodeMergeWindowsInput, readMergeWindowsOutput, resolveCoder } from "../codec/index.js";
 import { Transforms } from "../common/urns.js";
 import type { KeyWindows, MergeWindowsFn } from "../shuffle/index.js";
-import type { WindowMerger } from "./edge-reader.js";
+import type { WindowMerger } from "../shuffle/edge-reader.js";
 import type { HarnessConnection } from "./harness-connection.js";
 
 const CHUNK_BYTES = 1 << 20;

@@ -8,7 +8,7 @@ import { ByteReader } from "../codec/byte-io.js";
 import { type CoderTree, splitKv, splitWindowedValue } from "../codec/coders.js";
 import type { SideInputSpec } from "../common/task-spec.js";
 import type { ObjectStore } from "../store/index.js";
-import { type ReadOptions, readElements } from "./edge-reader.js";
+import { type ReadOptions, readElements } from "../shuffle/edge-reader.js";
 import { orderedListStateKeyOf } from "./ordered-list-state-key.js";
 import { UserState } from "./user-state.js";
 

@@ -11,7 +11,7 @@ import type { EnvironmentSpec, MergeTaskSpec, TaskOutputResult, TaskResult, Task
 import { Transforms } from "../common/urns.js";
 import { OverflowValues, ShuffleOutputWriter, mergePartitionedOutputs } from "../shuffle/index.js";
 import type { ObjectStore } from "../store/index.js";
-import { type ReadOptions, readInputChunks, readsStateBackedValues } from "./edge-reader.js";
+import { type ReadOptions, readInputChunks, readsStateBackedValues } from "../shuffle/edge-reader.js";
 import { FnApiServer } from "./fn-api-server.js";
 import { SdkWindowMerger } from "./sdk-window-merger.js";
 import type { HarnessConnection } from "./harness-connection.js";

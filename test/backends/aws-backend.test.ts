@@ -16,7 +16,7 @@ import { LOCALSTACK_ENV, type RunnerResources, createRunnerResources } from "../
 import { AwsBackend } from "../../src/backends/aws/aws-backend.js";
 import { loadAwsConfig } from "../../src/backends/aws/aws-config.js";
 import { LambdaServiceEmulator } from "../../src/backends/lambda-emulator/lambda-service.js";
-import { parseCompletion } from "../../src/common/completion.js";
+import { parseCompletion } from "../../src/backends/aws/results-queue-message.js";
 import { ASYNC_PAYLOAD_LIMIT_BYTES } from "../../src/common/task-payload.js";
 import type { MergeTaskSpec } from "../../src/common/task-spec.js";
 import { JobServer, defaultPython } from "../../src/driver/index.js";

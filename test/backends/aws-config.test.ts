@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadAwsConfig } from "../../src/backends/aws/aws-config.js";
-import { parseCompletion } from "../../src/common/completion.js";
+import { parseCompletion } from "../../src/backends/aws/results-queue-message.js";
 
 const file = join(mkdtempSync(join(tmpdir(), "aws-config-")), "aws.json");
 writeFileSync(file, JSON.stringify({ functionName: "from-file", resultsQueueUrl: "https://sqs/q-file", store: "s3://file-bucket/p", concurrency: 7 }));

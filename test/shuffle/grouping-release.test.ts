@@ -13,7 +13,7 @@ import { GroupingReducer, GrowableBuffer, hashBytes } from "../../src/shuffle/in
 import { writeKeyedRecordFrom } from "../../src/shuffle/keyed-record.js";
 import { groupingKernel } from "../../src/shuffle/wasm-grouping.js";
 import { LocalObjectStore } from "../../src/store/index.js";
-import { readInputChunks } from "../../src/worker/edge-reader.js";
+import { readInputChunks } from "../../src/shuffle/edge-reader.js";
 
 const MEMORY_BUDGET_BYTES = 16 << 10;
 

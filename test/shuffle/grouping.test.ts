@@ -20,7 +20,7 @@ import {
 import { groupingKernel } from "../../src/shuffle/wasm-grouping.js";
 import { LocalObjectStore } from "../../src/store/index.js";
 import type { ObjectRange, WindowMerge } from "../../src/common/task-spec.js";
-import { type WindowMerger, readInputChunks } from "../../src/worker/edge-reader.js";
+import { type WindowMerger, readInputChunks } from "../../src/shuffle/edge-reader.js";
 
 const coder = (urn: string, ...components: string[]): Coder => ({ spec: { urn, payload: new Uint8Array() }, componentCoderIds: components });
 const CODERS: Record<string, Coder> = {

@@ -12,7 +12,7 @@
 import { randomUUID } from "node:crypto";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { type ParsedCompletion, parseCompletion } from "../../common/completion.js";
+import { type ParsedCompletion, parseCompletion } from "./results-queue-message.js";
 import type { TaskResult, WorkerTask } from "../../common/task-spec.js";
 import { type ObjectStore, openObjectStore } from "../../store/index.js";
 import { AttemptQueue, failedAttempt } from "../attempt-queue.js";

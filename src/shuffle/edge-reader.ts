@@ -10,17 +10,13 @@ import { promisify } from "node:util";
 import { gunzip } from "node:zlib";
 import { type FeedContent, type InputFeed, type ObjectRange, type TaskInput, rangeOf } from "../common/task-spec.js";
 import { Coders } from "../common/urns.js";
-import {
-  type ElementChunk,
-  GroupingReducer,
-  type KeyWindows,
-  type MergeWindowsFn,
-  GrowableBuffer,
-  type OverflowValues,
-  appendKeyedRecords,
-  hashBytes,
-} from "../shuffle/index.js";
-import { readVarintAt, varintEnd } from "../shuffle/growable-buffer.js";
+import type { ElementChunk } from "./grouped-output-encoder.js";
+import { GroupingReducer } from "./grouping-reducer.js";
+import { GrowableBuffer, readVarintAt, varintEnd } from "./growable-buffer.js";
+import { hashBytes } from "./keyed-record.js";
+import type { OverflowValues } from "./overflow-values.js";
+import { appendKeyedRecords } from "./shuffle-writer.js";
+import type { KeyWindows, MergeWindowsFn } from "./window-merging.js";
 import { ObjectNotFoundError, type ObjectStore } from "../store/index.js";
 
 const READ_CONCURRENCY = 8;
