@@ -177,9 +177,9 @@ describe("beam-lambda job-server --backend aws, against LocalStack and emulated 
       runCases("fnapi", ["staged_requirements"], { workdir: dir, env: { ...process.env, PYTHONPATH: site } }),
       runCases("portable", ["staged_requirements"], { workdir: dir, extra: ["--job_endpoint", server.address, `--flag=--requirements_file=${requirements}`] }),
     ]);
-    expect(expected.error).toBeNull();
-    expect(actual.error).toBeNull();
-    expect(actual.lines).toEqual(expected.lines);
+    expect(expected!.error).toBeNull();
+    expect(actual!.error).toBeNull();
+    expect(actual!.lines).toEqual(expected!.lines);
     const keys = ((await new S3Client({ forcePathStyle: true }).send(new ListObjectsV2Command({ Bucket: resources.bucket }))).Contents ?? []).map((o) => o.Key!);
     expect(keys.some((k) => k.endsWith("/requirements.txt"))).toBe(true);
     expect(keys.some((k) => /inflection-0\.5\.1.*\.(whl|tar\.gz)$/.test(k)), keys.join(", ")).toBe(true);

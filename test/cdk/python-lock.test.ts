@@ -24,9 +24,9 @@ function parsePins(text: string, file: string): Map<string, string> {
     if (!line) continue;
     const m = /^([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9.+!_-]+)$/.exec(line);
     if (!m) throw new Error(`${file}: not an exact name==version pin: ${JSON.stringify(raw)}`);
-    const name = normalize(m[1]);
+    const name = normalize(m[1]!);
     if (pins.has(name)) throw new Error(`${file}: ${name} is pinned twice`);
-    pins.set(name, m[2]);
+    pins.set(name, m[2]!);
   }
   return pins;
 }
@@ -44,7 +44,7 @@ function instructions(text: string): { op: string; args: string }[] {
     .filter(Boolean)
     .map((l) => {
       const [op, ...rest] = l.split(/\s+/);
-      return { op: op.toUpperCase(), args: rest.join(" ") };
+      return { op: op!.toUpperCase(), args: rest.join(" ") };
     });
 }
 
@@ -85,22 +85,23 @@ function dockerfileProblems(text: string): { problems: string[]; lockInstalls: n
     } else if (op === "RUN") {
       for (const cmd of args.split(/&&|\|\||;/).map((c) => c.trim())) {
         const words = cmd.split(/\s+/);
-        const isPip = /(^|\/)pip3?(\.\d+)?$/.test(words[0]) || (/(^|\/)python[\d.]*$/.test(words[0]) && words[1] === "-m" && words[2] === "pip");
-        if (/\b(uv|pipx|conda|mamba|micromamba|easy_install|poetry|pdm)\b/.test(words[0]) || (/\bsetup\.py\b/.test(cmd) && /\binstall\b/.test(cmd))) {
+        const command = words[0] ?? "";
+        const isPip = /(^|\/)pip3?(\.\d+)?$/.test(command) || (/(^|\/)python[\d.]*$/.test(command) && words[1] === "-m" && words[2] === "pip");
+        if (/\b(uv|pipx|conda|mamba|micromamba|easy_install|poetry|pdm)\b/.test(command) || (/\bsetup\.py\b/.test(cmd) && /\binstall\b/.test(cmd))) {
           problems.push(`RUN ${cmd}: installs Python packages other than through pip install -r ${LOCK}`);
           continue;
         }
         if (isPip) {
-          const rest = words.slice(words[0].includes("python") ? 3 : 1);
+          const rest = words.slice(command.includes("python") ? 3 : 1);
           if (rest[0] !== "install") {
-            if (["download", "wheel"].includes(rest[0])) problems.push(`RUN ${cmd}: pip ${rest[0]} is not allowed`);
+            if (["download", "wheel"].includes(rest[0] ?? "")) problems.push(`RUN ${cmd}: pip ${rest[0]} is not allowed`);
             continue;
           }
           const args = rest.slice(1);
           const req: string[] = [];
           for (let i = 0; i < args.length; i++) {
             if (args[i] === "-r" || args[i] === "--requirement") req.push(args[++i] ?? "");
-            else if (!PIP_FLAGS.has(args[i])) problems.push(`RUN ${cmd}: installs ${JSON.stringify(args[i])}, which is not the lock file`);
+            else if (!PIP_FLAGS.has(args[i]!)) problems.push(`RUN ${cmd}: installs ${JSON.stringify(args[i])}, which is not the lock file`);
           }
           if (req.length !== 1) problems.push(`RUN ${cmd}: must install exactly one requirements file, ${LOCK}`);
           for (const r of req) {
@@ -109,7 +110,7 @@ function dockerfileProblems(text: string): { problems: string[]; lockInstalls: n
           }
           continue;
         }
-        if (/^(apt-get|apt|dnf|yum|microdnf|apk)$/.test(words[0]) && words.includes("install")) {
+        if (/^(apt-get|apt|dnf|yum|microdnf|apk)$/.test(command) && words.includes("install")) {
           for (const pkg of words.filter((w) => /^py(thon)?/i.test(w))) {
             if (!OS_PYTHON_PACKAGES.has(pkg)) problems.push(`RUN ${cmd}: the OS package ${pkg} is a Python library outside the lock`);
           }
@@ -165,7 +166,7 @@ describe("requirements/worker.lock", () => {
       expect(lock.has(name), name).toBe(true);
     }
     const [major, minor] = lock.get("pandas")!.split(".").map(Number);
-    expect(major * 100 + minor).toBeLessThan(204);
+    expect(major! * 100 + minor!).toBeLessThan(204);
   });
 
   it("has every requirement that worker.in names (re-run scripts/lock-python.sh after editing it)", () => {
