@@ -196,9 +196,9 @@ function wordRecord(i: number): Buffer[] {
 
 if (!isMainThread) {
   // A worker thread: generates its map tasks' input, then runs the tasks it is sent.
-  const store = new LocalObjectStore(workerData.root as string);
+  const store = new LocalObjectStore((workerData as { root: string }).root);
   let inputs: { index: number; messages: Buffer[] }[] = [];
-  parentPort!.on("message", async (req: Request) => {
+  const handle = async (req: Request): Promise<void> => {
     if (req.kind === "generate") {
       inputs = req.maps.map((m) => ({ index: m.index, messages: generateMapInput(m.records) }));
       parentPort!.postMessage({ done: true });
@@ -212,7 +212,8 @@ if (!isMainThread) {
       for (const p of req.partitions) groups += (await reduceTask(store, req.outputs, p, req.memoryBudgetBytes)).groups;
       parentPort!.postMessage({ groups });
     }
-  });
+  };
+  parentPort!.on("message", (req: Request) => void handle(req));
 } else {
   await main();
 }

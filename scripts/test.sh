@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing (including the Lambda emulator and the
-# worker bundle), starts LocalStack (S3, SQS, CloudFormation for the tests) and moto's server
-# (ECS for the Fargate actor host) unless they are up, starts Docker and builds the two images
+# worker bundle), type-checks and lints (ESLint, dependency-cruiser), starts LocalStack (S3, SQS,
+# CloudFormation for the tests) and moto's server (ECS for the Fargate actor host) unless they are up, starts Docker and builds the two images
 # `cdk deploy` ships (cached after the first build), runs every test with vitest, and stops what
 # it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# Types, lint rules and the layer order of docs/architecture.md, before anything is started.
+npx tsc --noEmit
+npm run --silent lint
 # The emulated Lambda environments (tests of the Lambda backend need them).
 bash scripts/setup-lambda.sh
 started_localstack=0

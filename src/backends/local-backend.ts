@@ -83,9 +83,9 @@ export class LocalBackend implements Backend {
         return;
       }
       if (worker.busy && m.id === worker.busy.id) {
-        const { resolve } = worker.busy;
+        const busy = worker.busy;
         worker.busy = undefined;
-        resolve(m.result!);
+        busy.resolve(m.result!);
       }
     });
     child.on("exit", (code, signal) => {

@@ -112,7 +112,7 @@ async function executorsOf(values: FlagValues, int: (name: string) => number | u
 async function executor(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { host: { type: "string", default: "127.0.0.1" }, port: { type: "string", default: "8100" } } });
   const { startExecutorServer } = await import("../worker/executor-server.js");
-  const server = await startExecutorServer(values.host!, Number(values.port));
+  const server = await startExecutorServer(values.host, Number(values.port));
   const signalled = untilSignalled();
   process.stdout.write(`beam-lambda executor listening on ${server.address}\n`);
   await signalled;
@@ -144,7 +144,7 @@ const SERVER_FLAGS: Record<string, { type: "string" | "boolean" }> = {
   executors: { type: "string" },
   "executor-host": { type: "string" },
   "executor-memory-limit": { type: "string" },
-  ...Object.assign({}, ...BACKEND_NAMES.map((name) => backendDefinition(name).flags?.options)),
+  ...(Object.assign({}, ...BACKEND_NAMES.map((name) => backendDefinition(name).flags?.options)) as Record<string, { type: "string" | "boolean" }>),
 };
 
 async function lambdaEmulator(args: string[]): Promise<number> {
@@ -165,7 +165,7 @@ async function lambdaEmulator(args: string[]): Promise<number> {
   const service = await LambdaServiceEmulator.start({
     port: Number(values.port),
     environments: Number(values.environments),
-    functionName: values["function-name"]!,
+    functionName: values["function-name"],
     // An image brings its own Python; the bundle on this machine uses the project's.
     functionEnv: workerEnv({ storeUrl: values.store, python: values.image ? undefined : defaultPython() }),
     ...(values.image && { image: values.image }),
@@ -181,7 +181,7 @@ async function lambdaEmulator(args: string[]): Promise<number> {
 
 async function jobServer(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: SERVER_FLAGS });
-  const server = await JobServer.start(await serverOptions(values as FlagValues));
+  const server = await JobServer.start(await serverOptions(values));
   const signalled = untilSignalled();
   process.stdout.write(`beam-lambda job server listening on ${server.address}\n`);
   await signalled;
@@ -198,7 +198,7 @@ async function run(args: string[]): Promise<number> {
     return 2;
   }
   const { values } = parseArgs({ args: args.slice(0, fileAt), options: SERVER_FLAGS });
-  const server = await JobServer.start({ ...(await serverOptions(values as FlagValues)), port: 0 });
+  const server = await JobServer.start({ ...(await serverOptions(values)), port: 0 });
   try {
     const child = spawn(defaultPython(), [file, "--runner=PortableRunner", `--job_endpoint=${server.address}`, ...pipelineArgs], {
       stdio: "inherit",

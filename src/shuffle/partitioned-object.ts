@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { gzip, constants as zlibConstants } from "node:zlib";
-import { ByteReader, encodeVarint } from "../codec/byte-io.js";
+import { ByteReader } from "../codec/byte-io.js";
 import type { ObjectStore } from "../store/index.js";
 import { GrowableBuffer } from "./growable-buffer.js";
 import { hashBytes } from "./keyed-record.js";
@@ -121,8 +121,8 @@ export class PartitionedObjectWriter {
    */
   async write(store: ObjectStore, key: string, compression?: "gzip"): Promise<number[]> {
     if (this.spill) return this.writeSpilled(store, key, this.spill, compression);
-    const blocks = await Promise.all(
-      this.parts.map((p) => (compression && p.length > 0 ? gzipAsync(p.view(), { level: zlibConstants.Z_BEST_SPEED }) : p.view())),
+    const blocks: Uint8Array[] = await Promise.all(
+      this.parts.map((p) => (compression && p.length > 0 ? gzipAsync(p.view(), { level: zlibConstants.Z_BEST_SPEED }) : Promise.resolve(p.view()))),
     );
     const offsets = [0];
     for (const b of blocks) offsets.push(offsets[offsets.length - 1]! + b.length);

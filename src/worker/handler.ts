@@ -33,13 +33,13 @@ export async function handler(payload: TaskPayload): Promise<TaskResult> {
       spec = JSON.parse((await (await workerStore()).get(payload.taskRef)).toString("utf8")) as WorkerTask;
     } else {
       const { replyTo: _, ...task } = payload;
-      spec = task as WorkerTask;
+      spec = task;
     }
   } catch (e) {
     return { ok: false, retryable: true, workerPid: process.pid, error: `the worker cannot read its task: ${(e as Error).message}` };
   }
   if (spec.version !== TASK_SPEC_VERSION) {
-    return { ok: false, retryable: false, workerPid: process.pid, error: `task spec version ${spec.version} is not ${TASK_SPEC_VERSION}` };
+    return { ok: false, retryable: false, workerPid: process.pid, error: `task spec version ${String(spec.version)} is not ${String(TASK_SPEC_VERSION)}` };
   }
   try {
     return await (await taskRunner()).run(spec);

@@ -22,6 +22,7 @@ import type {
   StateRequest,
   StateResponse,
 } from "apache-beam/proto/beam_fn_api";
+import { LogEntry_Severity_Enum } from "apache-beam/proto/beam_fn_api";
 import { readSetting } from "../common/config.js";
 import { redactSecrets } from "./redact.js";
 
@@ -122,8 +123,8 @@ export class HarnessConnection {
   }
 
   onLog(entry: LogEntry): void {
-    // Severity 6 = ERROR, 7 = CRITICAL. Errors are kept to explain a failing bundle.
-    if (entry.severity >= 6) {
+    // ERROR and CRITICAL are kept to explain a failing bundle.
+    if (entry.severity >= LogEntry_Severity_Enum.ERROR) {
       this.logs.push(redactSecrets(entry.message + (entry.trace ? `\n${entry.trace}` : "")));
       if (this.logs.length > MAX_REMEMBERED_LOGS) this.logs.shift();
     }

@@ -104,7 +104,7 @@ export class TaskStateStore {
           index.values.set(w, list);
         } else {
           const { key, value } = splitKv(wire.components[0]!, wv.value);
-          const keys = index.byKey.get(w) ?? new Map();
+          const keys = index.byKey.get(w) ?? new Map<string, { key: Uint8Array; values: Uint8Array[] }>();
           index.byKey.set(w, keys);
           const slot = keys.get(latin1(key)) ?? { key, values: [] };
           slot.values.push(value);

@@ -5,7 +5,7 @@ import { type ProcessBundleResponse, ProcessBundleDescriptor, RemoteGrpcPort } f
 import { setTimeout as delay } from "node:timers/promises";
 import { MonitoringInfo } from "apache-beam/proto/metrics";
 import { ByteReader, encodeTimestampMillis } from "../codec/byte-io.js";
-import { type CoderTree, resolveCoder, splitElements, splitTimer } from "../codec/coders.js";
+import { type CoderTree, resolveCoder, splitTimer } from "../codec/coders.js";
 import { MIN_TIMESTAMP_MILLIS, PANE_NO_FIRING, encodeWindowedValue } from "../codec/windows.js";
 import type { EnvironmentSpec, MergeTaskSpec, TaskOutputResult, TaskResult, TaskSpec, WorkerTask } from "../common/task-spec.js";
 import { Transforms } from "../common/urns.js";
@@ -379,12 +379,12 @@ function withEndpoint(d: ProcessBundleDescriptor, id: string, address: string): 
   for (const t of Object.values(d.transforms)) {
     if (t.spec?.urn === Transforms.dataSource || t.spec?.urn === Transforms.dataSink) {
       const port = RemoteGrpcPort.fromBinary(t.spec.payload);
-      port.apiServiceDescriptor = { url: address, authentication: undefined } as never;
+      port.apiServiceDescriptor = { url: address, authentication: undefined };
       t.spec.payload = RemoteGrpcPort.toBinary(port);
     }
   }
-  if (d.stateApiServiceDescriptor) d.stateApiServiceDescriptor = { url: address } as never;
-  if (d.timerApiServiceDescriptor) d.timerApiServiceDescriptor = { url: address } as never;
+  if (d.stateApiServiceDescriptor) d.stateApiServiceDescriptor = { url: address };
+  if (d.timerApiServiceDescriptor) d.timerApiServiceDescriptor = { url: address };
   return d;
 }
 

@@ -21,7 +21,7 @@ beforeAll(async () => {
   try {
     vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: "10.20.0.0/16" }))).Vpc!.VpcId!;
   } catch (e) {
-    throw new Error(`moto is not reachable at ${MOTO} (start it with moto/start.sh; npm test does): ${(e as Error).message}`);
+    throw new Error(`moto is not reachable at ${MOTO} (start it with moto/start.sh; npm test does): ${(e as Error).message}`, { cause: e });
   }
   // moto advances a task's state on every read by default; a real task stays RUNNING until stopped.
   const transition = await fetch(`${MOTO}/moto-api/state-manager/set-transition`, {

@@ -53,7 +53,7 @@ beforeAll(async () => {
     // Short visibility and two receives, so that the dead-letter test need not wait long.
     resources = await createRunnerResources(`beam-lambda-aws-${Date.now()}`, { maxReceiveCount: 2, visibilityTimeoutSeconds: 2 });
   } catch (e) {
-    throw new Error(`LocalStack is not reachable at ${LOCALSTACK_ENV.AWS_ENDPOINT_URL} (start it with localstack/start.sh; npm test does): ${(e as Error).message}`);
+    throw new Error(`LocalStack is not reachable at ${LOCALSTACK_ENV.AWS_ENDPOINT_URL} (start it with localstack/start.sh; npm test does): ${(e as Error).message}`, { cause: e });
   }
   process.env.BEAM_LAMBDA_TEST_S3 = `s3://${resources.bucket}/cases`;
   // Three environments: with speculation on, early (pipelined) tasks leave two free, one for the

@@ -94,7 +94,7 @@ describe("with the object store on LocalStack S3", () => {
     try {
       await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     } catch (e) {
-      throw new Error(`LocalStack S3 is not reachable at ${endpoint} (start it with localstack/start.sh; npm test does): ${(e as Error).message}`);
+      throw new Error(`LocalStack S3 is not reachable at ${endpoint} (start it with localstack/start.sh; npm test does): ${(e as Error).message}`, { cause: e });
     }
     const s3Server = await JobServer.start({ port: 0, workers: 2, backend: "lambda-emulator", storeUrl: `s3://${bucket}/runner/?spread=4` });
     try {

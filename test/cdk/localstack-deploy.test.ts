@@ -31,7 +31,7 @@ async function cdklocal(...args: string[]): Promise<string> {
     return stdout + stderr;
   } catch (e) {
     const { stdout = "", stderr = "" } = e as { stdout?: string; stderr?: string };
-    throw new Error(`cdklocal ${args.join(" ")} failed (is LocalStack up? npm test starts it):\n${`${stdout}${stderr}`.slice(-3000)}`);
+    throw new Error(`cdklocal ${args.join(" ")} failed (is LocalStack up? npm test starts it):\n${`${stdout}${stderr}`.slice(-3000)}`, { cause: e });
   }
 }
 
@@ -62,7 +62,7 @@ describe("cdklocal deploy of the storage stack to LocalStack", () => {
       // LocalStack 4.13's CloudFormation skips a bucket's LifecycleConfiguration and
       // LoggingConfiguration; runner-stack.test.ts checks those in the template.
       const policy = await s3.send(new GetBucketPolicyCommand({ Bucket: bucket }));
-      expect(JSON.parse(policy.Policy!).Statement).toContainEqual(
+      expect((JSON.parse(policy.Policy!) as { Statement: unknown[] }).Statement).toContainEqual(
         expect.objectContaining({ Effect: "Deny", Action: "s3:*", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
       );
 

@@ -32,7 +32,7 @@ describe("timestamps", () => {
   it("flip the sign bit so that encoded bytes sort like the times they hold", () => {
     const times = [-5000n, -1n, 0n, 1n, 86_400_000n];
     const encoded = times.map((t) => encodeTimestampMillis(t));
-    const sorted = [...encoded].sort(Buffer.compare);
+    const sorted = [...encoded].sort((a, b) => Buffer.compare(a, b));
     expect(sorted).toEqual(encoded);
     expect(encoded.map((e) => decodeTimestampMillis(e))).toEqual(times);
   });

@@ -52,7 +52,7 @@ describe("the Beam protos' generated readers", () => {
     const empty = Object.values(modules).flatMap((m) => messageTypes(m).filter((type) => type.fields.length === 0).map((type) => type.typeName));
     expect(empty.length).toBeGreaterThan(0);
 
-    const gained: string[] = JSON.parse(
+    const gained = JSON.parse(
       execFileSync(
         defaultPython(),
         [
@@ -68,7 +68,7 @@ print(json.dumps([n for n in json.loads(sys.argv[1]) if pool.FindMessageTypeByNa
         ],
         { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] },
       ),
-    );
+    ) as string[];
 
     expect(gained).toEqual([]);
   });

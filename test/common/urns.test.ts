@@ -14,7 +14,7 @@ import {
   WindowFns,
 } from "../../src/common/urns.js";
 
-const beamUrns: string[] = JSON.parse(
+const beamUrns = JSON.parse(
   execFileSync(
     defaultPython(),
     [
@@ -33,7 +33,7 @@ print(json.dumps(sorted(urns)))
     ],
     { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] },
   ),
-);
+) as string[];
 
 /** URNs the Fn API defines outside common_urns (runner-side data ports). */
 const NOT_IN_COMMON_URNS = new Set(["beam:runner:source:v1", "beam:runner:sink:v1"]);

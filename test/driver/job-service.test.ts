@@ -110,7 +110,7 @@ describe("the job service", () => {
     const prepared = await unary(jobs.prepare.bind(jobs), { pipeline: pipelineWithArtifact("../../escaped"), jobName: "job" });
     await expect(stageArtifacts(prepared, "evil")).rejects.toMatchObject({
       code: grpc.status.INVALID_ARGUMENT,
-      details: expect.stringContaining("artifact name '../../escaped' is not a plain file name"),
+      details: expect.stringContaining("artifact name '../../escaped' is not a plain file name") as unknown,
     });
     expect(await server.store.list("escaped")).toEqual([]);
     expect(await server.store.list(`artifacts/${prepared.preparationId}/`)).toEqual([]);

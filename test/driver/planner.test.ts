@@ -1,7 +1,7 @@
 // The planner on real pipeline protos captured from the Python SDK (scripts/capture-pipelines.py).
 import { readFileSync } from "node:fs";
 import { RemoteGrpcPort } from "apache-beam/proto/beam_fn_api";
-import { DockerPayload, FunctionSpec, ParDoPayload, Pipeline } from "apache-beam/proto/beam_runner_api";
+import { DockerPayload, FunctionSpec, MergeStatus_Enum, ParDoPayload, Pipeline } from "apache-beam/proto/beam_runner_api";
 import { describe, expect, it } from "vitest";
 import { isRunnerKnownCoder, resolveCoder, type CoderTree } from "../../src/codec/index.js";
 import { Coders, Environments, SideInputAccess, Transforms, WindowFns } from "../../src/common/urns.js";
@@ -220,7 +220,7 @@ describe("planning custom merging WindowFns (BoundedSessions: a GroupByKey and a
 
   it("gives exactly those stages a descriptor that runs the WindowFn's merge: source, merge_windows, sink", () => {
     for (const s of p.stages) expect(s.windowMergeDescriptor !== undefined, s.name).toBe(groupedBy("sdk").includes(s));
-    const strategies = Object.values(pipeline.components!.windowingStrategies).filter((w) => w.mergeStatus === 2);
+    const strategies = Object.values(pipeline.components!.windowingStrategies).filter((w) => w.mergeStatus === MergeStatus_Enum.NEEDS_MERGE);
     for (const s of groupedBy("sdk")) {
       const d = s.windowMergeDescriptor!;
       const transforms = Object.values(d.transforms);
@@ -275,7 +275,7 @@ describe("rejecting what the runner cannot run, at Prepare", () => {
 
   it("refuses a merging WindowFn of another environment than the stage reading its GroupByKey", () => {
     const pipeline = fixture("bounded_sessions");
-    for (const w of Object.values(pipeline.components!.windowingStrategies)) if (w.mergeStatus === 2) w.environmentId = "java";
+    for (const w of Object.values(pipeline.components!.windowingStrategies)) if (w.mergeStatus === MergeStatus_Enum.NEEDS_MERGE) w.environmentId = "java";
     expect(() => planPipeline(pipeline, { pythonSdkVersion: "2.77.0" })).toThrow(/merging WindowFn of environment 'java'/);
   });
 

@@ -29,7 +29,7 @@ beforeAll(async () => {
   try {
     await new S3Client({ forcePathStyle: true }).send(new CreateBucketCommand({ Bucket: bucket }));
   } catch (e) {
-    throw new Error(`LocalStack S3 is not reachable at ${LOCALSTACK_ENV.AWS_ENDPOINT_URL} (start it with localstack/start.sh; npm test does): ${(e as Error).message}`);
+    throw new Error(`LocalStack S3 is not reachable at ${LOCALSTACK_ENV.AWS_ENDPOINT_URL} (start it with localstack/start.sh; npm test does): ${(e as Error).message}`, { cause: e });
   }
   server = await JobServer.start({ port: 0, workers: 2 });
   const workdir = mkdtempSync(join(tmpdir(), "s3-data-"));

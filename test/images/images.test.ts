@@ -61,7 +61,7 @@ beforeAll(async () => {
   try {
     resources = await createRunnerResources(`beam-lambda-images-${Date.now()}`);
   } catch (e) {
-    throw new Error(`LocalStack is not reachable at ${LOCALSTACK_ENV.AWS_ENDPOINT_URL} (start it with localstack/start.sh; npm test does): ${(e as Error).message}`);
+    throw new Error(`LocalStack is not reachable at ${LOCALSTACK_ENV.AWS_ENDPOINT_URL} (start it with localstack/start.sh; npm test does): ${(e as Error).message}`, { cause: e });
   }
   process.env.BEAM_LAMBDA_TEST_S3 = `s3://${resources.bucket}/cases`;
   lambda = await LambdaServiceEmulator.start({

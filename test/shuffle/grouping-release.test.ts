@@ -77,7 +77,7 @@ describe.skipIf(!existsSync("/proc/self/fd"))("a grouping reducer stopped early"
     const spillDir = tempDir();
     const reducer = spilledReducer(spillDir);
     let chunks = 0;
-    for await (const _chunk of reducer.chunks()) {
+    for (const _chunk of reducer.chunks()) {
       expect(descriptorsUnder(spillDir).length, "runs open while they are read").toBeGreaterThan(0);
       if (++chunks === 2) break;
     }
@@ -89,7 +89,7 @@ describe.skipIf(!existsSync("/proc/self/fd"))("a grouping reducer stopped early"
     const spillDir = tempDir();
     const reducer = spilledReducer(spillDir);
     const consume = async (): Promise<void> => {
-      for await (const _chunk of reducer.chunks()) throw new Error("the DoFn failed");
+      for (const _chunk of reducer.chunks()) throw new Error("the DoFn failed");
     };
     await expect(consume()).rejects.toThrow("the DoFn failed");
     expect(descriptorsUnder(spillDir)).toEqual([]);

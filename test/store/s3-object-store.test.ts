@@ -21,7 +21,7 @@ beforeAll(async () => {
   try {
     await new S3Client(clientConfig).send(new CreateBucketCommand({ Bucket: bucket }));
   } catch (e) {
-    throw new Error(`LocalStack S3 is not reachable at ${endpoint} (start it with localstack/start.sh; npm test does): ${(e as Error).message}`);
+    throw new Error(`LocalStack S3 is not reachable at ${endpoint} (start it with localstack/start.sh; npm test does): ${(e as Error).message}`, { cause: e });
   }
 });
 

@@ -143,7 +143,7 @@ describe("multimap state (map, set and multimap state of the Go and Java SDKs)",
 // harness uses, TupleCoder(VarIntCoder, LengthPrefixCoder(value coder)). Two cells' keys, two
 // windows of one key, and the ranges the harness sends: [min, max) for a read or clear of the
 // whole list, [start, end) for read_range / clear_range, none on an append.
-const python: Record<string, string> = JSON.parse(
+const python = JSON.parse(
   execFileSync(
     defaultPython(),
     [
@@ -194,7 +194,7 @@ print(json.dumps({
     ],
     { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] },
   ),
-);
+) as Record<string, string>;
 
 const fromPython = (name: string): StateRequest => StateRequest.fromBinary(Buffer.from(python[name]!, "base64"));
 

@@ -49,13 +49,14 @@ export function loadAwsConfig(
     try {
       file = JSON.parse(readFileSync(filePath, "utf8")) as Record<string, unknown>;
     } catch (e) {
-      throw new Error(`cannot read the AWS backend config ${filePath}: ${(e as Error).message}`);
+      throw new Error(`cannot read the AWS backend config ${filePath}: ${(e as Error).message}`, { cause: e });
     }
   }
   const value = (key: keyof AwsBackendConfig): string | undefined => {
     const { flag, file: field } = SOURCES[key];
     const v = flags[flag] ?? env[CONFIG[key].name] ?? file[field];
-    return v === undefined || typeof v === "boolean" ? undefined : String(v);
+    if (v === undefined || typeof v === "boolean") return undefined;
+    return typeof v === "string" || typeof v === "number" ? String(v) : JSON.stringify(v);
   };
   const required = (key: keyof AwsBackendConfig): string => {
     const v = value(key);

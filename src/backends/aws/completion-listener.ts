@@ -24,7 +24,7 @@ export class CompletionListener {
     try {
       await this.sqs.send(new GetQueueAttributesCommand({ QueueUrl: this.queueUrl, AttributeNames: ["RedrivePolicy"] }));
     } catch (e) {
-      throw new Error(`the results queue ${this.queueUrl} cannot be read: ${(e as Error).message}`);
+      throw new Error(`the results queue ${this.queueUrl} cannot be read: ${(e as Error).message}`, { cause: e });
     }
     this.loop = this.poll();
   }

@@ -196,7 +196,7 @@ export class EnvironmentPool {
     const index = this.environments.indexOf(env);
     if (index < 0 || this.invocations.closed) return;
     this.environments[index] = this.start();
-    void this.environments[index]!.ready.then(() => this.invocations.pump());
+    void this.environments[index].ready.then(() => this.invocations.pump());
   }
 
   /** Runs one invocation in the next free environment; `label` lets `kill` find it. */

@@ -44,6 +44,8 @@ export class LambdaServiceEmulator {
 
   static async start(options: LambdaServiceOptions): Promise<LambdaServiceEmulator> {
     const pool = new EnvironmentPool(options);
+    // The handler needs the emulator, which needs the server's port: bound once both exist.
+    // eslint-disable-next-line prefer-const
     let self!: LambdaServiceEmulator;
     const server = createServer((req, res) => void self.handle(req, res));
     const port = await new Promise<number>((resolve, reject) => {

@@ -12,6 +12,8 @@ import {
   type PTransform,
   type Coder,
   type WindowingStrategy,
+  MergeStatus_Enum,
+  OutputTime_Enum,
 } from "apache-beam/proto/beam_runner_api";
 import { ProcessBundleDescriptor } from "apache-beam/proto/beam_fn_api";
 import { addCoder, lengthPrefixUnknownCoders } from "../../codec/coders.js";
@@ -137,7 +139,7 @@ class Fuser {
       stage.sideInputs.push({ transformId: id, tag, accessPattern: access === SideInputAccess.multimap ? "multimap" : "iterable", edge });
       this.linkUpstream(stage, edge);
     }
-    if (stateful) this.addTimers(stage, id, t, payload!);
+    if (stateful) this.addTimers(stage, id, t, payload);
   }
 
   private newStage(t: PTransform, main: string, stateful: boolean): StageBuilder {
@@ -201,9 +203,9 @@ class Fuser {
     const strategy = this.windowingOf(input);
     const windowFn = strategy.windowFn?.urn ?? WindowFns.global;
     // Sessions are merged by the runner; any other WindowFn that needs merging, by the SDK.
-    const windowMerge = windowFn === WindowFns.sessions ? "sessions" : strategy.mergeStatus === 2 /* NEEDS_MERGE */ ? "sdk" : "none";
-    // OutputTime: 1 = END_OF_WINDOW, 2 = LATEST_IN_PANE, 3 = EARLIEST_IN_PANE.
-    const timestampCombiner = strategy.outputTime === 2 ? "latest" : strategy.outputTime === 3 ? "earliest" : "endOfWindow";
+    const windowMerge = windowFn === WindowFns.sessions ? "sessions" : strategy.mergeStatus === MergeStatus_Enum.NEEDS_MERGE ? "sdk" : "none";
+    const timestampCombiner =
+      strategy.outputTime === OutputTime_Enum.LATEST_IN_PANE ? "latest" : strategy.outputTime === OutputTime_Enum.EARLIEST_IN_PANE ? "earliest" : "endOfWindow";
     return { windowMerge, timestampCombiner };
   }
 

@@ -21,7 +21,7 @@ export interface AttemptOptions {
   signal?: AbortSignal;
   /** Whether the job has failed: its tasks then start no further attempt. */
   jobFailed(): boolean;
-  onSpeculativeStart?(stage: Stage, taskIndex: number): void;
+  onSpeculativeStart?: (stage: Stage, taskIndex: number) => void;
 }
 
 /** A task to run: what its attempts share, where they write, and the stage it belongs to. */

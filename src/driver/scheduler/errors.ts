@@ -16,3 +16,8 @@ export class StageFailedError extends Error {
     this.transform = transform;
   }
 }
+
+/** What a job fails with, as an Error (an abort reason or a thrown value need not be one). */
+export function asError(reason: unknown): Error {
+  return reason instanceof Error ? reason : new Error(String(reason));
+}

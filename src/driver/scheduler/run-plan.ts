@@ -19,6 +19,7 @@ import { JobKeys, type ObjectStore } from "../../store/index.js";
 import type { ExecutionPlan, Stage } from "../planner/index.js";
 import { AttemptRunner } from "./attempts.js";
 import type { EarlyTaskSlots } from "./early-task-slots.js";
+import { asError } from "./errors.js";
 import { DEFAULT_SMALL_INPUT, type Materialization, Materializations, type SmallInputOptions } from "./materializations.js";
 import { Feeds, Pipelining } from "./pipelined-feeds.js";
 import { DEFAULT_MERGE, type MergeOptions, type PendingMerge, PushMerge } from "./push-merge.js";
@@ -51,7 +52,7 @@ export interface RunOptions {
   /** A task of `stage` started before its input was complete. */
   onEarlyStart?(stage: Stage, taskIndex: number): void;
   /** A second attempt of a straggling task was launched. */
-  onSpeculativeStart?(stage: Stage, taskIndex: number): void;
+  onSpeculativeStart?: (stage: Stage, taskIndex: number) => void;
 }
 
 export async function runPlan(plan: ExecutionPlan, backend: Backend, store: ObjectStore, options: RunOptions): Promise<void> {
@@ -130,14 +131,14 @@ class JobScheduler {
     // (the local backend kills them; a Lambda invocation cannot be stopped): their results are dropped.
     const { signal } = this.options;
     const aborted = new Promise<never>((_, reject) => {
-      if (signal?.aborted) reject(signal.reason);
-      signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
+      if (signal?.aborted) reject(asError(signal.reason));
+      signal?.addEventListener("abort", () => reject(asError(signal.reason)), { once: true });
     });
     aborted.catch(() => undefined);
     try {
       for (;;) {
-        if (signal?.aborted) throw signal.reason;
-        if (this.failure !== undefined) throw this.failure;
+        if (signal?.aborted) throw asError(signal.reason);
+        if (this.failure !== undefined) throw asError(this.failure);
         if (this.stages.allDone) return;
         let progress = false;
         for (const run of this.stages) {
