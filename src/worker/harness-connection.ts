@@ -24,7 +24,7 @@ import type {
 } from "apache-beam/proto/beam_fn_api";
 import { LogEntry_Severity_Enum } from "apache-beam/proto/beam_fn_api";
 import { readSetting } from "../common/config.js";
-import { redactSecrets } from "./redact.js";
+import { redactSecrets } from "../common/redact.js";
 
 export interface BundleReceiver {
   onData(transformId: string, data: Uint8Array, isLast: boolean): void;

@@ -15,7 +15,7 @@ import type { ObjectStore } from "../store/index.js";
 import type { FnApiServer } from "./fn-api-server.js";
 import { type HarnessConnection, HarnessError } from "./harness-connection.js";
 import { installStagedDependencies } from "./python-dependencies.js";
-import { redactSecrets } from "./redact.js";
+import { redactSecrets } from "../common/redact.js";
 
 const HARNESS_START_TIMEOUT_MS = 120_000;
 
