@@ -91,6 +91,14 @@ export const CONFIG = {
     meaning: "Python with apache-beam (the submitting SDK's version) for process harnesses; the driver asks it the SDK version and `beam-lambda run` runs the pipeline with it.",
     ...textOr("path or command", "the project's .venv/bin/python if present, else python3", projectPython),
   },
+  // --- Who may call the job server ---
+  authTokenFile: {
+    name: "BEAM_LAMBDA_AUTH_TOKEN_FILE",
+    readBy: "driver",
+    meaning:
+      "File of bearer tokens, one per line, the job server requires on every call (`authorization: Bearer <token>`); each token's callers see only their own jobs. `--auth-token-file` wins. Needed to serve a non-loopback `--host`.",
+    ...text("path", "unset: no token, every caller sees every job (loopback binds only)"),
+  },
   // --- Logging ---
   verbose: {
     name: "BEAM_LAMBDA_VERBOSE",

@@ -1,3 +1,4 @@
-export { JobServer, type JobServerOptions, defaultPython } from "./job-server.js";
+export { JobServer, type JobServerOptions, defaultPython, isLoopback } from "./job-server.js";
 export { Job } from "./job.js";
+export { readTokenFile } from "./jobservice/caller-auth.js";
 export { planPipeline, UnsupportedPipelineError } from "./planner/index.js";

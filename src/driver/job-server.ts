@@ -1,7 +1,7 @@
 // The driver's composition root: a gRPC server with the Job and Artifact services, a planner
 // bound to the local harness's SDK version, and the scheduler running jobs on a Backend.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,12 +9,13 @@ import * as grpc from "@grpc/grpc-js";
 import { JobMessage_MessageImportance, JobState_Enum } from "apache-beam/proto/beam_job_api";
 import type { ActorHost } from "../actors/actor.js";
 import { type Backend, type BackendConfigs, type BackendName, ExecutorBackend, RoutingBackend, backendDefinition } from "../backends/index.js";
-import { readSetting } from "../common/config.js";
+import { CONFIG, readSetting } from "../common/config.js";
 import { GRPC_UNLIMITED, shutdownServer } from "../common/grpc.js";
 import { workerEnv } from "../common/worker-env.js";
 import { LocalObjectStore, type ObjectStore, artifactPrefix, jobPrefix, openObjectStore } from "../store/index.js";
 import { addArtifactStagingService } from "./jobservice/artifact-staging.js";
-import { addJobService, JobRegistry } from "./jobservice/job-service.js";
+import { CallerAuth } from "./jobservice/caller-auth.js";
+import { addJobService, endpointFor, JobRegistry } from "./jobservice/job-service.js";
 import type { Job } from "./job.js";
 import { planPipeline } from "./planner/index.js";
 import { EarlyTaskSlots, type MergeOptions, type SmallInputOptions, runPlan } from "./scheduler/index.js";
@@ -22,7 +23,20 @@ import { DEFAULT_SPECULATION, type SpeculationOptions } from "./scheduler/specul
 
 /** The server's options; each backend's own settings sit under its name (`aws`). */
 export interface JobServerOptions extends BackendConfigs {
+  /**
+   * Address to bind (default 127.0.0.1). Anything but a loopback address needs `authTokens`, or
+   * `allowUnauthenticated` where the network itself admits only trusted clients.
+   */
   host?: string;
+  /**
+   * Bearer tokens callers must send (`authorization: Bearer <token>` metadata); each caller sees
+   * only the jobs prepared with its own token. Unset: every caller is anonymous and sees every job.
+   */
+  authTokens?: string[];
+  /** Serve a non-loopback address without tokens (a private network, or a proxy that authenticates). */
+  allowUnauthenticated?: boolean;
+  /** PEM files of the server's certificate chain and key: TLS instead of plaintext. */
+  tls?: { certFile: string; keyFile: string };
   /** 0 picks a free port. */
   port?: number;
   /** Worker processes (default: one per core). */
@@ -67,6 +81,12 @@ export interface JobServerOptions extends BackendConfigs {
   executors?: { host: ActorHost; count: number; memoryLimitBytes?: number; port?: number };
 }
 
+/** Whether only this host can reach `host`: 127.0.0.0/8, ::1 or localhost. */
+export function isLoopback(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, "");
+  return bare === "localhost" || bare === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
+}
+
 /** What the scheduler did for a job, beyond running its stages' tasks. */
 export interface JobShuffleStats {
   mergeTasks: number;
@@ -108,6 +128,17 @@ export class JobServer {
 
   static async start(options: JobServerOptions = {}): Promise<JobServer> {
     const host = options.host ?? "127.0.0.1";
+    const auth = new CallerAuth(options.authTokens);
+    if (!isLoopback(host) && !auth.required && !options.allowUnauthenticated) {
+      throw new Error(
+        `refusing to serve ${host} without authentication: anyone who reaches it could read every job's pipeline and run code. ` +
+          `Give --auth-token-file FILE (or ${CONFIG.authTokenFile.name}), ideally with --tls-cert/--tls-key, or bind --host 127.0.0.1; ` +
+          `--allow-unauthenticated serves it anyway, for a network that only trusted clients reach`,
+      );
+    }
+    const credentials = options.tls
+      ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: readFileSync(options.tls.certFile), private_key: readFileSync(options.tls.keyFile) }], false)
+      : grpc.ServerCredentials.createInsecure();
     const definition = backendDefinition(options.backend ?? "local");
     const { concurrency: workers, storeUrl } = definition.place({ workers: options.workers, storeUrl: options.storeUrl, configs: options });
     const partitions = options.partitions ?? Math.max(2, workers * 2);
@@ -129,9 +160,9 @@ export class JobServer {
         )
       : primary;
     const sdkVersion = pythonSdkVersion(python);
-    const server = new grpc.Server(GRPC_UNLIMITED);
+    const server = new grpc.Server({ ...GRPC_UNLIMITED, ...(auth.required && { interceptors: [auth.interceptor()] }) });
     const port = await new Promise<number>((res, rej) =>
-      server.bindAsync(`${host}:${options.port ?? 8099}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
+      server.bindAsync(`${host}:${options.port ?? 8099}`, credentials, (e, p) => (e ? rej(e) : res(p))),
     ).catch(async (e: unknown) => {
       // The backend may already poll a queue or run environments: stop it with the failed start.
       await backend.close();
@@ -143,9 +174,10 @@ export class JobServer {
     addJobService(server, self.registry, {
       plan: (pipeline) => planPipeline(pipeline, { pythonSdkVersion: sdkVersion }),
       execute: (job) => self.execute(job, partitions, options.maxAttempts ?? 3),
-      artifactEndpoint: () => address,
+      artifactEndpoint: (authority) => endpointFor(authority, { host, port }),
+      auth,
     });
-    addArtifactStagingService(server, self.registry, store);
+    addArtifactStagingService(server, self.registry, store, auth);
     return self;
   }
 

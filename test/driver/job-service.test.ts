@@ -1,6 +1,7 @@
 // The Job and Artifact services through a real gRPC client, and the job-server command.
-import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { ArtifactStagingServiceClient } from "apache-beam/proto/beam_artifact_api.grpc-client";
@@ -8,8 +9,11 @@ import type { ArtifactRequestWrapper, ArtifactResponseWrapper } from "apache-bea
 import { JobServiceClient } from "apache-beam/proto/beam_job_api.grpc-client";
 import { JobState_Enum, type PrepareJobResponse } from "apache-beam/proto/beam_job_api";
 import { ArtifactStagingToRolePayload, Pipeline } from "apache-beam/proto/beam_runner_api";
+import { Struct } from "apache-beam/proto/google/protobuf/struct";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REDACTED } from "../../src/common/redact.js";
 import { JobServer } from "../../src/driver/index.js";
+import { endpointFor } from "../../src/driver/jobservice/job-service.js";
 
 const root = new URL("../..", import.meta.url).pathname;
 let server: JobServer;
@@ -32,9 +36,25 @@ function pipelineWithArtifact(stagedName: string): Pipeline {
   return pipeline;
 }
 
+/** Client options adding `authorization: Bearer <token>` to every call. */
+function bearer(token: string): grpc.ClientOptions {
+  const interceptor: grpc.Interceptor = (options, next) =>
+    new grpc.InterceptingCall(next(options), {
+      start(metadata, listener, start) {
+        metadata.set("authorization", `Bearer ${token}`);
+        start(metadata, listener);
+      },
+    });
+  return { interceptors: [interceptor] };
+}
+
 /** Plays the SDK's side of the reverse-retrieval protocol, answering every request with `content`. */
-function stageArtifacts(prepared: PrepareJobResponse, content: string): Promise<void> {
-  const client = new ArtifactStagingServiceClient(prepared.artifactStagingEndpoint!.url, grpc.credentials.createInsecure());
+function stageArtifacts(
+  prepared: PrepareJobResponse,
+  content: string,
+  { token = prepared.stagingSessionToken, clientOptions = {} }: { token?: string; clientOptions?: grpc.ClientOptions } = {},
+): Promise<void> {
+  const client = new ArtifactStagingServiceClient(prepared.artifactStagingEndpoint!.url, grpc.credentials.createInsecure(), clientOptions);
   const call = client.reverseArtifactRetrievalService();
   return new Promise<void>((resolve, reject) => {
     call.on("data", (req: ArtifactRequestWrapper) => {
@@ -50,7 +70,7 @@ function stageArtifacts(prepared: PrepareJobResponse, content: string): Promise<
     });
     call.on("error", reject);
     call.on("end", () => resolve());
-    call.write({ stagingToken: prepared.stagingSessionToken, isLast: false, response: { oneofKind: undefined } });
+    call.write({ stagingToken: token, isLast: false, response: { oneofKind: undefined } });
   }).finally(() => client.close());
 }
 
@@ -136,5 +156,174 @@ describe("beam-lambda job-server", () => {
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
+  });
+});
+
+describe("staging tokens", () => {
+  it("are random and not the job id, and stage only their own job", async () => {
+    const a = await unary(jobs.prepare.bind(jobs), { pipeline: pipelineWithArtifact("pickled_main_session"), jobName: "job" });
+    const b = await unary(jobs.prepare.bind(jobs), { pipeline: pipelineWithArtifact("pickled_main_session"), jobName: "job" });
+    expect(a.stagingSessionToken).not.toBe(a.preparationId);
+    expect(Buffer.from(a.stagingSessionToken, "base64url")).toHaveLength(32);
+
+    await stageArtifacts(b, "b's session");
+    await stageArtifacts(a, "a's session");
+
+    expect((await server.store.get(`artifacts/${a.preparationId}/pickled_main_session`)).toString()).toBe("a's session");
+    expect((await server.store.get(`artifacts/${b.preparationId}/pickled_main_session`)).toString()).toBe("b's session");
+  });
+
+  it("refuse a job id or a made-up token, and write nothing", async () => {
+    const prepared = await unary(jobs.prepare.bind(jobs), { pipeline: pipelineWithArtifact("pickled_main_session"), jobName: "job" });
+    for (const token of [prepared.preparationId, "made-up", ""]) {
+      await expect(stageArtifacts(prepared, "evil", { token })).rejects.toMatchObject({
+        code: grpc.status.PERMISSION_DENIED,
+        details: expect.stringContaining("staging token is not one this job server issued") as unknown,
+      });
+    }
+    expect(await server.store.list(`artifacts/${prepared.preparationId}/`)).toEqual([]);
+  });
+
+  it("expire once the job has left its prepared state", async () => {
+    const prepared = await unary(jobs.prepare.bind(jobs), { pipeline: pipelineWithArtifact("pickled_main_session"), jobName: "job" });
+    await unary(jobs.cancel.bind(jobs), { jobId: prepared.preparationId });
+    await expect(stageArtifacts(prepared, "late")).rejects.toMatchObject({ code: grpc.status.FAILED_PRECONDITION });
+    expect(await server.store.list(`artifacts/${prepared.preparationId}/`)).toEqual([]);
+  });
+});
+
+describe("the job listing", () => {
+  it("shows secret-looking pipeline options' names but not their values", async () => {
+    const pipeline = Pipeline.fromBinary(readFileSync(join(root, "test/fixtures/windowing.pb")));
+    const pipelineOptions = Struct.fromJson({
+      "beam:option:s3_secret_access_key:v1": "wJalrXUtnFEMI",
+      "beam:option:aws_session_token:v1": "IQoJb3JpZ2lu",
+      "beam:option:job_name:v1": "listed",
+    });
+    const prepared = await unary(jobs.prepare.bind(jobs), { pipeline, jobName: "listed", pipelineOptions });
+    const listed = await unary(jobs.getJobs.bind(jobs), {});
+    const info = listed.jobInfo.find((j) => j.jobId === prepared.preparationId)!;
+    expect(Struct.toJson(info.pipelineOptions!)).toEqual({
+      "beam:option:s3_secret_access_key:v1": REDACTED,
+      "beam:option:aws_session_token:v1": REDACTED,
+      "beam:option:job_name:v1": "listed",
+    });
+    // The job itself still runs with the real values.
+    expect(server.registry.jobs.get(prepared.preparationId)!.pipelineOptions["beam:option:s3_secret_access_key:v1"]).toBe("wJalrXUtnFEMI");
+  });
+});
+
+describe("the advertised staging endpoint", () => {
+  it("is the address the client connected to, not the wildcard the server is bound to", async () => {
+    const wildcard = await JobServer.start({ host: "0.0.0.0", port: 0, workers: 1, allowUnauthenticated: true });
+    const port = Number(wildcard.address.split(":").at(-1));
+    const client = new JobServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    try {
+      const prepared = await unary(client.prepare.bind(client), { pipeline: pipelineWithArtifact("pickled_main_session"), jobName: "job" });
+      expect(prepared.artifactStagingEndpoint!.url).toBe(`127.0.0.1:${port}`);
+      await stageArtifacts(prepared, "reached");
+      expect((await wildcard.store.get(`artifacts/${prepared.preparationId}/pickled_main_session`)).toString()).toBe("reached");
+    } finally {
+      client.close();
+      await wildcard.stop();
+    }
+  });
+
+  it("keeps the client's host and port, adds the server's port when the client gave none, and ignores a malformed authority", () => {
+    const bound = { host: "0.0.0.0", port: 8099 };
+    expect(endpointFor("10.0.0.5:9000", bound)).toBe("10.0.0.5:9000");
+    expect(endpointFor("jobs.internal", bound)).toBe("jobs.internal:8099");
+    expect(endpointFor("[::1]:8099", bound)).toBe("[::1]:8099");
+    expect(endpointFor("evil host/x", bound)).toBe("0.0.0.0:8099");
+  });
+});
+
+describe("a job server with bearer tokens", () => {
+  const tokenA = "token-a-0123456789abcdef";
+  const tokenB = "token-b-0123456789abcdef";
+  let authed: JobServer;
+  let anonymous: JobServiceClient;
+  let asA: JobServiceClient;
+  let asB: JobServiceClient;
+
+  beforeAll(async () => {
+    authed = await JobServer.start({ port: 0, workers: 1, authTokens: [tokenA, tokenB] });
+    anonymous = new JobServiceClient(authed.address, grpc.credentials.createInsecure());
+    asA = new JobServiceClient(authed.address, grpc.credentials.createInsecure(), bearer(tokenA));
+    asB = new JobServiceClient(authed.address, grpc.credentials.createInsecure(), bearer(tokenB));
+  });
+
+  afterAll(async () => {
+    for (const c of [anonymous, asA, asB]) c?.close();
+    await authed?.stop();
+  });
+
+  it("answers UNAUTHENTICATED to a call without a token or with a wrong one, on every service", async () => {
+    const pipeline = Pipeline.fromBinary(readFileSync(join(root, "test/fixtures/windowing.pb")));
+    const wrong = new JobServiceClient(authed.address, grpc.credentials.createInsecure(), bearer("not-a-token-of-this-server"));
+    try {
+      for (const client of [anonymous, wrong]) {
+        await expect(unary(client.getJobs.bind(client), {})).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
+        await expect(unary(client.prepare.bind(client), { pipeline, jobName: "job" })).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
+        const stream = client.getStateStream({ jobId: "x" });
+        await expect(new Promise((_, reject) => stream.on("error", reject))).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
+      }
+    } finally {
+      wrong.close();
+    }
+    const prepared = await unary(asA.prepare.bind(asA), { pipeline: pipelineWithArtifact("pickled_main_session"), jobName: "job" });
+    await expect(stageArtifacts(prepared, "no token")).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
+    expect(await authed.store.list(`artifacts/${prepared.preparationId}/`)).toEqual([]);
+  });
+
+  it("shows a caller only the jobs prepared with its own token", async () => {
+    const prepared = await unary(asA.prepare.bind(asA), { pipeline: pipelineWithArtifact("pickled_main_session"), jobName: "job" });
+    const id = prepared.preparationId;
+
+    expect((await unary(asA.getJobs.bind(asA), {})).jobInfo.map((j) => j.jobId)).toContain(id);
+    expect((await unary(asB.getJobs.bind(asB), {})).jobInfo.map((j) => j.jobId)).not.toContain(id);
+    for (const call of [asB.getState.bind(asB), asB.getPipeline.bind(asB), asB.getJobMetrics.bind(asB), asB.cancel.bind(asB)]) {
+      await expect(unary(call as typeof asB.getState, { jobId: id })).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
+    }
+    await expect(unary(asB.run.bind(asB), { preparationId: id, retrievalToken: "" })).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
+    // B holding A's staging token still cannot stage: the token is bound to A's job and to A.
+    await expect(stageArtifacts(prepared, "b's bytes", { clientOptions: bearer(tokenB) })).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED });
+
+    await stageArtifacts(prepared, "a's bytes", { clientOptions: bearer(tokenA) });
+    expect((await authed.store.get(`artifacts/${id}/pickled_main_session`)).toString()).toBe("a's bytes");
+    expect((await unary(asA.getState.bind(asA), { jobId: id })).state).toBe(JobState_Enum.STOPPED);
+  });
+});
+
+describe("binding beyond loopback", () => {
+  it("is refused without tokens, with a message saying what to do", async () => {
+    await expect(JobServer.start({ host: "0.0.0.0", port: 0, workers: 1 })).rejects.toThrow(/--auth-token-file FILE.*--host 127\.0\.0\.1/);
+  });
+
+  it("serves TLS with a token: a client trusting the certificate and sending the token gets in", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "job-server-tls-"));
+    const [cert, key] = [join(dir, "cert.pem"), join(dir, "key.pem")];
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", cert], { stdio: "ignore" });
+    const token = "tls-token-0123456789abcdef";
+    const tls = await JobServer.start({ host: "0.0.0.0", port: 0, workers: 1, authTokens: [token], tls: { certFile: cert, keyFile: key } });
+    const port = Number(tls.address.split(":").at(-1));
+    const client = new JobServiceClient(`localhost:${port}`, grpc.credentials.createSsl(readFileSync(cert)), bearer(token));
+    const plaintext = new JobServiceClient(`localhost:${port}`, grpc.credentials.createInsecure(), bearer(token));
+    try {
+      const prepared = await unary(client.prepare.bind(client), { pipeline: Pipeline.fromBinary(readFileSync(join(root, "test/fixtures/windowing.pb"))), jobName: "job" });
+      expect(prepared.artifactStagingEndpoint!.url).toBe(`localhost:${port}`);
+      await expect(unary(plaintext.getJobs.bind(plaintext), {})).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+    } finally {
+      client.close();
+      plaintext.close();
+      await tls.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("makes the job-server command exit with the reason", () => {
+    const out = spawnSync("node", [join(root, "bin/beam-lambda.js"), "job-server", "--host", "0.0.0.0", "--port", "0", "--workers", "1"], { encoding: "utf8" });
+    expect(out.status).toBe(1);
+    expect(out.stderr).toContain("refusing to serve 0.0.0.0 without authentication");
   });
 });

@@ -11,6 +11,7 @@ import {
 } from "apache-beam/proto/beam_artifact_api";
 import { ArtifactStagingToRolePayload, type ArtifactInformation } from "apache-beam/proto/beam_runner_api";
 import { type ObjectStore, artifactPrefix } from "../../store/index.js";
+import { CallerAuth } from "./caller-auth.js";
 import type { JobRegistry } from "./job-service.js";
 
 const STAGING_TO_ROLE = "beam:artifact:role:staging_to:v1";
@@ -23,13 +24,13 @@ export function checkArtifactName(name: string): string {
   return name;
 }
 
-export function addArtifactStagingService(server: grpc.Server, registry: JobRegistry, store: ObjectStore): void {
+export function addArtifactStagingService(server: grpc.Server, registry: JobRegistry, store: ObjectStore, auth = new CallerAuth()): void {
   server.addService(createDefinition(ArtifactStagingService), {
     reverseArtifactRetrievalService: (call: grpc.ServerDuplexStream<ArtifactResponseWrapper, ArtifactRequestWrapper>) => {
       const responses = call[Symbol.asyncIterator]() as AsyncIterator<ArtifactResponseWrapper>;
-      void stage(call, responses, registry, store).then(
+      void stage(call, responses, registry, store, auth).then(
         () => call.end(),
-        (e: Error) => call.emit("error", { code: grpc.status.INVALID_ARGUMENT, details: e.message }),
+        (e: Error & { code?: grpc.status }) => call.emit("error", { code: e.code ?? grpc.status.INVALID_ARGUMENT, details: e.message }),
       );
     },
   });
@@ -40,10 +41,12 @@ async function stage(
   responses: AsyncIterator<ArtifactResponseWrapper>,
   registry: JobRegistry,
   store: ObjectStore,
+  auth: CallerAuth,
 ): Promise<void> {
   const first = await responses.next();
   if (first.done) return;
-  const job = registry.get(first.value.stagingToken);
+  // The token Prepare issued, never the job id: a session for another job is refused here.
+  const job = registry.forStagingToken(first.value.stagingToken, auth.ownerOf(call.metadata));
   const artifacts: ArtifactInformation[] = Object.values(job.pipeline.components?.environments ?? {}).flatMap((e) => e.dependencies);
   for (const [i, artifact] of artifacts.entries()) {
     const name = checkArtifactName(

@@ -1,6 +1,6 @@
 // Beam's JobService over gRPC. It validates and plans at Prepare, hands execution to the
 // function it was given, and reports through Job objects. It knows nothing of backends.
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { createDefinition } from "@protobuf-ts/grpc-backend";
 import {
@@ -13,36 +13,98 @@ import {
 } from "apache-beam/proto/beam_job_api";
 import { Struct } from "apache-beam/proto/google/protobuf/struct";
 import { Pipeline } from "apache-beam/proto/beam_runner_api";
+import { redactOptions } from "../../common/redact.js";
 import { Job, type JobEvent } from "../job.js";
 import { type ExecutionPlan, UnsupportedPipelineError } from "../planner/index.js";
+import { CallerAuth, type JobOwner } from "./caller-auth.js";
 
 export interface JobServiceDeps {
   /** Validates and plans a pipeline; throws UnsupportedPipelineError for what the runner cannot run. */
   plan(pipeline: Pipeline): ExecutionPlan;
   /** Runs a job to completion; a rejection fails the job with the error's message. */
   execute(job: Job): Promise<void>;
-  /** Address SDKs stage artifacts to (this server's own address). */
-  artifactEndpoint(): string;
+  /**
+   * Address SDKs stage artifacts to, given the `host[:port]` the preparing client reached this
+   * server by (its :authority): the bind address (0.0.0.0) is no address to connect to.
+   */
+  artifactEndpoint(authority: string): string;
+  /** Who may call, and whose jobs they see (default: anyone, every job). */
+  auth?: CallerAuth;
 }
 
 type UnaryHandler<Req, Res> = (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => void;
 
+const grpcError = (code: grpc.status, message: string): Error & { code: grpc.status } => Object.assign(new Error(message), { code });
+
+/**
+ * The prepared jobs, who prepared each, and the staging token each was given. A staging token
+ * is 256 random bits, not the job id (which GetJobs lists): only the preparing client has it,
+ * so no one else can stage, or overwrite, a job's artifacts.
+ */
 export class JobRegistry {
   readonly jobs = new Map<string, Job>();
+  private readonly owners = new Map<string, JobOwner>();
+  /** Staging token → job id, while the job can still be staged to (until Run). */
+  private readonly stagingTokens = new Map<string, string>();
 
-  get(id: string): Job {
+  /** Registers a prepared job; returns its staging token. */
+  add(job: Job, owner: JobOwner): string {
+    const token = randomBytes(32).toString("base64url");
+    this.jobs.set(job.id, job);
+    this.owners.set(job.id, owner);
+    this.stagingTokens.set(token, job.id);
+    return token;
+  }
+
+  /** The job, if `caller` may see it: another caller's job is as absent as a job that never was. */
+  get(id: string, caller: JobOwner = undefined): Job {
     const job = this.jobs.get(id);
-    if (!job) throw Object.assign(new Error(`no job with id '${id}'`), { code: grpc.status.NOT_FOUND });
+    if (!job || this.owners.get(id) !== caller) throw grpcError(grpc.status.NOT_FOUND, `no job with id '${id}'`);
     return job;
+  }
+
+  /** The jobs `caller` may see. */
+  visibleTo(caller: JobOwner): Job[] {
+    return [...this.jobs.values()].filter((job) => this.owners.get(job.id) === caller);
+  }
+
+  /** The job a staging session is for; refuses a token this server did not issue, or whose job has run. */
+  forStagingToken(token: string, caller: JobOwner = undefined): Job {
+    const id = this.stagingTokens.get(token);
+    if (id === undefined || this.owners.get(id) !== caller) {
+      throw grpcError(
+        grpc.status.PERMISSION_DENIED,
+        "the staging token is not one this job server issued to this caller (use Prepare's staging_session_token; a job id is not one)",
+      );
+    }
+    const job = this.jobs.get(id)!;
+    if (job.state !== JobState_Enum.STOPPED) {
+      throw grpcError(grpc.status.FAILED_PRECONDITION, `job '${id}' has already been run: its artifacts can no longer be staged`);
+    }
+    return job;
+  }
+
+  /** Retires a job's staging token (the job runs on what was staged). */
+  closeStaging(job: Job): void {
+    for (const [token, id] of this.stagingTokens) if (id === job.id) this.stagingTokens.delete(token);
   }
 }
 
+/** A client's :authority as an endpoint for it: `host:port`, the port the server's own when the client left it out. */
+export function endpointFor(authority: string, fallback: { host: string; port: number }): string {
+  // A host name, an IPv4 address or a bracketed IPv6 address, with an optional port; anything else is not trusted.
+  const parsed = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(authority);
+  if (!parsed) return `${fallback.host}:${fallback.port}`;
+  return `${parsed[1]}:${parsed[2] ?? fallback.port}`;
+}
+
 export function addJobService(server: grpc.Server, registry: JobRegistry, deps: JobServiceDeps): void {
+  const auth = deps.auth ?? new CallerAuth();
   const unary =
-    <Req, Res>(fn: (req: Req) => Res | Promise<Res>): UnaryHandler<Req, Res> =>
+    <Req, Res>(fn: (req: Req, caller: JobOwner, call: grpc.ServerUnaryCall<Req, Res>) => Res | Promise<Res>): UnaryHandler<Req, Res> =>
     (call, callback) => {
       Promise.resolve()
-        .then(() => fn(call.request))
+        .then(() => fn(call.request, auth.ownerOf(call.metadata), call))
         .then(
           (res) => callback(null, res),
           (e: Error & { code?: grpc.status }) => callback({ code: e.code ?? grpc.status.INTERNAL, details: e.message }),
@@ -50,7 +112,7 @@ export function addJobService(server: grpc.Server, registry: JobRegistry, deps: 
     };
 
   server.addService(createDefinition(JobService), {
-    prepare: unary((req: PrepareJobRequest) => {
+    prepare: unary((req: PrepareJobRequest, caller, call) => {
       const pipeline = req.pipeline ?? Pipeline.create();
       let plan: ExecutionPlan;
       try {
@@ -62,12 +124,13 @@ export function addJobService(server: grpc.Server, registry: JobRegistry, deps: 
       // The preparation id is the job id. Job names repeat ('job' from Python): never key on them.
       const id = `${(req.jobName || "job").replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 40)}-${randomUUID().slice(0, 8)}`;
       const options = req.pipelineOptions ? (Struct.toJson(req.pipelineOptions) as Record<string, unknown>) : {};
-      registry.jobs.set(id, new Job(id, req.jobName, pipeline, options, plan));
-      return { preparationId: id, artifactStagingEndpoint: { url: deps.artifactEndpoint(), authentication: undefined }, stagingSessionToken: id };
+      const stagingSessionToken = registry.add(new Job(id, req.jobName, pipeline, options, plan), caller);
+      return { preparationId: id, artifactStagingEndpoint: { url: deps.artifactEndpoint(call.getHost()), authentication: undefined }, stagingSessionToken };
     }),
-    run: unary((req: { preparationId: string }) => {
-      const job = registry.get(req.preparationId);
+    run: unary((req: { preparationId: string }, caller) => {
+      const job = registry.get(req.preparationId, caller);
       job.transition(JobState_Enum.STARTING);
+      registry.closeStaging(job);
       void deps.execute(job).then(
         () => {
           if (!job.terminal) job.transition(JobState_Enum.DONE);
@@ -79,13 +142,19 @@ export function addJobService(server: grpc.Server, registry: JobRegistry, deps: 
       );
       return { jobId: job.id };
     }),
-    getJobs: unary(() => ({
-      jobInfo: [...registry.jobs.values()].map((j) => ({ jobId: j.id, jobName: j.name, state: j.state, pipelineOptions: Struct.fromJson(j.pipelineOptions as never) })),
+    // Options may carry credentials: a listing shows their names, not their values.
+    getJobs: unary((_req, caller) => ({
+      jobInfo: registry
+        .visibleTo(caller)
+        .map((j) => ({ jobId: j.id, jobName: j.name, state: j.state, pipelineOptions: Struct.fromJson(redactOptions(j.pipelineOptions) as never) })),
     })),
-    getState: unary((req: { jobId: string }) => stateEvent(registry.get(req.jobId).state, registry.get(req.jobId).stateTimestamp)),
-    getPipeline: unary((req: { jobId: string }) => ({ pipeline: registry.get(req.jobId).pipeline })),
-    cancel: unary((req: { jobId: string }) => {
-      const job = registry.get(req.jobId);
+    getState: unary((req: { jobId: string }, caller) => {
+      const job = registry.get(req.jobId, caller);
+      return stateEvent(job.state, job.stateTimestamp);
+    }),
+    getPipeline: unary((req: { jobId: string }, caller) => ({ pipeline: registry.get(req.jobId, caller).pipeline })),
+    cancel: unary((req: { jobId: string }, caller) => {
+      const job = registry.get(req.jobId, caller);
       if (job.state === JobState_Enum.STOPPED) job.transition(JobState_Enum.CANCELLED);
       else if (!job.terminal && job.state !== JobState_Enum.CANCELLING) {
         job.transition(JobState_Enum.CANCELLING);
@@ -94,7 +163,7 @@ export function addJobService(server: grpc.Server, registry: JobRegistry, deps: 
       return { state: job.state };
     }),
     getStateStream: (call: grpc.ServerWritableStream<{ jobId: string }, JobStateEvent>) => {
-      streamJob(call, registry, (job, write) => {
+      streamJob(call, registry, auth, (job, write) => {
         write(stateEvent(job.state, job.stateTimestamp));
         return (e) => {
           if (e.kind === "state") write(stateEvent(e.state, e.at));
@@ -102,7 +171,7 @@ export function addJobService(server: grpc.Server, registry: JobRegistry, deps: 
       });
     },
     getMessageStream: (call: grpc.ServerWritableStream<{ jobId: string }, JobMessagesResponse>) => {
-      streamJob(call, registry, (job, write) => {
+      streamJob(call, registry, auth, (job, write) => {
         for (const m of job.messages) write({ response: { oneofKind: "messageResponse", messageResponse: m } });
         write({ response: { oneofKind: "stateResponse", stateResponse: stateEvent(job.state, job.stateTimestamp) } });
         return (e) => {
@@ -111,8 +180,8 @@ export function addJobService(server: grpc.Server, registry: JobRegistry, deps: 
         };
       });
     },
-    getJobMetrics: unary((req: { jobId: string }) => {
-      const results = registry.get(req.jobId).metrics.results();
+    getJobMetrics: unary((req: { jobId: string }, caller) => {
+      const results = registry.get(req.jobId, caller).metrics.results();
       return { metrics: { attempted: results, committed: results } };
     }),
     describePipelineOptions: unary(() => ({ options: [] })),
@@ -123,13 +192,15 @@ export function addJobService(server: grpc.Server, registry: JobRegistry, deps: 
 function streamJob<T>(
   call: grpc.ServerWritableStream<{ jobId: string }, T>,
   registry: JobRegistry,
+  auth: CallerAuth,
   start: (job: Job, write: (m: T) => void) => (e: JobEvent) => void,
 ): void {
   let job: Job;
   try {
-    job = registry.get(call.request.jobId);
+    job = registry.get(call.request.jobId, auth.ownerOf(call.metadata));
   } catch (e) {
-    call.emit("error", { code: grpc.status.NOT_FOUND, details: (e as Error).message });
+    const error = e as Error & { code?: grpc.status };
+    call.emit("error", { code: error.code ?? grpc.status.NOT_FOUND, details: error.message });
     return;
   }
   if (job.state === JobState_Enum.STOPPED) {
