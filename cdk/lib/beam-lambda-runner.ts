@@ -178,7 +178,9 @@ export class BeamLambdaRunner extends Construct {
     executorSecurityGroup.addIngressRule(jobServerSecurityGroup, ec2.Port.tcp(8100), "tasks from the job server");
     jobServerTask.addContainer("job-server", {
       image,
-      command: ["job-server", "--host", "0.0.0.0", "--port", String(JOB_SERVER_PORT), "--backend", "aws"],
+      // Only the VPC reaches the endpoint (its security group), and Beam's Python client cannot
+      // send a bearer token: the stack serves it without one, as before.
+      command: ["job-server", "--host", "0.0.0.0", "--port", String(JOB_SERVER_PORT), "--backend", "aws", "--allow-unauthenticated"],
       portMappings: [{ containerPort: JOB_SERVER_PORT }],
       environment: {
         BEAM_LAMBDA_FUNCTION_NAME: this.worker.functionName,

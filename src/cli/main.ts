@@ -9,7 +9,7 @@ import { LocalActorHost } from "../actors/local-actor-host.js";
 import { BACKEND_NAMES, type BackendName, type FlagValues, backendDefinition, isBackendName } from "../backends/index.js";
 import { CONFIG, readSetting } from "../common/config.js";
 import { workerEnv } from "../common/worker-env.js";
-import { JobServer, defaultPython } from "../driver/index.js";
+import { JobServer, defaultPython, readTokenFile } from "../driver/index.js";
 import { DEFAULT_MERGE, DEFAULT_SMALL_INPUT } from "../driver/scheduler/index.js";
 
 const BACKEND_USAGE = BACKEND_NAMES.flatMap((name) => backendDefinition(name).flags?.usage ?? []).join("\n");
@@ -19,6 +19,9 @@ const USAGE = `usage:
                          [--merge-threshold N] [--merge-factor F] [--no-pipelining] [--compress-shuffle]
                          [--split-threshold ELEMENTS]  (smaller inputs, also under 1 MiB, run as one task; default 1000, 0 always splits)
                          [--backend ${BACKEND_NAMES.join("|")}] [--no-speculation]
+                         [--auth-token-file FILE] [--tls-cert PEM --tls-key PEM] [--allow-unauthenticated]
+      a --host other than loopback needs --auth-token-file (tokens, one per line; callers send
+      'authorization: Bearer TOKEN' and see only their token's jobs), or --allow-unauthenticated
 ${BACKEND_USAGE}
   beam-lambda lambda-emulator --store s3://BUCKET/PREFIX [--port 9001] [--environments N] [--function-name beam-lambda-worker]
                          [--on-failure-queue-url URL] [--maximum-retry-attempts 0] [--image beam-lambda/worker:dev]
@@ -65,8 +68,14 @@ async function serverOptions(values: FlagValues) {
   const merge = threshold !== undefined || factor !== undefined ? { ...DEFAULT_MERGE, ...(threshold !== undefined && { threshold }), ...(factor !== undefined && { factor }) } : undefined;
   if (merge && merge.factor < 2) throw new Error("--merge-factor must be at least 2");
   const backend = backendOf(values.backend);
+  const tokenFile = (values["auth-token-file"] as string | undefined) ?? readSetting("authTokenFile");
+  const [certFile, keyFile] = [values["tls-cert"], values["tls-key"]] as (string | undefined)[];
+  if (Boolean(certFile) !== Boolean(keyFile)) throw new Error("--tls-cert and --tls-key go together");
   return {
     host: values.host as string | undefined,
+    ...(tokenFile && { authTokens: readTokenFile(tokenFile) }),
+    ...(certFile && keyFile && { tls: { certFile, keyFile } }),
+    ...(values["allow-unauthenticated"] && { allowUnauthenticated: true }),
     port: int("port"),
     workers: int("workers"),
     partitions: int("partitions"),
@@ -132,6 +141,10 @@ const SERVER_FLAGS: Record<string, { type: "string" | "boolean" }> = {
   backend: { type: "string" },
   host: { type: "string" },
   port: { type: "string" },
+  "auth-token-file": { type: "string" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
+  "allow-unauthenticated": { type: "boolean" },
   workers: { type: "string" },
   partitions: { type: "string" },
   store: { type: "string" },
