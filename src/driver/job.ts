@@ -3,6 +3,7 @@
 // and message streams) hear every change.
 import { JobMessage_MessageImportance, JobState_Enum, type JobMessage } from "apache-beam/proto/beam_job_api";
 import type { Pipeline } from "apache-beam/proto/beam_runner_api";
+import { redactSecrets } from "../common/redact.js";
 import type { ExecutionPlan } from "./planner/index.js";
 import { MetricsAggregator } from "./metrics.js";
 
@@ -61,8 +62,14 @@ export class Job {
     this.emit({ kind: "state", state: to, at: this.stateChangedAt });
   }
 
+  /** Adds a message; secret-named options' values in it are redacted, as it goes to clients and logs. */
   log(importance: JobMessage_MessageImportance, text: string): void {
-    const message: JobMessage = { messageId: `${this.id}-${++this.nextMessage}`, time: new Date().toISOString(), importance, messageText: text };
+    const message: JobMessage = {
+      messageId: `${this.id}-${++this.nextMessage}`,
+      time: new Date().toISOString(),
+      importance,
+      messageText: redactSecrets(text),
+    };
     this.messages.push(message);
     this.emit({ kind: "message", message });
   }
