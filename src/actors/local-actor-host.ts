@@ -3,6 +3,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { portOpen } from "../common/net.js";
+import { userCodeEnv } from "../common/worker-env.js";
 import { type Actor, type ActorHealth, type ActorHost, type ActorSpec, waitUntilRunning } from "./actor.js";
 
 const CLI = join(resolve(fileURLToPath(new URL("../..", import.meta.url))), "bin", "beam-lambda.js");
@@ -55,7 +56,7 @@ class LocalActor implements Actor {
 export class LocalActorHost implements ActorHost {
   async start(spec: ActorSpec): Promise<LocalActor> {
     const child = spawn(process.execPath, [CLI, spec.command, ...(spec.args ?? []), "--host", "127.0.0.1", "--port", String(spec.port)], {
-      env: { ...process.env, ...spec.env },
+      env: { ...userCodeEnv(process.env), ...spec.env },
       stdio: ["ignore", "ignore", "pipe"],
     });
     return new LocalActor(child, spec.port);

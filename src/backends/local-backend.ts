@@ -2,7 +2,7 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { TaskResult, WorkerTask } from "../common/task-spec.js";
-import { workerEnv } from "../common/worker-env.js";
+import { userCodeEnv, workerEnv } from "../common/worker-env.js";
 import { AttemptQueue, failedAttempt } from "./attempt-queue.js";
 import type { Backend } from "./backend.js";
 
@@ -72,7 +72,8 @@ export class LocalBackend implements Backend {
   private spawn(): WorkerProcess {
     const child = fork(WORKER_ENTRY, [], {
       execArgv: ["--import", "tsx"],
-      env: { ...process.env, ...workerEnv({ storeUrl: this.options.storeUrl, python: this.options.python }) },
+      // A worker runs user code's harnesses: it gets the job server's environment without its secrets.
+      env: { ...userCodeEnv(process.env), ...workerEnv({ storeUrl: this.options.storeUrl, python: this.options.python }) },
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     const worker: WorkerProcess = { child, ready: false };

@@ -99,6 +99,13 @@ export const CONFIG = {
       "File of bearer tokens, one per line, the job server requires on every call (`authorization: Bearer <token>`); each token's callers see only their own jobs. `--auth-token-file` wins. Needed to serve a non-loopback `--host`.",
     ...text("path", "unset: no token, every caller sees every job (loopback binds only)"),
   },
+  harnessEnvKeep: {
+    name: "BEAM_LAMBDA_HARNESS_ENV_KEEP",
+    readBy: "both",
+    meaning:
+      "Variables that workers and SDK harnesses keep although their names look secret (`*TOKEN*`, `*PASSWORD*`, `*SECRET*`, `*API_KEY*`, which they otherwise do not get; AWS_* always pass). The job server's own (BEAM_LAMBDA_AUTH_TOKEN_FILE) never pass.",
+    ...list("variable names, comma-separated"),
+  },
   // --- Logging ---
   verbose: {
     name: "BEAM_LAMBDA_VERBOSE",

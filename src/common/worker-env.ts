@@ -25,6 +25,37 @@ export function workerEnv(settings: WorkerSettings): Record<string, string> {
   };
 }
 
+/**
+ * Variables only the job server may hold. A worker and the user code it runs never get them,
+ * whatever their names look like.
+ */
+const SERVER_ONLY = new Set<string>([CONFIG.authTokenFile.name]);
+
+/** Names of variables that look like secrets: API tokens, passwords, client secrets. */
+const SECRET_VARIABLE = /TOKEN|PASSWORD|PASSWD|SECRET|PRIVATE_?KEY|API_?KEY/i;
+
+/**
+ * AWS credentials pass: workers need them for an S3 store, and Beam's S3 IO in user code uses
+ * them, as it would use the role of a Lambda function or a Fargate task.
+ */
+const PASSED_CREDENTIALS = /^AWS_/;
+
+/**
+ * `env` as a worker, and the user code in its SDK harnesses, may see it: without the job server's
+ * own secrets (SERVER_ONLY) and without secret-looking variables other than AWS credentials,
+ * unless named in BEAM_LAMBDA_HARNESS_ENV_KEEP. This keeps the server's secrets out of user code
+ * that is given an environment; it is no sandbox: on the local backend user code runs as the
+ * server's OS user and can read what that user can.
+ */
+export function userCodeEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const keep = new Set(readSetting("harnessEnvKeep", env));
+  return Object.fromEntries(
+    Object.entries(env).filter(
+      ([name]) => !SERVER_ONLY.has(name) && (keep.has(name) || PASSED_CREDENTIALS.test(name) || !SECRET_VARIABLE.test(name)),
+    ),
+  );
+}
+
 /** What a worker takes from its environment when it starts. */
 export interface WorkerEnvironment {
   storeUrl: string;

@@ -11,6 +11,7 @@ import { Struct } from "apache-beam/proto/google/protobuf/struct";
 import type { JsonObject } from "@protobuf-ts/runtime";
 import { readSetting } from "../common/config.js";
 import type { EnvironmentSpec } from "../common/task-spec.js";
+import { userCodeEnv } from "../common/worker-env.js";
 import type { ObjectStore } from "../store/index.js";
 import type { FnApiServer } from "./fn-api-server.js";
 import { type HarnessConnection, HarnessError } from "./harness-connection.js";
@@ -119,8 +120,9 @@ async function startPythonProcess(
   }
   const descriptor = `url: "${server.address}"`;
   const child: ChildProcess = spawn(python, ["-m", "apache_beam.runners.worker.sdk_worker_main"], {
+    // User code: not the secrets of whoever started this worker (common/worker-env.ts).
     env: {
-      ...process.env,
+      ...userCodeEnv(process.env),
       CONTROL_API_SERVICE_DESCRIPTOR: descriptor,
       LOGGING_API_SERVICE_DESCRIPTOR: descriptor,
       PIPELINE_OPTIONS: job.pipelineOptionsJson,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { readSetting } from "../../src/common/config.js";
-import { readWorkerEnv, workerEnv } from "../../src/common/worker-env.js";
+import { readWorkerEnv, userCodeEnv, workerEnv } from "../../src/common/worker-env.js";
 
 describe("the worker's environment", () => {
   it("when a launcher builds it, the worker reads back the same settings", () => {
@@ -40,5 +40,41 @@ describe("the worker's environment", () => {
     expect(() => readWorkerEnv({ BEAM_LAMBDA_STORE: "/s", BEAM_LAMBDA_SHUFFLE_MEMORY_MB: "lots" })).toThrow(
       "BEAM_LAMBDA_SHUFFLE_MEMORY_MB must be a positive number, got 'lots'",
     );
+  });
+});
+
+describe("the environment user code gets", () => {
+  const server = {
+    PATH: "/usr/bin",
+    HOME: "/home/beam",
+    BEAM_LAMBDA_STORE: "/tmp/store",
+    BEAM_LAMBDA_AUTH_TOKEN_FILE: "/etc/beam/tokens",
+    AWS_ACCESS_KEY_ID: "AKID",
+    AWS_SECRET_ACCESS_KEY: "secret",
+    AWS_SESSION_TOKEN: "session",
+    GITHUB_TOKEN: "ghp_x",
+    DB_PASSWORD: "hunter2",
+    CLIENT_SECRET_VALUE: "s",
+    OPENAI_API_KEY: "sk-x",
+    HF_TOKEN: "hf_x",
+  };
+
+  it("drops the job server's own settings and secret-looking variables, and keeps AWS credentials and the rest", () => {
+    expect(userCodeEnv(server)).toEqual({
+      PATH: "/usr/bin",
+      HOME: "/home/beam",
+      BEAM_LAMBDA_STORE: "/tmp/store",
+      AWS_ACCESS_KEY_ID: "AKID",
+      AWS_SECRET_ACCESS_KEY: "secret",
+      AWS_SESSION_TOKEN: "session",
+    });
+  });
+
+  it("keeps the secret-looking variables BEAM_LAMBDA_HARNESS_ENV_KEEP names, but never the server's own", () => {
+    const env = userCodeEnv({ ...server, BEAM_LAMBDA_HARNESS_ENV_KEEP: "HF_TOKEN,BEAM_LAMBDA_AUTH_TOKEN_FILE" });
+
+    expect(env).toHaveProperty("HF_TOKEN", "hf_x");
+    expect(env).not.toHaveProperty("GITHUB_TOKEN");
+    expect(env).not.toHaveProperty("BEAM_LAMBDA_AUTH_TOKEN_FILE");
   });
 });

@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { CONFIG, readSetting } from "../../common/config.js";
 import { freePort, portOpen } from "../../common/net.js";
+import { userCodeEnv } from "../../common/worker-env.js";
 import { WorkQueue } from "../work-queue.js";
 
 const PROJECT_ROOT = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
@@ -150,7 +151,7 @@ export class EnvironmentPool {
     return spawn(this.artifacts.rie, [...emulatorArgs, process.execPath, this.artifacts.ric, "index.handler"], {
       cwd: this.artifacts.bundleDir,
       env: {
-        ...process.env,
+        ...userCodeEnv(process.env),
         LAMBDA_TASK_ROOT: this.artifacts.bundleDir,
         AWS_LAMBDA_FUNCTION_TIMEOUT: "900",
         AWS_LAMBDA_FUNCTION_NAME: functionName,
