@@ -9,7 +9,7 @@ import { LocalActorHost } from "../actors/local-actor-host.js";
 import { BACKEND_NAMES, type BackendName, type FlagValues, backendDefinition, isBackendName } from "../backends/index.js";
 import { CONFIG, readSetting } from "../common/config.js";
 import { workerEnv } from "../common/worker-env.js";
-import { JobServer, defaultPython, readTokenFile } from "../driver/index.js";
+import { JobServer, defaultPython, isLoopback, readTokenFile } from "../driver/index.js";
 import { DEFAULT_MERGE, DEFAULT_SMALL_INPUT } from "../driver/scheduler/index.js";
 
 const BACKEND_USAGE = BACKEND_NAMES.flatMap((name) => backendDefinition(name).flags?.usage ?? []).join("\n");
@@ -194,7 +194,13 @@ async function lambdaEmulator(args: string[]): Promise<number> {
 
 async function jobServer(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: SERVER_FLAGS });
-  const server = await JobServer.start(await serverOptions(values));
+  const options = await serverOptions(values);
+  const server = await JobServer.start(options);
+  if (!isLoopback(options.host ?? "127.0.0.1") && !options.tls) {
+    process.stderr.write(
+      `beam-lambda: warning: serving ${options.host} without TLS: bearer tokens and pipelines travel in the clear (--tls-cert/--tls-key, unless a TLS proxy fronts this server)\n`,
+    );
+  }
   const signalled = untilSignalled();
   process.stdout.write(`beam-lambda job server listening on ${server.address}\n`);
   await signalled;

@@ -1,6 +1,6 @@
 // The Job and Artifact services through a real gRPC client, and the job-server command.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
@@ -317,6 +317,37 @@ describe("binding beyond loopback", () => {
       client.close();
       plaintext.close();
       await tls.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("is served by the job-server command with --auth-token-file: the token gets in, no token does not", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "job-server-tokens-"));
+    const tokens = join(dir, "tokens");
+    writeFileSync(tokens, "# one per line\ncli-token-0123456789abcdef\n");
+    const child = spawn("node", [join(root, "bin/beam-lambda.js"), "job-server", "--host", "0.0.0.0", "--port", "0", "--workers", "1", "--auth-token-file", tokens], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        child.stdout.on("data", (d: Buffer) => {
+          out += d.toString();
+          if (out.includes("\n")) resolve(out);
+        });
+        child.on("exit", (code) => reject(new Error(`exited early with ${code}`)));
+      });
+      const port = /listening on \S+:(\d+)/.exec(line)![1]!;
+      const withToken = new JobServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), bearer("cli-token-0123456789abcdef"));
+      const without = new JobServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+      await expect(unary(withToken.getState.bind(withToken), { jobId: "[fake]" })).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
+      await expect(unary(without.getState.bind(without), { jobId: "[fake]" })).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
+      withToken.close();
+      without.close();
+    } finally {
+      const exited = new Promise((resolve) => child.on("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
       rmSync(dir, { recursive: true, force: true });
     }
   });
