@@ -17,7 +17,7 @@ import { addArtifactStagingService } from "./jobservice/artifact-staging.js";
 import { addJobService, JobRegistry } from "./jobservice/job-service.js";
 import type { Job } from "./job.js";
 import { planPipeline } from "./planner/index.js";
-import { EarlyTaskSlots, type MergeOptions, type SmallInputOptions, runPlan } from "./scheduler/index.js";
+import { EarlyTaskSlots, type InfrastructureRetryOptions, type MergeOptions, type SmallInputOptions, runPlan } from "./scheduler/index.js";
 import { DEFAULT_SPECULATION, type SpeculationOptions } from "./scheduler/speculation.js";
 
 /** The server's options; each backend's own settings sit under its name (`aws`). */
@@ -38,7 +38,10 @@ export interface JobServerOptions extends BackendConfigs {
   storeUrl?: string;
   /** Python interpreter with apache-beam for process harnesses (default: the project's .venv). */
   python?: string;
+  /** Attempts per task that fail for its code (the SDK reported an error) before the job fails (default 4, as Dataflow). */
   maxAttempts?: number;
+  /** Retries of tasks whose worker, harness or Lambda environment was lost (default DEFAULT_INFRASTRUCTURE_RETRY). */
+  infrastructureRetry?: InfrastructureRetryOptions;
   /** Push-based merge of map outputs (default: DEFAULT_MERGE). */
   merge?: MergeOptions;
   /** Start consumer tasks before their input is complete (default on). */
@@ -66,6 +69,9 @@ export interface JobServerOptions extends BackendConfigs {
    */
   executors?: { host: ActorHost; count: number; memoryLimitBytes?: number; port?: number };
 }
+
+/** User failures of one task that fail its job: Dataflow's four attempts for batch work items. */
+const DEFAULT_MAX_ATTEMPTS = 4;
 
 /** What the scheduler did for a job, beyond running its stages' tasks. */
 export interface JobShuffleStats {
@@ -142,7 +148,7 @@ export class JobServer {
     const self = new JobServer(server, address, store, backend, ownStore, options, speculation);
     addJobService(server, self.registry, {
       plan: (pipeline) => planPipeline(pipeline, { pythonSdkVersion: sdkVersion }),
-      execute: (job) => self.execute(job, partitions, options.maxAttempts ?? 3),
+      execute: (job) => self.execute(job, partitions, options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS),
       artifactEndpoint: () => address,
     });
     addArtifactStagingService(server, self.registry, store);
@@ -179,6 +185,7 @@ export class JobServer {
       artifactPrefix: artifactPrefix(job.id),
       partitions,
       maxAttempts,
+      infrastructureRetry: this.options.infrastructureRetry,
       signal: job.abort.signal,
       merge: this.options.merge,
       pipelining: this.options.pipelining,
