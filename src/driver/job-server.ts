@@ -78,6 +78,12 @@ export interface JobShuffleStats {
   mergeTasks: number;
   earlyTasks: number;
   speculativeTasks: number;
+  /** Attempts that lost their worker, harness or Lambda environment (retried from the infrastructure budget). */
+  lostAttempts: number;
+  /** The most losses of any one task. */
+  mostLossesOfOneTask: number;
+  /** Attempts that failed for any other cause. */
+  failedAttempts: number;
 }
 
 /** BEAM_LAMBDA_PYTHON, else the project's .venv, else python3 (common/config.ts); workers default to it too. */
@@ -177,7 +183,7 @@ export class JobServer {
   private async runJob(job: Job, partitions: number, maxAttempts: number): Promise<void> {
     const started = Date.now();
     let tasks = 0;
-    const stats: JobShuffleStats = { mergeTasks: 0, earlyTasks: 0, speculativeTasks: 0 };
+    const stats: JobShuffleStats = { mergeTasks: 0, earlyTasks: 0, speculativeTasks: 0, lostAttempts: 0, mostLossesOfOneTask: 0, failedAttempts: 0 };
     this.shuffleStats.set(job.id, stats);
     await runPlan(job.plan, this.backend, this.store, {
       jobId: job.id,
@@ -199,6 +205,18 @@ export class JobServer {
         job.log(JobMessage_MessageImportance.JOB_MESSAGE_BASIC, `task ${task} of stage ${stage.id} [${stage.name}] is straggling: launched a speculative copy`);
       },
       onEarlyStart: () => stats.earlyTasks++,
+      onAttemptFailed: (stage, task, failure) => {
+        const lost = failure.retryable && failure.cause === "infrastructure";
+        if (lost) {
+          stats.lostAttempts++;
+          stats.mostLossesOfOneTask = Math.max(stats.mostLossesOfOneTask, failure.losses);
+        } else {
+          stats.failedAttempts++;
+        }
+        const budget = lost ? `lost its worker (${failure.losses} of the task's losses)` : `failed (${failure.userFailures} of the task's failures)`;
+        const first = failure.error.split("\n", 1)[0];
+        job.log(JobMessage_MessageImportance.JOB_MESSAGE_WARNING, `task ${task} of stage ${stage.id} [${stage.name}]: an attempt ${budget}: ${first}`);
+      },
       onStageStarted: (stage, taskCount) =>
         job.log(JobMessage_MessageImportance.JOB_MESSAGE_DETAILED, `stage ${stage.id} [${stage.name}] started with ${taskCount} tasks`),
       onTaskCommitted: (_stage, _task, result) => {

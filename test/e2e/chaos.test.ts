@@ -114,14 +114,19 @@ describe("a job whose workers and harnesses keep being killed", () => {
       await killer;
       const seconds = (Date.now() - started) / 1000;
       const byKind = (kind: Kill["kind"]) => kills.filter((k) => k.kind === kind).length;
+      const stats = server.shuffleStats.get(job()?.id ?? "");
       console.log(
-        `chaos: ${kills.length} kills (${byKind("worker")} workers, ${byKind("harness")} harnesses) in ${seconds.toFixed(1)} s (our job: ${jobSeconds.toFixed(1)} s); job ${JobState_Enum[job()?.state ?? 0]}`,
+        `chaos: ${kills.length} kills (${byKind("worker")} workers, ${byKind("harness")} harnesses) in ${seconds.toFixed(1)} s (our job: ${jobSeconds.toFixed(1)} s); ` +
+          `job ${JobState_Enum[job()?.state ?? 0]}, ${stats?.lostAttempts} attempts lost (at most ${stats?.mostLossesOfOneTask} by one task), ${stats?.failedAttempts} failed otherwise`,
       );
 
       expect(killing).toBe(true);
       expect(kills.length).toBeGreaterThanOrEqual(5);
       expect(ours[CASE]!.error).toBeNull();
       expect(job()?.state).toBe(JobState_Enum.DONE);
+      // Kills landed on running attempts, and every loss was seen as one (not as a user failure).
+      expect(stats!.lostAttempts).toBeGreaterThanOrEqual(3);
+      expect(stats!.failedAttempts).toBe(0);
       expect(reference[CASE]!.error).toBeNull();
       expect(reference[CASE]!.lines).toHaveLength(1000);
       expect(ours[CASE]!.lines).toEqual(reference[CASE]!.lines);

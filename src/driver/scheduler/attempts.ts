@@ -12,7 +12,7 @@
 // exactly the attempt returned here: a failed, retried or losing attempt can neither lose nor
 // duplicate records, and its result is simply not waited for.
 import type { Backend } from "../../backends/backend.js";
-import type { TaskResult } from "../../common/task-spec.js";
+import type { FailureCause, TaskResult } from "../../common/task-spec.js";
 import { attemptKey } from "../../store/index.js";
 import type { Stage } from "../planner/index.js";
 import { StageFailedError, WorkerLostError } from "./errors.js";
@@ -48,6 +48,16 @@ export interface AttemptOptions {
   /** Whether the job has failed: its tasks then start no further attempt. */
   jobFailed(): boolean;
   onSpeculativeStart?: (stage: Stage, taskIndex: number) => void;
+  /** An attempt failed; what the task has used of each budget so far (the attempt included). */
+  onAttemptFailed?: (stage: Stage, taskIndex: number, failure: AttemptFailure) => void;
+}
+
+export interface AttemptFailure {
+  error: string;
+  cause?: FailureCause;
+  retryable: boolean;
+  userFailures: number;
+  losses: number;
 }
 
 /** A task to run: what its attempts share, where they write, and the stage it belongs to. */
@@ -133,14 +143,16 @@ export class AttemptRunner {
         if (stageTasks) durations.record(Date.now() - startedAt);
         return next.result;
       }
-      lastError = next.result.error;
-      if (!next.result.retryable) throw fail();
-      if (next.result.cause === "infrastructure") {
+      const { error, cause, retryable } = next.result;
+      lastError = error;
+      if (retryable && cause === "infrastructure") {
         losses++;
         notBefore = Date.now() + lossBackoffMs(losses, infrastructure);
-      } else {
+      } else if (retryable) {
         userFailures++;
       }
+      this.options.onAttemptFailed?.(stage, template.taskIndex, { error, cause, retryable, userFailures, losses });
+      if (!retryable) throw fail();
       // Out of either budget: fail, unless a copy is still running and may yet succeed.
       if (running.size > 0) continue;
       if (userFailures >= maxAttempts) throw fail();

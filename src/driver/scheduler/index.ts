@@ -4,4 +4,4 @@ export { DEFAULT_MERGE, type MergeOptions } from "./push-merge.js";
 export { DEFAULT_SMALL_INPUT, type SmallInputOptions } from "./materializations.js";
 export { DEFAULT_SPECULATION, type SpeculationOptions } from "./speculation.js";
 export { StageFailedError, WorkerLostError } from "./errors.js";
-export { DEFAULT_INFRASTRUCTURE_RETRY, type InfrastructureRetryOptions } from "./attempts.js";
+export { type AttemptFailure, DEFAULT_INFRASTRUCTURE_RETRY, type InfrastructureRetryOptions } from "./attempts.js";

@@ -17,7 +17,7 @@ import type { Backend } from "../../backends/backend.js";
 import type { TaskInput, TaskOutputResult } from "../../common/task-spec.js";
 import { JobKeys, type ObjectStore } from "../../store/index.js";
 import type { ExecutionPlan, Stage } from "../planner/index.js";
-import { AttemptRunner, type InfrastructureRetryOptions } from "./attempts.js";
+import { type AttemptOptions, AttemptRunner, type InfrastructureRetryOptions } from "./attempts.js";
 import type { EarlyTaskSlots } from "./early-task-slots.js";
 import { asError } from "./errors.js";
 import { DEFAULT_SMALL_INPUT, type Materialization, Materializations, type SmallInputOptions } from "./materializations.js";
@@ -56,6 +56,8 @@ export interface RunOptions {
   onEarlyStart?(stage: Stage, taskIndex: number): void;
   /** A second attempt of a straggling task was launched. */
   onSpeculativeStart?: (stage: Stage, taskIndex: number) => void;
+  /** An attempt failed (it may be retried); see attempts.ts. */
+  onAttemptFailed?: AttemptOptions["onAttemptFailed"];
 }
 
 export async function runPlan(plan: ExecutionPlan, backend: Backend, store: ObjectStore, options: RunOptions): Promise<void> {
@@ -99,6 +101,7 @@ class JobScheduler {
       signal: options.signal,
       jobFailed: () => this.failure !== undefined,
       onSpeculativeStart: options.onSpeculativeStart,
+      onAttemptFailed: options.onAttemptFailed,
     });
     this.merges = new PushMerge(options.merge ?? DEFAULT_MERGE, options.partitions, options.jobId, keys, this.attempts);
     this.feeds = new Feeds(store, keys, this.materializations, (e) => this.fail(undefined, e));
