@@ -101,6 +101,8 @@ const failingB0 = (from: number, to: number, failure: AttemptScript["failure"]):
   Object.fromEntries(Array.from({ length: to - from + 1 }, (_, i) => [`B/0#${from + i}`, { failure }]));
 const lostWorker = { error: "worker process 123 died (code null, signal SIGKILL)", retryable: true, cause: "infrastructure" as const };
 const userError = { error: boom, retryable: true, cause: "user" as const };
+/** What onAttemptFailed reported (one case uses it). */
+const reported: string[] = [];
 /** A small backoff, so that cases losing many workers stay fast. */
 const quickRetry = { maxLosses: 20, backoffMs: 1, maxBackoffMs: 4 };
 /** Start times of B/0's attempts, in ms since the first. */
@@ -231,6 +233,16 @@ const cases: Case[] = [
         expect(gaps[i]).toBeGreaterThanOrEqual(wait);
         expect(gaps[i]).toBeLessThan(wait + 200);
       });
+    },
+  },
+  {
+    name: "reports each failed attempt with what the task has used of each budget",
+    plan: chain,
+    options: { pipelining: false, infrastructureRetry: quickRetry, onAttemptFailed: (stage, task, f) => reported.push(`${stage.id}/${task} ${f.cause} ${f.userFailures}/${f.losses}`) },
+    script: { ...failingB0(0, 1, lostWorker), ...failingB0(2, 2, userError) },
+    check: (o) => {
+      expect(o.error).toBeUndefined();
+      expect(reported).toEqual(["B/0 infrastructure 0/1", "B/0 infrastructure 0/2", "B/0 user 1/2"]);
     },
   },
   {
