@@ -105,7 +105,7 @@ export class ExecutorBackend implements Backend {
     } catch (e) {
       // The executor is gone or unreachable: forget it (a retry starts a fresh one).
       this.retire(executor);
-      return failedAttempt(`the executor failed: ${(e as Error).message}`, { retryable: true });
+      return failedAttempt(`the executor failed: ${(e as Error).message}`, { retryable: true, cause: "infrastructure" });
     }
   }
 

@@ -92,7 +92,7 @@ export class LocalBackend implements Backend {
     child.on("exit", (code, signal) => {
       const index = this.workers.indexOf(worker);
       if (worker.busy) {
-        worker.busy.resolve(failedAttempt(`worker process ${child.pid} died (code ${code}, signal ${signal})`, { retryable: true, workerPid: child.pid ?? 0 }));
+        worker.busy.resolve(failedAttempt(`worker process ${child.pid} died (code ${code}, signal ${signal})`, { retryable: true, workerPid: child.pid ?? 0, cause: "infrastructure" }));
         worker.busy = undefined;
       }
       if (index >= 0 && !this.attempts.closed) {

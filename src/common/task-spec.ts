@@ -163,9 +163,21 @@ export interface TaskOutputResult {
   elements: number;
 }
 
+/**
+ * Why an attempt failed, which decides the budget its retries come out of (scheduler/attempts.ts):
+ * - `infrastructure`: the attempt lost where it ran — the worker process or SDK harness died,
+ *   a Fn API stream closed, the Lambda environment crashed or timed out, the service throttled.
+ *   Retrying elsewhere is expected to succeed, so these are retried many times, with backoff.
+ * - `user`: the SDK reported an error running the bundle (an exception in the pipeline's code).
+ *   It will likely happen again: a few attempts only.
+ * Absent (workers of older versions, failures of the runner's own code) counts as `user`, so a
+ * deterministic failure is never retried as often as a lost worker.
+ */
+export type FailureCause = "infrastructure" | "user";
+
 export type TaskResult =
   | { ok: true; outputs: TaskOutputResult[]; /** Serialized MonitoringInfo protos, base64. */ monitoringInfos: string[]; workerPid: number }
-  | { ok: false; error: string; retryable: boolean; workerPid: number };
+  | { ok: false; error: string; retryable: boolean; workerPid: number; cause?: FailureCause };
 
 /** The byte range of `out` a reader takes: one partition, or the whole object (side inputs). */
 export function rangeOf(out: TaskOutputResult, partition: number | "all"): ObjectRange {

@@ -18,7 +18,7 @@ import { CallerAuth } from "./jobservice/caller-auth.js";
 import { addJobService, endpointFor, JobRegistry } from "./jobservice/job-service.js";
 import type { Job } from "./job.js";
 import { planPipeline } from "./planner/index.js";
-import { EarlyTaskSlots, type MergeOptions, type SmallInputOptions, runPlan } from "./scheduler/index.js";
+import { EarlyTaskSlots, type InfrastructureRetryOptions, type MergeOptions, type SmallInputOptions, runPlan } from "./scheduler/index.js";
 import { DEFAULT_SPECULATION, type SpeculationOptions } from "./scheduler/speculation.js";
 
 /** The server's options; each backend's own settings sit under its name (`aws`). */
@@ -52,7 +52,10 @@ export interface JobServerOptions extends BackendConfigs {
   storeUrl?: string;
   /** Python interpreter with apache-beam for process harnesses (default: the project's .venv). */
   python?: string;
+  /** Attempts per task that fail for its code (the SDK reported an error) before the job fails (default 4, as Dataflow). */
   maxAttempts?: number;
+  /** Retries of tasks whose worker, harness or Lambda environment was lost (default DEFAULT_INFRASTRUCTURE_RETRY). */
+  infrastructureRetry?: InfrastructureRetryOptions;
   /** Push-based merge of map outputs (default: DEFAULT_MERGE). */
   merge?: MergeOptions;
   /** Start consumer tasks before their input is complete (default on). */
@@ -87,11 +90,20 @@ export function isLoopback(host: string): boolean {
   return bare === "localhost" || bare === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
 }
 
+/** User failures of one task that fail its job: Dataflow's four attempts for batch work items. */
+const DEFAULT_MAX_ATTEMPTS = 4;
+
 /** What the scheduler did for a job, beyond running its stages' tasks. */
 export interface JobShuffleStats {
   mergeTasks: number;
   earlyTasks: number;
   speculativeTasks: number;
+  /** Attempts that lost their worker, harness or Lambda environment (retried from the infrastructure budget). */
+  lostAttempts: number;
+  /** The most losses of any one task. */
+  mostLossesOfOneTask: number;
+  /** Attempts that failed for any other cause. */
+  failedAttempts: number;
 }
 
 /** BEAM_LAMBDA_PYTHON, else the project's .venv, else python3 (common/config.ts); workers default to it too. */
@@ -173,7 +185,7 @@ export class JobServer {
     const self = new JobServer(server, address, store, backend, ownStore, options, speculation);
     addJobService(server, self.registry, {
       plan: (pipeline) => planPipeline(pipeline, { pythonSdkVersion: sdkVersion }),
-      execute: (job) => self.execute(job, partitions, options.maxAttempts ?? 3),
+      execute: (job) => self.execute(job, partitions, options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS),
       artifactEndpoint: (authority) => endpointFor(authority, { host, port }),
       auth,
     });
@@ -203,7 +215,7 @@ export class JobServer {
   private async runJob(job: Job, partitions: number, maxAttempts: number): Promise<void> {
     const started = Date.now();
     let tasks = 0;
-    const stats: JobShuffleStats = { mergeTasks: 0, earlyTasks: 0, speculativeTasks: 0 };
+    const stats: JobShuffleStats = { mergeTasks: 0, earlyTasks: 0, speculativeTasks: 0, lostAttempts: 0, mostLossesOfOneTask: 0, failedAttempts: 0 };
     this.shuffleStats.set(job.id, stats);
     await runPlan(job.plan, this.backend, this.store, {
       jobId: job.id,
@@ -211,6 +223,7 @@ export class JobServer {
       artifactPrefix: artifactPrefix(job.id),
       partitions,
       maxAttempts,
+      infrastructureRetry: this.options.infrastructureRetry,
       signal: job.abort.signal,
       merge: this.options.merge,
       pipelining: this.options.pipelining,
@@ -224,6 +237,18 @@ export class JobServer {
         job.log(JobMessage_MessageImportance.JOB_MESSAGE_BASIC, `task ${task} of stage ${stage.id} [${stage.name}] is straggling: launched a speculative copy`);
       },
       onEarlyStart: () => stats.earlyTasks++,
+      onAttemptFailed: (stage, task, failure) => {
+        const lost = failure.retryable && failure.cause === "infrastructure";
+        if (lost) {
+          stats.lostAttempts++;
+          stats.mostLossesOfOneTask = Math.max(stats.mostLossesOfOneTask, failure.losses);
+        } else {
+          stats.failedAttempts++;
+        }
+        const budget = lost ? `lost its worker (${failure.losses} of the task's losses)` : `failed (${failure.userFailures} of the task's failures)`;
+        const first = failure.error.split("\n", 1)[0];
+        job.log(JobMessage_MessageImportance.JOB_MESSAGE_WARNING, `task ${task} of stage ${stage.id} [${stage.name}]: an attempt ${budget}: ${first}`);
+      },
       onStageStarted: (stage, taskCount) =>
         job.log(JobMessage_MessageImportance.JOB_MESSAGE_DETAILED, `stage ${stage.id} [${stage.name}] started with ${taskCount} tasks`),
       onTaskCommitted: (_stage, _task, result) => {

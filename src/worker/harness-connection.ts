@@ -37,6 +37,19 @@ export class HarnessError extends Error {
   override name = "HarnessError";
 }
 
+/**
+ * The harness is gone: its process was killed, a stream closed, it never connected. Nothing about
+ * the bundle says it will fail again, so the attempt is an infrastructure loss (TaskResult.cause).
+ */
+export class HarnessLostError extends HarnessError {
+  override name = "HarnessLostError";
+}
+
+/** The SDK answered an instruction with an error: the pipeline's code raised (a user failure). */
+export class SdkInstructionError extends HarnessError {
+  override name = "SdkInstructionError";
+}
+
 interface Deferred<T> {
   promise: Promise<T>;
   resolve(v: T): void;
@@ -90,7 +103,7 @@ export class HarnessConnection {
       this.pending.delete(response.instructionId);
       waiter?.resolve(response);
     });
-    const lost = (): void => this.close(new HarnessError(`the SDK harness ${this.workerId} closed its control stream`));
+    const lost = (): void => this.close(new HarnessLostError(`the SDK harness ${this.workerId} closed its control stream`));
     call.on("end", lost);
     call.on("error", lost);
     this.controlReady.resolve();
@@ -140,7 +153,7 @@ export class HarnessConnection {
     if (this.registered.has(descriptor.id)) return;
     this.descriptors.set(descriptor.id, descriptor);
     const response = await this.instruct({ oneofKind: "register", register: { processBundleDescriptor: [descriptor] } });
-    if (response.error) throw new HarnessError(`the SDK harness rejected bundle descriptor ${descriptor.id}: ${response.error}`);
+    if (response.error) throw new SdkInstructionError(`the SDK harness rejected bundle descriptor ${descriptor.id}: ${response.error}`);
     this.registered.add(descriptor.id);
   }
 
@@ -157,7 +170,7 @@ export class HarnessConnection {
       { oneofKind: "processBundle", processBundle: { processBundleDescriptorId: descriptorId, cacheTokens: [] } },
       instructionId,
     ).then((r) => {
-      if (r.error) throw new HarnessError(r.error);
+      if (r.error) throw new SdkInstructionError(r.error);
       if (r.response.oneofKind !== "processBundle") throw new HarnessError(`unexpected response '${r.response.oneofKind}'`);
       return r.response.processBundle;
     });

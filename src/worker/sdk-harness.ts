@@ -14,7 +14,7 @@ import type { EnvironmentSpec } from "../common/task-spec.js";
 import { userCodeEnv } from "../common/worker-env.js";
 import type { ObjectStore } from "../store/index.js";
 import type { FnApiServer } from "./fn-api-server.js";
-import { type HarnessConnection, HarnessError } from "./harness-connection.js";
+import { type HarnessConnection, HarnessError, HarnessLostError } from "./harness-connection.js";
 import { installStagedDependencies } from "./python-dependencies.js";
 import { redactSecrets } from "../common/redact.js";
 
@@ -59,7 +59,7 @@ export async function startHarness(
       ? await startExternal(server, workerId, env.address!)
       : await startPythonProcess(server, workerId, job, store, options, env);
   const timeout = setTimeout(
-    () => connection.close(new HarnessError(`the SDK harness ${workerId} did not connect within ${HARNESS_START_TIMEOUT_MS / 1000}s`)),
+    () => connection.close(new HarnessLostError(`the SDK harness ${workerId} did not connect within ${HARNESS_START_TIMEOUT_MS / 1000}s`)),
     HARNESS_START_TIMEOUT_MS,
   );
   try {
@@ -83,7 +83,7 @@ async function startExternal(server: FnApiServer, workerId: string, address: str
     if (response.error) throw new HarnessError(`the SDK worker pool at ${address} could not start a worker: ${response.error}`);
   } catch (e) {
     if (e instanceof HarnessError) throw e;
-    throw new HarnessError(`cannot reach the SDK worker pool at ${address} (LOOPBACK/EXTERNAL environment)`, { cause: e });
+    throw new HarnessLostError(`cannot reach the SDK worker pool at ${address} (LOOPBACK/EXTERNAL environment)`, { cause: e });
   } finally {
     client.close();
   }
@@ -143,7 +143,10 @@ async function startPythonProcess(
   const connection = server.connectionFor(workerId);
   child.on("exit", (code, signal) => {
     const tail = stderr.join("").split("\n").slice(-30).join("\n");
-    connection.close(new HarnessError(`the Python SDK harness exited (code ${code}, signal ${signal}):\n${tail}`));
+    // Killed by a signal (SIGKILL by the OOM killer or an operator) is a lost harness; exiting
+    // with a code is the harness's own doing (a failing import, say) and may well repeat.
+    const error = signal ? HarnessLostError : HarnessError;
+    connection.close(new error(`the Python SDK harness exited (code ${code}, signal ${signal}):\n${tail}`));
   });
   child.on("error", (e) => connection.close(new HarnessError(`cannot start the Python SDK harness '${options.python}': ${e.message}`)));
   return {

@@ -51,7 +51,7 @@ describe("results-queue messages", () => {
       responsePayload: { errorType: "Runtime.ExitError", errorMessage: "signal: killed" },
     };
     const parsed = parseCompletion(JSON.stringify(record));
-    expect(parsed).toMatchObject({ invocationId: "d/j/s/bundle/0/0", fromLambda: true, result: { ok: false, retryable: true } });
+    expect(parsed).toMatchObject({ invocationId: "d/j/s/bundle/0/0", fromLambda: true, result: { ok: false, retryable: true, cause: "infrastructure" } });
     expect(parsed && "result" in parsed && !parsed.result.ok && parsed.result.error).toContain("Runtime.ExitError: signal: killed");
   });
 

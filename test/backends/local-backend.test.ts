@@ -28,6 +28,23 @@ describe("LocalBackend", () => {
     }
   });
 
+  it("when its worker process is killed mid-attempt, the attempt fails as an infrastructure loss, to be retried", async () => {
+    const { backend, store } = localBackend(1);
+    try {
+      const { spec } = await mergeTaskOver(store, { jobId: "local-test", records: ["a"], copies: 1 });
+      const { workerPid } = await backend.invoke(spec);
+
+      const attempt = backend.invoke({ ...spec, attempt: 1 });
+      process.kill(workerPid, "SIGKILL");
+
+      expect(await attempt).toMatchObject({ ok: false, retryable: true, cause: "infrastructure", workerPid });
+      expect((await backend.invoke({ ...spec, attempt: 2 })).ok).toBe(true);
+    } finally {
+      await backend.close();
+      await rm(store.root, { recursive: true, force: true });
+    }
+  });
+
   it("when closed, it fails the attempts still waiting for a worker, and refuses new ones", async () => {
     const { backend, store } = localBackend(1);
     const { spec } = await mergeTaskOver(store, { jobId: "local-test", records: ["a"], copies: 1 });

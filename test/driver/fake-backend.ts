@@ -4,13 +4,13 @@
 // checks the scheduler's contract on the way in (every range it is handed names an object that
 // was written) and, like a worker, waits on an input's feeds until they list every output.
 import type { Backend } from "../../src/backends/backend.js";
-import type { FeedContent, ObjectRange, TaskOutputResult, TaskResult, WorkerTask } from "../../src/common/task-spec.js";
+import type { FailureCause, FeedContent, ObjectRange, TaskOutputResult, TaskResult, WorkerTask } from "../../src/common/task-spec.js";
 import type { ObjectStore } from "../../src/store/index.js";
 
 /** What one attempt does; the default is to succeed after `DEFAULT_DELAY_MS`. */
 export interface AttemptScript {
   delayMs?: number;
-  failure?: { error: string; retryable: boolean };
+  failure?: { error: string; retryable: boolean; cause?: FailureCause };
 }
 
 export const DEFAULT_DELAY_MS = 5;
@@ -25,6 +25,8 @@ export function labelOf(task: WorkerTask): string {
 export class FakeBackend implements Backend {
   /** Every attempt, in invocation order; an attempt's `workerPid` is its index here. */
   readonly invocations: WorkerTask[] = [];
+  /** When each attempt started (Date.now()), by invocation index. */
+  readonly startTimes: number[] = [];
   /** `start <label>` and `end <label> ok|failed`, in the order they happened. */
   readonly events: string[] = [];
   readonly cancelledJobs: string[] = [];
@@ -41,6 +43,7 @@ export class FakeBackend implements Backend {
 
   invoke(task: WorkerTask): Promise<TaskResult> {
     const pid = this.invocations.push(task) - 1;
+    this.startTimes.push(Date.now());
     this.events.push(`start ${labelOf(task)}`);
     this.onInvoke?.(task);
     const attempt = this.run(task, pid).then((result) => {

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { FeedContent } from "../../src/common/task-spec.js";
 import type { ExecutionPlan } from "../../src/driver/planner/index.js";
-import { EarlyTaskSlots, type RunOptions, StageFailedError, runPlan } from "../../src/driver/scheduler/index.js";
+import { EarlyTaskSlots, type RunOptions, StageFailedError, WorkerLostError, runPlan } from "../../src/driver/scheduler/index.js";
 import { LocalObjectStore } from "../../src/store/index.js";
 import { type AttemptScript, FakeBackend, labelOf } from "./fake-backend.js";
 import { handBuiltPlan, outputOf } from "./hand-built-plan.js";
@@ -96,6 +96,20 @@ const chain = handBuiltPlan({ A: {}, B: { reads: "A" }, C: { reads: "B", grouped
 const mapThenGroup = handBuiltPlan({ A: {}, B: { reads: "A", grouped: true } });
 const boom = "Traceback ...\nValueError: boom [while running 'B-transform']";
 const invoked = (o: Outcome) => o.backend.invocations.map(labelOf);
+/** Every attempt from `from` to `to` of task B/0 fails with `failure`. */
+const failingB0 = (from: number, to: number, failure: AttemptScript["failure"]): Record<string, AttemptScript> =>
+  Object.fromEntries(Array.from({ length: to - from + 1 }, (_, i) => [`B/0#${from + i}`, { failure }]));
+const lostWorker = { error: "worker process 123 died (code null, signal SIGKILL)", retryable: true, cause: "infrastructure" as const };
+const userError = { error: boom, retryable: true, cause: "user" as const };
+/** What onAttemptFailed reported (one case uses it). */
+const reported: string[] = [];
+/** A small backoff, so that cases losing many workers stay fast. */
+const quickRetry = { maxLosses: 20, backoffMs: 1, maxBackoffMs: 4 };
+/** Start times of B/0's attempts, in ms since the first. */
+const startsOfB0 = (o: Outcome) => {
+  const times = o.backend.invocations.flatMap((t, i) => (labelOf(t).startsWith("B/0#") ? [o.backend.startTimes[i]!] : []));
+  return times.map((t) => t - times[0]!);
+};
 const position = (o: Outcome, event: string) => {
   const at = o.backend.events.indexOf(event);
   expect(at, `event '${event}' in ${o.backend.events.join(", ")}`).toBeGreaterThanOrEqual(0);
@@ -145,6 +159,100 @@ const cases: Case[] = [
     check: (o) => {
       expect(o.error).toMatchObject({ stageId: "B", taskIndex: 0, reason: "worker lost" });
       expect(invoked(o).filter((l) => l.startsWith("B/0#"))).toEqual(["B/0#0", "B/0#1", "B/0#2"]);
+    },
+  },
+  {
+    name: "when a task loses its worker more often than the user-failure budget, it still commits",
+    plan: chain,
+    options: { pipelining: false, maxAttempts: 4, infrastructureRetry: quickRetry },
+    script: failingB0(0, 9, lostWorker),
+    check: (o) => {
+      expect(o.error).toBeUndefined();
+      expect(o.commits).toContain("B/0#10");
+      expect(o.commits.filter((l) => l.startsWith("C/"))).toHaveLength(2);
+    },
+  },
+  {
+    name: "when user code fails on 4 attempts, the job fails naming the stage, even after worker losses",
+    plan: chain,
+    options: { pipelining: false, maxAttempts: 4, infrastructureRetry: quickRetry },
+    // Losses in between do not count: the 4th user failure is attempt 6.
+    script: { ...failingB0(0, 1, userError), ...failingB0(2, 3, lostWorker), ...failingB0(4, 5, userError) },
+    check: (o) => {
+      expect(o.error).toBeInstanceOf(StageFailedError);
+      expect(o.error).toMatchObject({ stageId: "B", taskIndex: 0, transform: "B-transform" });
+      expect((o.error as Error).message).toMatch(/^stage B failed in task 0 at transform 'B-transform'/);
+      expect(invoked(o).filter((l) => l.startsWith("B/0#"))).toHaveLength(6);
+      expect(invoked(o).filter((l) => l.startsWith("C/"))).toEqual([]);
+    },
+  },
+  {
+    name: "a failure of unknown cause (a worker of an older version) counts as a user failure",
+    plan: chain,
+    options: { pipelining: false, maxAttempts: 4, infrastructureRetry: quickRetry },
+    script: failingB0(0, 9, { error: "something broke", retryable: true }),
+    check: (o) => {
+      expect(o.error).toBeInstanceOf(StageFailedError);
+      expect(invoked(o).filter((l) => l.startsWith("B/0#"))).toHaveLength(4);
+    },
+  },
+  {
+    name: "when a task has lost its worker as often as the infrastructure budget allows, the job fails saying so",
+    plan: chain,
+    options: { pipelining: false, maxAttempts: 4, infrastructureRetry: { ...quickRetry, maxLosses: 6 } },
+    script: failingB0(0, 9, lostWorker),
+    check: (o) => {
+      expect(o.error).toBeInstanceOf(WorkerLostError);
+      expect(o.error).toMatchObject({ stageId: "B", taskIndex: 0, losses: 6 });
+      expect((o.error as Error).message).toMatch(/^stage B task 0: lost its worker 6 times \(infrastructure.*\): worker process 123 died/);
+      expect(invoked(o).filter((l) => l.startsWith("B/0#"))).toHaveLength(6);
+    },
+  },
+  {
+    name: "a non-retryable failure stays final whatever its cause",
+    plan: chain,
+    options: { pipelining: false, infrastructureRetry: quickRetry },
+    script: failingB0(0, 0, { ...lostWorker, retryable: false }),
+    check: (o) => {
+      expect(o.error).toBeInstanceOf(StageFailedError);
+      expect(invoked(o).filter((l) => l.startsWith("B/0#"))).toEqual(["B/0#0"]);
+    },
+  },
+  {
+    name: "waits before relaunching a task that lost its worker, doubling the wait up to its cap",
+    plan: chain,
+    options: { pipelining: false, infrastructureRetry: { maxLosses: 20, backoffMs: 40, maxBackoffMs: 100 } },
+    script: failingB0(0, 3, lostWorker),
+    check: (o) => {
+      expect(o.error).toBeUndefined();
+      // Attempts take DEFAULT_DELAY_MS (5 ms) each; then waits of 40, 80, 100 (capped), 100 ms.
+      const starts = startsOfB0(o);
+      const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
+      expect(gaps).toHaveLength(4);
+      [40, 80, 100, 100].forEach((wait, i) => {
+        expect(gaps[i]).toBeGreaterThanOrEqual(wait);
+        expect(gaps[i]).toBeLessThan(wait + 200);
+      });
+    },
+  },
+  {
+    name: "reports each failed attempt with what the task has used of each budget",
+    plan: chain,
+    options: { pipelining: false, infrastructureRetry: quickRetry, onAttemptFailed: (stage, task, f) => reported.push(`${stage.id}/${task} ${f.cause} ${f.userFailures}/${f.losses}`) },
+    script: { ...failingB0(0, 1, lostWorker), ...failingB0(2, 2, userError) },
+    check: (o) => {
+      expect(o.error).toBeUndefined();
+      expect(reported).toEqual(["B/0 infrastructure 0/1", "B/0 infrastructure 0/2", "B/0 user 1/2"]);
+    },
+  },
+  {
+    name: "retries a user failure at once",
+    plan: chain,
+    options: { pipelining: false, infrastructureRetry: { maxLosses: 20, backoffMs: 1000, maxBackoffMs: 1000 } },
+    script: failingB0(0, 0, userError),
+    check: (o) => {
+      expect(o.error).toBeUndefined();
+      expect(startsOfB0(o)[1]).toBeLessThan(200);
     },
   },
   {

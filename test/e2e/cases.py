@@ -277,6 +277,41 @@ def worker_killed_mid_task(p, workdir):
     )
 
 
+CHAOS_RECORDS = 1_200_000
+CHAOS_SEEDS = 48
+CHAOS_KEYS = 1000
+
+
+def chaos_records(seed):
+    per_seed = CHAOS_RECORDS // CHAOS_SEEDS
+    for i in range(seed * per_seed, (seed + 1) * per_seed):
+        yield (i * 7919) % CHAOS_KEYS, i
+
+
+def count_and_sum(key, values):
+    count = total = 0
+    for v in values:
+        count += 1
+        total += v
+    return key % 10, (key, count, total)
+
+
+@case
+def chaos_million_records(p, workdir):
+    """1.2 million records, generated from a few seeds, through two GroupByKeys: the per-key count
+    and sum of 1000 keys, then those grouped by the key's last digit. test/e2e/chaos.test.ts runs it
+    while killing worker processes and SDK harnesses; the output must not change."""
+    return (
+        p
+        | "Seeds" >> beam.Create(range(CHAOS_SEEDS))
+        | "Generate" >> beam.FlatMap(chaos_records)
+        | "GroupByKey" >> beam.GroupByKey()
+        | "CountAndSum" >> beam.MapTuple(count_and_sum)
+        | "GroupByDigit" >> beam.GroupByKey()
+        | "Rows" >> beam.FlatMapTuple(lambda _, rows: sorted(rows))
+    )
+
+
 def kill_execution_environment():
     """Kills the emulated Lambda execution environment running this harness: the emulator, its
     runtime and the harness are one process group. Outside one, that group is someone else's."""

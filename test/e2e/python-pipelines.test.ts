@@ -123,7 +123,7 @@ describe("Beam Python pipelines on the embedded backend", () => {
       "    print(type(e).__name__, e)",
     ].join("\n");
     const { stdout } = await run(defaultPython(), ["-c", script]);
-    // Three attempts of 1.5 s each: the job fails well after the 2 s deadline Python asked for.
+    // Four attempts of 1.5 s each: the job fails well after the 2 s deadline Python asked for.
     expect(stdout).toMatch(/^RuntimeError .*failed in state FAILED: stage s\d+ failed in task \d+ at transform 'SlowFailure'/m);
     expect(stdout).toContain("KeyError: 'the slow DoFn gave up'");
     expect(stdout).not.toContain("DEADLINE_EXCEEDED");

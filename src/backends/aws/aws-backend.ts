@@ -125,7 +125,7 @@ export class AwsBackend implements Backend {
       const timer = setTimeout(() => {
         this.stats.timeouts++;
         const error = `no completion for ${invocationId} within ${Math.round(timeoutMs / 1000)} s (the function timed out, or its completion was lost)`;
-        this.settle(invocationId, "timed-out", failedAttempt(error, { retryable: true }));
+        this.settle(invocationId, "timed-out", failedAttempt(error, { retryable: true, cause: "infrastructure" }));
       }, timeoutMs);
       this.pending.set(invocationId, { jobId: spec.jobId, resolve, timer });
       void this.invokeFunction(spec, invocationId);
@@ -141,7 +141,7 @@ export class AwsBackend implements Backend {
     } catch (e) {
       const name = (e as Error).name;
       const error = `invoking ${this.config.functionName} failed: ${name}: ${(e as Error).message}`;
-      this.settle(invocationId, "completed", failedAttempt(error, { retryable: !PERMANENT_INVOKE_ERRORS.has(name) }));
+      this.settle(invocationId, "completed", failedAttempt(error, { retryable: !PERMANENT_INVOKE_ERRORS.has(name), cause: "infrastructure" }));
     }
   }
 

@@ -49,6 +49,8 @@ export function parseCompletion(body: string): ParsedCompletion {
     result: {
       ok: false,
       retryable: true,
+      // No worker reported: the environment crashed, timed out or ran out of memory.
+      cause: "infrastructure",
       workerPid: 0,
       error: `Lambda gave up on the invocation (${condition} after ${approximateInvokeCount} attempt(s), ${record.responseContext?.functionError ?? "no function error"}): ${reason}`,
     },

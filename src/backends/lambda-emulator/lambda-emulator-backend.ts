@@ -69,7 +69,7 @@ export class LambdaEmulatorBackend implements Backend {
     const body = outcome.payload.toString("utf8");
     if (outcome.functionError) {
       // The environment died under the invocation, or the handler threw: a retry goes elsewhere.
-      return failedAttempt(`the Lambda invocation failed (${outcome.functionError}): ${body}`, { retryable: true, workerPid: outcome.emulatorPid });
+      return failedAttempt(`the Lambda invocation failed (${outcome.functionError}): ${body}`, { retryable: true, workerPid: outcome.emulatorPid, cause: "infrastructure" });
     }
     return JSON.parse(body) as TaskResult;
   }

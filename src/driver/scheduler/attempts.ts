@@ -1,27 +1,63 @@
 // Attempts of one task until one commits: retries of failed attempts, and a speculative copy of
 // a straggling one (speculation.ts decides who straggles).
 //
+// Failures come out of two budgets, by their cause (TaskResult.cause). A user failure (the SDK
+// reported an error) will likely repeat: `maxAttempts` of them fail the task, as on Dataflow. A
+// lost worker, harness or Lambda environment says nothing about the task (Spark does not count
+// executor loss against a task either): such a loss is retried after a backoff that doubles, and
+// only `infrastructure.maxLosses` of them fail the task. A failure of unknown cause counts as a
+// user failure, so that a deterministic one is not retried for minutes.
+//
 // Each attempt writes under keys of its own, so the scheduler hands readers the outputs of
 // exactly the attempt returned here: a failed, retried or losing attempt can neither lose nor
 // duplicate records, and its result is simply not waited for.
 import type { Backend } from "../../backends/backend.js";
-import type { TaskResult } from "../../common/task-spec.js";
+import type { FailureCause, TaskResult } from "../../common/task-spec.js";
 import { attemptKey } from "../../store/index.js";
 import type { Stage } from "../planner/index.js";
-import { StageFailedError } from "./errors.js";
+import { StageFailedError, WorkerLostError } from "./errors.js";
 import { SPECULATION_CHECK_MS, type SpeculationOptions, StageDurations } from "./speculation.js";
 import { type TaskTemplate, attemptSpec } from "./task-template.js";
 
+/** How a task's infrastructure losses are retried. */
+export interface InfrastructureRetryOptions {
+  /** Losses of one task that fail it (and the job). */
+  maxLosses: number;
+  /** Wait before the attempt after the first loss; it doubles with each further loss... */
+  backoffMs: number;
+  /** ...up to this. */
+  maxBackoffMs: number;
+}
+
+export const DEFAULT_INFRASTRUCTURE_RETRY: InfrastructureRetryOptions = { maxLosses: 20, backoffMs: 500, maxBackoffMs: 10_000 };
+
+/** The wait before relaunching a task that has lost its worker `losses` times (≥ 1). */
+export function lossBackoffMs(losses: number, options: InfrastructureRetryOptions): number {
+  return Math.min(options.maxBackoffMs, options.backoffMs * 2 ** Math.min(losses - 1, 30));
+}
+
 export interface AttemptOptions {
   backend: Backend;
-  /** Attempts per task, counting failures only (a copy that loses is not a failure). */
+  /** User failures per task that fail it (a copy that loses is not a failure; nor is a lost worker). */
   maxAttempts: number;
+  /** Retries of infrastructure losses (default DEFAULT_INFRASTRUCTURE_RETRY). */
+  infrastructure?: InfrastructureRetryOptions;
   /** Copies of straggling bundle tasks (off when absent). */
   speculation?: SpeculationOptions;
   signal?: AbortSignal;
   /** Whether the job has failed: its tasks then start no further attempt. */
   jobFailed(): boolean;
   onSpeculativeStart?: (stage: Stage, taskIndex: number) => void;
+  /** An attempt failed; what the task has used of each budget so far (the attempt included). */
+  onAttemptFailed?: (stage: Stage, taskIndex: number, failure: AttemptFailure) => void;
+}
+
+export interface AttemptFailure {
+  error: string;
+  cause?: FailureCause;
+  retryable: boolean;
+  userFailures: number;
+  losses: number;
 }
 
 /** A task to run: what its attempts share, where they write, and the stage it belongs to. */
@@ -57,11 +93,15 @@ export class AttemptRunner {
    */
   async run({ template, attemptsPrefix, stage, stageTasks }: PlannedTask): Promise<CommittedResult> {
     const { backend, maxAttempts, signal } = this.options;
+    const infrastructure = this.options.infrastructure ?? DEFAULT_INFRASTRUCTURE_RETRY;
     const durations = this.durationsOf(stage);
     const speculation = stageTasks ? this.options.speculation : undefined;
     const running = new Map<number, RunningAttempt>();
     let nextAttempt = 0;
-    let failures = 0;
+    let userFailures = 0;
+    let losses = 0;
+    /** When the next attempt may start, after a loss. */
+    let notBefore = 0;
     let speculated = false;
     let lastError = "";
     const launch = () => {
@@ -69,12 +109,20 @@ export class AttemptRunner {
       const spec = attemptSpec(template, attempt, attemptKey(attemptsPrefix, attempt));
       running.set(attempt, { startedAt: Date.now(), done: backend.invoke(spec).then((result) => ({ attempt, result })) });
     };
-    const fail = () =>
-      new StageFailedError(stage.id, template.kind === "merge" ? `${stage.name} (${template.stageName})` : stage.name, template.taskIndex, lastError);
+    const stageName = template.kind === "merge" ? `${stage.name} (${template.stageName})` : stage.name;
+    const fail = () => new StageFailedError(stage.id, stageName, template.taskIndex, lastError);
+    const lost = () => new WorkerLostError(stage.id, stageName, template.taskIndex, losses, lastError);
     for (;;) {
       if (signal?.aborted) throw signal.reason;
       if (this.options.jobFailed()) throw new Error("the job already failed");
-      if (running.size === 0) launch();
+      if (running.size === 0) {
+        const wait = notBefore - Date.now();
+        if (wait > 0) {
+          await sleep(wait, signal);
+          continue;
+        }
+        launch();
+      }
       let check: NodeJS.Timeout | undefined;
       const waits: Promise<{ attempt: number; result: TaskResult } | "check">[] = [...running.values()].map((r) => r.done);
       if (speculation && !speculated) waits.push(new Promise((resolve) => (check = setTimeout(() => resolve("check"), SPECULATION_CHECK_MS))));
@@ -95,11 +143,20 @@ export class AttemptRunner {
         if (stageTasks) durations.record(Date.now() - startedAt);
         return next.result;
       }
-      lastError = next.result.error;
-      failures++;
-      if (!next.result.retryable) throw fail();
-      // Out of attempts: fail, unless a copy is still running and may yet succeed.
-      if (failures >= maxAttempts && running.size === 0) throw fail();
+      const { error, cause, retryable } = next.result;
+      lastError = error;
+      if (retryable && cause === "infrastructure") {
+        losses++;
+        notBefore = Date.now() + lossBackoffMs(losses, infrastructure);
+      } else if (retryable) {
+        userFailures++;
+      }
+      this.options.onAttemptFailed?.(stage, template.taskIndex, { error, cause, retryable, userFailures, losses });
+      if (!retryable) throw fail();
+      // Out of either budget: fail, unless a copy is still running and may yet succeed.
+      if (running.size > 0) continue;
+      if (userFailures >= maxAttempts) throw fail();
+      if (losses >= infrastructure.maxLosses) throw lost();
     }
   }
 
@@ -108,4 +165,17 @@ export class AttemptRunner {
     if (!durations) this.durations.set(stage.id, (durations = new StageDurations()));
     return durations;
   }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts (the caller checks it). */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
 }

@@ -17,6 +17,24 @@ export class StageFailedError extends Error {
   }
 }
 
+/**
+ * A task lost its worker (process, SDK harness or Lambda environment) as often as the
+ * infrastructure budget allows: the job fails for its infrastructure, not for its code.
+ */
+export class WorkerLostError extends Error {
+  override name = "WorkerLostError";
+
+  constructor(
+    readonly stageId: string,
+    readonly stageName: string,
+    readonly taskIndex: number,
+    readonly losses: number,
+    readonly reason: string,
+  ) {
+    super(`stage ${stageId} task ${taskIndex}: lost its worker ${losses} times (infrastructure, not the pipeline's code): ${reason}`);
+  }
+}
+
 /** What a job fails with, as an Error (an abort reason or a thrown value need not be one). */
 export function asError(reason: unknown): Error {
   return reason instanceof Error ? reason : new Error(String(reason));

@@ -3,4 +3,5 @@ export { EarlyTaskSlots } from "./early-task-slots.js";
 export { DEFAULT_MERGE, type MergeOptions } from "./push-merge.js";
 export { DEFAULT_SMALL_INPUT, type SmallInputOptions } from "./materializations.js";
 export { DEFAULT_SPECULATION, type SpeculationOptions } from "./speculation.js";
-export { StageFailedError } from "./errors.js";
+export { StageFailedError, WorkerLostError } from "./errors.js";
+export { type AttemptFailure, DEFAULT_INFRASTRUCTURE_RETRY, type InfrastructureRetryOptions } from "./attempts.js";

@@ -17,7 +17,7 @@ import type { Backend } from "../../backends/backend.js";
 import type { TaskInput, TaskOutputResult } from "../../common/task-spec.js";
 import { JobKeys, type ObjectStore } from "../../store/index.js";
 import type { ExecutionPlan, Stage } from "../planner/index.js";
-import { AttemptRunner } from "./attempts.js";
+import { type AttemptOptions, AttemptRunner, type InfrastructureRetryOptions } from "./attempts.js";
 import type { EarlyTaskSlots } from "./early-task-slots.js";
 import { asError } from "./errors.js";
 import { DEFAULT_SMALL_INPUT, type Materialization, Materializations, type SmallInputOptions } from "./materializations.js";
@@ -33,7 +33,10 @@ export interface RunOptions {
   artifactPrefix: string;
   /** Partitions per materialized PCollection, i.e. tasks per non-root stage. */
   partitions: number;
+  /** User failures (and failures of unknown cause) per task that fail the job. */
   maxAttempts: number;
+  /** Retries of tasks whose worker was lost (default DEFAULT_INFRASTRUCTURE_RETRY); see attempts.ts. */
+  infrastructureRetry?: InfrastructureRetryOptions;
   signal?: AbortSignal;
   merge?: MergeOptions;
   /** Start consumer tasks before their input is complete (default on). */
@@ -53,6 +56,8 @@ export interface RunOptions {
   onEarlyStart?(stage: Stage, taskIndex: number): void;
   /** A second attempt of a straggling task was launched. */
   onSpeculativeStart?: (stage: Stage, taskIndex: number) => void;
+  /** An attempt failed (it may be retried); see attempts.ts. */
+  onAttemptFailed?: AttemptOptions["onAttemptFailed"];
 }
 
 export async function runPlan(plan: ExecutionPlan, backend: Backend, store: ObjectStore, options: RunOptions): Promise<void> {
@@ -91,10 +96,12 @@ class JobScheduler {
     this.attempts = new AttemptRunner({
       backend,
       maxAttempts: options.maxAttempts,
+      infrastructure: options.infrastructureRetry,
       speculation: options.speculation,
       signal: options.signal,
       jobFailed: () => this.failure !== undefined,
       onSpeculativeStart: options.onSpeculativeStart,
+      onAttemptFailed: options.onAttemptFailed,
     });
     this.merges = new PushMerge(options.merge ?? DEFAULT_MERGE, options.partitions, options.jobId, keys, this.attempts);
     this.feeds = new Feeds(store, keys, this.materializations, (e) => this.fail(undefined, e));
