@@ -25,6 +25,7 @@ import type {
 import { LogEntry_Severity_Enum } from "apache-beam/proto/beam_fn_api";
 import { readSetting } from "../common/config.js";
 import { redactSecrets } from "../common/redact.js";
+import type { FailureCause } from "../common/task-spec.js";
 
 export interface BundleReceiver {
   onData(transformId: string, data: Uint8Array, isLast: boolean): void;
@@ -243,4 +244,15 @@ export class HarnessConnection {
     this.control!.write({ instructionId, request });
     return waiter.promise;
   }
+}
+
+/**
+ * Why a bundle failed (TaskResult.cause). A harness that is gone, whatever error surfaced first,
+ * is an infrastructure loss; an error the SDK reported is the pipeline's. Anything else (the
+ * runner's own checks, a store error) is left unclassified and counts as a user failure.
+ */
+export function failureCause(error: unknown, closed: Error | undefined): { cause?: FailureCause } {
+  if (error instanceof HarnessLostError || closed instanceof HarnessLostError) return { cause: "infrastructure" };
+  if (error instanceof SdkInstructionError) return { cause: "user" };
+  return {};
 }

@@ -7,14 +7,14 @@ import { MonitoringInfo } from "apache-beam/proto/metrics";
 import { ByteReader, encodeTimestampMillis } from "../codec/byte-io.js";
 import { type CoderTree, resolveCoder, splitTimer } from "../codec/coders.js";
 import { MIN_TIMESTAMP_MILLIS, PANE_NO_FIRING, encodeWindowedValue } from "../codec/windows.js";
-import type { EnvironmentSpec, FailureCause, MergeTaskSpec, TaskOutputResult, TaskResult, TaskSpec, WorkerTask } from "../common/task-spec.js";
+import type { EnvironmentSpec, MergeTaskSpec, TaskOutputResult, TaskResult, TaskSpec, WorkerTask } from "../common/task-spec.js";
 import { Transforms } from "../common/urns.js";
 import { OverflowValues, ShuffleOutputWriter, mergePartitionedOutputs } from "../shuffle/index.js";
 import type { ObjectStore } from "../store/index.js";
 import { type ReadOptions, readInputChunks, readsStateBackedValues } from "../shuffle/edge-reader.js";
 import { FnApiServer } from "./fn-api-server.js";
 import { SdkWindowMerger } from "./sdk-window-merger.js";
-import { type HarnessConnection, HarnessLostError, SdkInstructionError } from "./harness-connection.js";
+import { type HarnessConnection, failureCause } from "./harness-connection.js";
 import { type HarnessOptions, type SdkHarness, startHarness } from "./sdk-harness.js";
 import { TaskStateStore } from "./state-store.js";
 
@@ -44,17 +44,6 @@ function residualElements(spec: TaskSpec, response: ProcessBundleResponse): Uint
     }
     return app.element;
   });
-}
-
-/**
- * Why a bundle failed (TaskResult.cause). A harness that is gone, whatever error surfaced first,
- * is an infrastructure loss; an error the SDK reported is the pipeline's. Anything else (the
- * runner's own checks, a store error) is left unclassified and counts as a user failure.
- */
-function failureCause(error: unknown, closed: Error | undefined): { cause?: FailureCause } {
-  if (error instanceof HarnessLostError || closed instanceof HarnessLostError) return { cause: "infrastructure" };
-  if (error instanceof SdkInstructionError) return { cause: "user" };
-  return {};
 }
 
 export class TaskRunner {
