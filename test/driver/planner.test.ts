@@ -275,6 +275,8 @@ describe("rejecting what the runner cannot run, at Prepare", () => {
 
   it("refuses a merging WindowFn of another environment than the stage reading its GroupByKey", () => {
     const pipeline = fixture("bounded_sessions");
+    // A second environment, defined (a dangling one would be rejected as malformed first).
+    pipeline.components!.environments.java = { ...Object.values(pipeline.components!.environments)[0]!, urn: Environments.external };
     for (const w of Object.values(pipeline.components!.windowingStrategies)) if (w.mergeStatus === MergeStatus_Enum.NEEDS_MERGE) w.environmentId = "java";
     expect(() => planPipeline(pipeline, { pythonSdkVersion: "2.77.0" })).toThrow(/merging WindowFn of environment 'java'/);
   });

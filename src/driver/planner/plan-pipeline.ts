@@ -1,5 +1,6 @@
 // The planner: a pure function from a Beam pipeline proto to an execution plan.
-// It reads as its phases: validate, expand splittable DoFns, fuse, then describe each stage.
+// It reads as its phases: validate the proto's references, check what the runner supports,
+// expand splittable DoFns, fuse, then describe each stage.
 import {
   Components,
   DockerPayload,
@@ -12,6 +13,7 @@ import {
 import { Environments, Requirements, ResourceHints, Transforms, UserStateProtocols } from "../../common/urns.js";
 import type { EnvironmentSpec } from "../../common/task-spec.js";
 import { UnsupportedPipelineError } from "./errors.js";
+import { validatePipeline } from "./validate-pipeline.js";
 import { expandSplittableDoFns } from "./expand-sdf.js";
 import { fuseStages } from "./fuse-stages.js";
 import { lengthPrefixOrderedListValues } from "./length-prefix-ordered-list-values.js";
@@ -51,6 +53,7 @@ const SDK_TRANSFORMS = new Set<string>([
 export function planPipeline(pipelineBytesOrProto: Uint8Array | Pipeline, options: PlannerOptions): ExecutionPlan {
   const pipeline =
     pipelineBytesOrProto instanceof Uint8Array ? Pipeline.fromBinary(pipelineBytesOrProto) : Pipeline.clone(pipelineBytesOrProto);
+  validatePipeline(pipeline);
   const components = pipeline.components ?? Components.create();
   checkRequirements(pipeline);
   const leaves = leafTransforms(pipeline, components);

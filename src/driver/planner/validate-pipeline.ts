@@ -1,0 +1,196 @@
+// Referential integrity of a pipeline proto, checked before planning. The planner's phases
+// index the components maps and walk the transform hierarchy as if the proto were well formed;
+// a dangling id or a cycle would surface there as a TypeError or a stack overflow. Here each
+// problem is named by the component kind and id it concerns, so the SDK's user learns what is
+// wrong rather than where the runner tripped.
+import { type Components, ParDoPayload, type Pipeline } from "apache-beam/proto/beam_runner_api";
+import { Transforms } from "../../common/urns.js";
+import { MalformedPipelineError } from "./errors.js";
+
+/** Problems reported in one message; more are counted, not listed. */
+const MAX_LISTED = 10;
+
+/** Transforms whose payload is a ParDoPayload naming state and timer coders. */
+const PAR_DO_PAYLOAD_URNS = new Set<string>([
+  Transforms.parDo,
+  Transforms.pairWithRestriction,
+  Transforms.splitAndSizeRestrictions,
+  Transforms.processSizedElementsAndRestrictions,
+]);
+
+/** Throws MalformedPipelineError listing every dangling reference and cycle found. */
+export function validatePipeline(pipeline: Pipeline): void {
+  const problems = findProblems(pipeline);
+  if (problems.length === 0) return;
+  const listed = problems.slice(0, MAX_LISTED).join("; ");
+  const more = problems.length > MAX_LISTED ? ` (and ${problems.length - MAX_LISTED} more)` : "";
+  throw new MalformedPipelineError(`the pipeline is malformed: ${listed}${more}`, problems);
+}
+
+/** Every problem, each a sentence naming the component kind and id. */
+export function findProblems(pipeline: Pipeline): string[] {
+  const c = pipeline.components;
+  if (!c) return ["the pipeline has no components"];
+  const problems: string[] = [];
+  if (pipeline.rootTransformIds.length === 0) problems.push("the pipeline has no root transforms");
+  for (const id of pipeline.rootTransformIds) {
+    if (!c.transforms[id]) problems.push(`root transform '${id}' is not defined`);
+  }
+  checkCoders(c, problems);
+  checkWindowingStrategies(c, problems);
+  checkPCollections(c, problems);
+  checkTransforms(c, problems);
+  checkHierarchy(c, problems);
+  return problems;
+}
+
+const has = (map: Record<string, unknown>, id: string): boolean => Object.prototype.hasOwnProperty.call(map, id);
+
+function checkCoders(c: Components, problems: string[]): void {
+  for (const [id, coder] of Object.entries(c.coders)) {
+    if (!coder.spec?.urn) problems.push(`coder '${id}' has no URN`);
+    for (const component of coder.componentCoderIds) {
+      if (!has(c.coders, component)) problems.push(`coder '${id}' has component coder '${component}', which is not defined`);
+    }
+  }
+  // A coder that contains itself would have the planner resolve it forever.
+  for (const id of findCycles(Object.keys(c.coders), (id) => c.coders[id]?.componentCoderIds ?? [])) {
+    problems.push(`coder '${id}' contains itself among its component coders`);
+  }
+}
+
+function checkWindowingStrategies(c: Components, problems: string[]): void {
+  for (const [id, strategy] of Object.entries(c.windowingStrategies)) {
+    if (!strategy.windowCoderId) problems.push(`windowing strategy '${id}' names no window coder`);
+    else if (!has(c.coders, strategy.windowCoderId)) {
+      problems.push(`windowing strategy '${id}' has window coder '${strategy.windowCoderId}', which is not defined`);
+    }
+    if (!strategy.windowFn?.urn) problems.push(`windowing strategy '${id}' has no window function`);
+    if (strategy.environmentId && !has(c.environments, strategy.environmentId)) {
+      problems.push(`windowing strategy '${id}' names environment '${strategy.environmentId}', which is not defined`);
+    }
+  }
+}
+
+function checkPCollections(c: Components, problems: string[]): void {
+  for (const [id, pc] of Object.entries(c.pcollections)) {
+    if (!pc.coderId) problems.push(`pcollection '${id}' names no coder`);
+    else if (!has(c.coders, pc.coderId)) problems.push(`pcollection '${id}' has coder '${pc.coderId}', which is not defined`);
+    if (!pc.windowingStrategyId) problems.push(`pcollection '${id}' names no windowing strategy`);
+    else if (!has(c.windowingStrategies, pc.windowingStrategyId)) {
+      problems.push(`pcollection '${id}' has windowing strategy '${pc.windowingStrategyId}', which is not defined`);
+    }
+  }
+}
+
+function checkTransforms(c: Components, problems: string[]): void {
+  for (const [id, t] of Object.entries(c.transforms)) {
+    const name = `transform '${t.uniqueName || id}'`;
+    for (const [tag, pc] of Object.entries(t.inputs)) {
+      if (!has(c.pcollections, pc)) problems.push(`${name} has input '${tag}' = pcollection '${pc}', which is not defined`);
+    }
+    for (const [tag, pc] of Object.entries(t.outputs)) {
+      if (!has(c.pcollections, pc)) problems.push(`${name} has output '${tag}' = pcollection '${pc}', which is not defined`);
+    }
+    for (const sub of t.subtransforms) {
+      if (!has(c.transforms, sub)) problems.push(`${name} has subtransform '${sub}', which is not defined`);
+    }
+    if (t.environmentId && !has(c.environments, t.environmentId)) {
+      problems.push(`${name} names environment '${t.environmentId}', which is not defined`);
+    }
+    if (PAR_DO_PAYLOAD_URNS.has(t.spec?.urn ?? "")) checkParDoPayload(name, t.spec!.payload, c, problems);
+  }
+}
+
+function checkParDoPayload(name: string, bytes: Uint8Array, c: Components, problems: string[]): void {
+  let payload: ParDoPayload;
+  try {
+    payload = ParDoPayload.fromBinary(bytes);
+  } catch (e) {
+    problems.push(`${name} has a ParDo payload that does not decode (${(e as Error).message})`);
+    return;
+  }
+  const coderOf = (what: string, coderId: string): void => {
+    if (coderId && !has(c.coders, coderId)) problems.push(`${name} has ${what} with coder '${coderId}', which is not defined`);
+  };
+  for (const [stateId, spec] of Object.entries(payload.stateSpecs)) {
+    const s = spec.spec;
+    const what = `state '${stateId}'`;
+    switch (s.oneofKind) {
+      case "readModifyWriteSpec":
+        coderOf(what, s.readModifyWriteSpec.coderId);
+        break;
+      case "bagSpec":
+        coderOf(what, s.bagSpec.elementCoderId);
+        break;
+      case "orderedListSpec":
+        coderOf(what, s.orderedListSpec.elementCoderId);
+        break;
+      case "combiningSpec":
+        coderOf(what, s.combiningSpec.accumulatorCoderId);
+        break;
+      case "mapSpec":
+        coderOf(what, s.mapSpec.keyCoderId);
+        coderOf(what, s.mapSpec.valueCoderId);
+        break;
+      case "setSpec":
+        coderOf(what, s.setSpec.elementCoderId);
+        break;
+      default:
+        break;
+    }
+  }
+  for (const [timerId, spec] of Object.entries(payload.timerFamilySpecs)) coderOf(`timer family '${timerId}'`, spec.timerFamilyCoderId);
+  if (payload.restrictionCoderId) coderOf("its restriction", payload.restrictionCoderId);
+}
+
+/**
+ * The transform hierarchy must be a forest: no transform its own ancestor (it would be expanded
+ * forever) and none the part of two composites (it would run twice, and a lattice of such
+ * sharing expands exponentially).
+ */
+function checkHierarchy(c: Components, problems: string[]): void {
+  const parent = new Map<string, string>();
+  for (const [id, t] of Object.entries(c.transforms)) {
+    for (const sub of t.subtransforms) {
+      const other = parent.get(sub);
+      if (other !== undefined && other !== id) problems.push(`transform '${sub}' is a subtransform of both '${other}' and '${id}'`);
+      else if (other === id) problems.push(`transform '${id}' lists subtransform '${sub}' twice`);
+      else parent.set(sub, id);
+    }
+  }
+  const subs = (id: string): string[] => c.transforms[id]?.subtransforms ?? [];
+  for (const id of findCycles(Object.keys(c.transforms), subs)) problems.push(`transform '${id}' is its own ancestor (a cycle in the subtransforms)`);
+}
+
+/**
+ * One node of each cycle in a directed graph, found without recursion (a hierarchy or coder
+ * nesting thousands deep must not overflow the stack). Edges to unknown nodes are ignored.
+ */
+function findCycles(nodes: string[], edges: (id: string) => string[]): string[] {
+  const state = new Map<string, "open" | "done">();
+  const known = new Set(nodes);
+  const inCycle: string[] = [];
+  for (const start of nodes) {
+    if (state.has(start)) continue;
+    const stack: { id: string; next: number }[] = [{ id: start, next: 0 }];
+    state.set(start, "open");
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      const out = edges(top.id);
+      if (top.next < out.length) {
+        const to = out[top.next++]!;
+        const s = state.get(to);
+        if (s === "open") inCycle.push(to);
+        else if (s === undefined && known.has(to)) {
+          state.set(to, "open");
+          stack.push({ id: to, next: 0 });
+        }
+      } else {
+        state.set(top.id, "done");
+        stack.pop();
+      }
+    }
+  }
+  return [...new Set(inCycle)];
+}
