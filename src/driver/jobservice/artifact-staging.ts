@@ -29,7 +29,9 @@ export function addArtifactStagingService(server: grpc.Server, registry: JobRegi
       const responses = call[Symbol.asyncIterator]() as AsyncIterator<ArtifactResponseWrapper>;
       void stage(call, responses, registry, store).then(
         () => call.end(),
-        (e: Error) => call.emit("error", { code: grpc.status.INVALID_ARGUMENT, details: e.message }),
+        (e: Error & { code?: unknown }) =>
+          // A Node error's code is a string ('ENOENT'): only a gRPC status passes through.
+          call.emit("error", { code: typeof e.code === "number" ? e.code : grpc.status.INVALID_ARGUMENT, details: e.message }),
       );
     },
   });

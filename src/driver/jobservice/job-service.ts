@@ -12,7 +12,7 @@ import {
   type PrepareJobRequest,
 } from "apache-beam/proto/beam_job_api";
 import { Struct } from "apache-beam/proto/google/protobuf/struct";
-import { Pipeline } from "apache-beam/proto/beam_runner_api";
+import type { Pipeline } from "apache-beam/proto/beam_runner_api";
 import { Job, type JobEvent } from "../job.js";
 import { type ExecutionPlan, UnsupportedPipelineError } from "../planner/index.js";
 
@@ -45,28 +45,29 @@ export function addJobService(server: grpc.Server, registry: JobRegistry, deps: 
         .then(() => fn(call.request))
         .then(
           (res) => callback(null, res),
-          (e: Error & { code?: grpc.status }) => callback({ code: e.code ?? grpc.status.INTERNAL, details: e.message }),
+          // A Node error's code is a string ('ENOENT'): only a gRPC status passes through.
+          (e: Error & { code?: unknown }) => callback({ code: typeof e.code === "number" ? e.code : grpc.status.INTERNAL, details: e.message }),
         );
     };
 
   server.addService(createDefinition(JobService), {
     prepare: unary((req: PrepareJobRequest) => {
-      const pipeline = req.pipeline ?? Pipeline.create();
-      let plan: ExecutionPlan;
-      try {
-        plan = deps.plan(pipeline);
-      } catch (e) {
-        if (e instanceof UnsupportedPipelineError) throw Object.assign(new Error(e.message), { code: grpc.status.INVALID_ARGUMENT });
-        throw e;
-      }
+      if (!req.pipeline) throw Object.assign(new Error("the request carries no pipeline"), { code: grpc.status.INVALID_ARGUMENT });
+      const pipeline = req.pipeline;
+      const plan = planOrReject(deps, pipeline);
       // The preparation id is the job id. Job names repeat ('job' from Python): never key on them.
       const id = `${(req.jobName || "job").replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 40)}-${randomUUID().slice(0, 8)}`;
-      const options = req.pipelineOptions ? (Struct.toJson(req.pipelineOptions) as Record<string, unknown>) : {};
+      const options = pipelineOptions(req);
       registry.jobs.set(id, new Job(id, req.jobName, pipeline, options, plan));
       return { preparationId: id, artifactStagingEndpoint: { url: deps.artifactEndpoint(), authentication: undefined }, stagingSessionToken: id };
     }),
     run: unary((req: { preparationId: string }) => {
       const job = registry.get(req.preparationId);
+      if (job.state !== JobState_Enum.STOPPED) {
+        throw Object.assign(new Error(`job '${job.id}' is ${JobState_Enum[job.state]}; only a prepared job can be run, once`), {
+          code: grpc.status.FAILED_PRECONDITION,
+        });
+      }
       job.transition(JobState_Enum.STARTING);
       void deps.execute(job).then(
         () => {
@@ -117,6 +118,35 @@ export function addJobService(server: grpc.Server, registry: JobRegistry, deps: 
     }),
     describePipelineOptions: unary(() => ({ options: [] })),
   });
+}
+
+/** The request's pipeline options as JSON; a Struct that has no JSON form is the caller's error. */
+function pipelineOptions(req: PrepareJobRequest): Record<string, unknown> {
+  if (!req.pipelineOptions) return {};
+  try {
+    return Struct.toJson(req.pipelineOptions) as Record<string, unknown>;
+  } catch (e) {
+    throw Object.assign(new Error(`the pipeline options are not valid JSON values: ${(e as Error).message}`, { cause: e }), {
+      code: grpc.status.INVALID_ARGUMENT,
+    });
+  }
+}
+
+/**
+ * Plans at Prepare. What the runner cannot run, or a malformed pipeline, is INVALID_ARGUMENT
+ * naming the problem. So is any other exception: it comes from this one request's pipeline (a
+ * shape the planner did not expect), not from the server's state, and the server must answer
+ * and go on serving. Its type and message stay in the text, so that a planner bug is still
+ * visible to whoever reports it.
+ */
+function planOrReject(deps: JobServiceDeps, pipeline: Pipeline): ExecutionPlan {
+  try {
+    return deps.plan(pipeline);
+  } catch (e) {
+    if (e instanceof UnsupportedPipelineError) throw Object.assign(new Error(e.message, { cause: e }), { code: grpc.status.INVALID_ARGUMENT });
+    const detail = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    throw Object.assign(new Error(`the pipeline could not be planned: ${detail}`, { cause: e }), { code: grpc.status.INVALID_ARGUMENT });
+  }
 }
 
 /** Streams a job's events until it reaches a terminal state or the client goes away. */
