@@ -15,6 +15,7 @@ import { Struct } from "apache-beam/proto/google/protobuf/struct";
 import type { Pipeline } from "apache-beam/proto/beam_runner_api";
 import { Job, type JobEvent } from "../job.js";
 import { type ExecutionPlan, UnsupportedPipelineError } from "../planner/index.js";
+import { UndecodableRequest, decodeTolerantly } from "./undecodable-request.js";
 
 export interface JobServiceDeps {
   /** Validates and plans a pipeline; throws UnsupportedPipelineError for what the runner cannot run. */
@@ -42,7 +43,11 @@ export function addJobService(server: grpc.Server, registry: JobRegistry, deps: 
     <Req, Res>(fn: (req: Req) => Res | Promise<Res>): UnaryHandler<Req, Res> =>
     (call, callback) => {
       Promise.resolve()
-        .then(() => fn(call.request))
+        .then(() => {
+          const request: unknown = call.request;
+          if (request instanceof UndecodableRequest) throw Object.assign(new Error(request.message), { code: grpc.status.INVALID_ARGUMENT });
+          return fn(call.request);
+        })
         .then(
           (res) => callback(null, res),
           // A Node error's code is a string ('ENOENT'): only a gRPC status passes through.
@@ -50,7 +55,7 @@ export function addJobService(server: grpc.Server, registry: JobRegistry, deps: 
         );
     };
 
-  server.addService(createDefinition(JobService), {
+  server.addService(decodeTolerantly(createDefinition(JobService)), {
     prepare: unary((req: PrepareJobRequest) => {
       if (!req.pipeline) throw Object.assign(new Error("the request carries no pipeline"), { code: grpc.status.INVALID_ARGUMENT });
       const pipeline = req.pipeline;
@@ -155,6 +160,11 @@ function streamJob<T>(
   registry: JobRegistry,
   start: (job: Job, write: (m: T) => void) => (e: JobEvent) => void,
 ): void {
+  const request: unknown = call.request;
+  if (request instanceof UndecodableRequest) {
+    call.emit("error", { code: grpc.status.INVALID_ARGUMENT, details: request.message });
+    return;
+  }
   let job: Job;
   try {
     job = registry.get(call.request.jobId);
