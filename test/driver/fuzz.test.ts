@@ -299,7 +299,7 @@ describe("the job server under malformed input", () => {
     const histogram: Record<string, number> = {};
     const byMutation: Record<string, Record<string, number>> = {};
     const failures: string[] = [];
-    const plannerTrips: Record<string, number> = {};
+    const plannerTrips: Record<string, { count: number; first: string }> = {};
     const started = Date.now();
     for (let i = 0; i < MUTATIONS; i++) {
       const fixture = pick(fixtures)!;
@@ -334,8 +334,8 @@ describe("the job server under malformed input", () => {
       byMutation[family][code] = (byMutation[family][code] ?? 0) + 1;
       // A planner that tripped rather than rejected: acceptable to the client, but a planner bug to fix.
       const tripped = /^the pipeline could not be planned: (\w+: .{0,80})/.exec(result.details)?.[1];
-      if (tripped) plannerTrips[tripped] = (plannerTrips[tripped] ?? 0) + 1;
       const describe = `#${i} ${fixture.name} ${kind} (${what}): ${code} ${result.details.slice(0, 300)}`;
+      if (tripped) (plannerTrips[tripped] ??= { count: 0, first: describe.slice(0, 200) }).count++;
       if (!ACCEPTABLE.has(result.code) || result.code === grpc.status.NOT_FOUND) failures.push(describe);
       else if (result.details.includes(storeRoot)) failures.push(`store path leaked: ${describe}`);
       else if (result.code !== grpc.status.OK && !result.details) failures.push(`no details: ${describe}`);

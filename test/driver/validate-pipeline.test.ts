@@ -3,6 +3,7 @@ import { ParDoPayload, Pipeline, WindowingStrategy } from "apache-beam/proto/bea
 import { describe, expect, it } from "vitest";
 import { Coders, Environments, Transforms, WindowFns } from "../../src/common/urns.js";
 import { MalformedPipelineError, UnsupportedPipelineError, planPipeline, validatePipeline } from "../../src/driver/planner/index.js";
+import { MAX_NESTING } from "../../src/driver/planner/validate-pipeline.js";
 
 const spec = (urn: string, payload: Uint8Array = new Uint8Array()) => ({ urn, payload });
 
@@ -181,6 +182,30 @@ describe("validating a pipeline's references at Prepare", () => {
     expect(message).toMatch(/transform 'Root\/Map' has timer family 'fire' with coder 'lost-timer', which is not defined/);
   });
 
+  it("names an environment or a Combine whose payload does not decode", () => {
+    const p = pipeline();
+    p.components!.environments.py!.payload = new Uint8Array([0xff, 0x01]);
+    expect(rejection(p)).toMatch(/environment 'py' has a ProcessPayload that does not decode/);
+    const q = pipeline();
+    q.components!.transforms.map!.spec = spec(Transforms.combinePerKeyPrecombine, new Uint8Array([0x0f]));
+    expect(rejection(q)).toMatch(/transform 'Root\/Map' has a CombinePayload that does not decode/);
+  });
+
+  it("names a coder nested deeper than the planner follows", () => {
+    const p = pipeline();
+    for (let i = 0; i <= MAX_NESTING; i++) p.components!.coders[`c${i}`] = { spec: spec(Coders.iterable), componentCoderIds: [`c${i + 1}`] };
+    p.components!.coders[`c${MAX_NESTING + 1}`] = { spec: spec(Coders.bytes), componentCoderIds: [] };
+    expect(rejection(p)).toMatch(new RegExp(`coder 'c0' nests coders ${MAX_NESTING + 2} deep; at most ${MAX_NESTING}`));
+  });
+
+  it("names a composite nested deeper than the planner follows", () => {
+    const p = pipeline();
+    for (let i = 0; i <= MAX_NESTING; i++) {
+      p.components!.transforms[`n${i}`] = { ...p.components!.transforms.root!, uniqueName: `N${i}`, subtransforms: i < MAX_NESTING ? [`n${i + 1}`] : [] };
+    }
+    expect(rejection(p)).toMatch(new RegExp(`transform 'n0' nests composites ${MAX_NESTING + 1} deep`));
+  });
+
   it("lists ten problems and counts the rest, and keeps them all on the error", () => {
     const p = pipeline();
     for (let i = 0; i < 15; i++) p.rootTransformIds.push(`ghost-${i}`);
@@ -202,6 +227,20 @@ describe("validating a pipeline's references at Prepare", () => {
     }
     p.rootTransformIds.push("n0");
     expect(rejection(p)).toMatch(/is its own ancestor/);
+  });
+
+  it("has the planner name a leaf reading a pcollection no transform produces", () => {
+    const p = pipeline();
+    // Defined, so referentially sound, but produced by nothing.
+    p.components!.pcollections.orphan = { ...p.components!.pcollections.mapped!, uniqueName: "orphan" };
+    p.components!.transforms.map!.inputs.in = "orphan";
+    expect(() => planPipeline(p, { pythonSdkVersion: "2.77.0" })).toThrow(/transform 'Root\/Map': input 'in' is pcollection 'orphan', which no transform of the pipeline produces/);
+  });
+
+  it("has the planner name a runner transform with the wrong number of inputs or outputs", () => {
+    const p = pipeline();
+    p.components!.transforms.impulse!.outputs.again = "impulsed";
+    expect(() => planPipeline(p, { pythonSdkVersion: "2.77.0" })).toThrow(/transform 'Root\/Impulse': 'beam:transform:impulse:v1' has 0 inputs and 2 outputs; it must have 0 inputs and 1 output/);
   });
 
   it("is run by the planner before any phase, so a dangling reference is named rather than a TypeError", () => {

@@ -3,8 +3,18 @@
 // a dangling id or a cycle would surface there as a TypeError or a stack overflow. Here each
 // problem is named by the component kind and id it concerns, so the SDK's user learns what is
 // wrong rather than where the runner tripped.
-import { type Components, ParDoPayload, type Pipeline } from "apache-beam/proto/beam_runner_api";
-import { Transforms } from "../../common/urns.js";
+import type { IMessageType } from "@protobuf-ts/runtime";
+import {
+  CombinePayload,
+  type Components,
+  DockerPayload,
+  ExternalPayload,
+  ParDoPayload,
+  type Pipeline,
+  ProcessPayload,
+  WindowIntoPayload,
+} from "apache-beam/proto/beam_runner_api";
+import { Environments, Transforms } from "../../common/urns.js";
 import { MalformedPipelineError } from "./errors.js";
 
 /** Problems reported in one message; more are counted, not listed. */
@@ -17,6 +27,26 @@ const PAR_DO_PAYLOAD_URNS = new Set<string>([
   Transforms.splitAndSizeRestrictions,
   Transforms.processSizedElementsAndRestrictions,
 ]);
+
+/** Payloads the planner decodes, by the URN of the transform or environment that carries them. */
+const PAYLOAD_TYPES = new Map<string, IMessageType<object>>([
+  [Transforms.combinePerKey, CombinePayload],
+  [Transforms.combineGlobally, CombinePayload],
+  [Transforms.combinePerKeyPrecombine, CombinePayload],
+  [Transforms.combinePerKeyMergeAccumulators, CombinePayload],
+  [Transforms.combinePerKeyExtractOutputs, CombinePayload],
+  [Transforms.combineGroupedValues, CombinePayload],
+  [Transforms.windowInto, WindowIntoPayload],
+  [Environments.docker, DockerPayload],
+  [Environments.external, ExternalPayload],
+  [Environments.process, ProcessPayload],
+]);
+
+/**
+ * Nesting the planner follows by recursion (a coder's components, a composite's parts). Beam's
+ * SDKs nest a few levels; thousands would overflow the stack.
+ */
+export const MAX_NESTING = 1000;
 
 /** Throws MalformedPipelineError listing every dangling reference and cycle found. */
 export function validatePipeline(pipeline: Pipeline): void {
@@ -54,8 +84,12 @@ function checkCoders(c: Components, problems: string[]): void {
     }
   }
   // A coder that contains itself would have the planner resolve it forever.
-  for (const id of findCycles(Object.keys(c.coders), (id) => c.coders[id]?.componentCoderIds ?? [])) {
-    problems.push(`coder '${id}' contains itself among its component coders`);
+  const components = (id: string): string[] => c.coders[id]?.componentCoderIds ?? [];
+  const cycles = findCycles(Object.keys(c.coders), components);
+  for (const id of cycles) problems.push(`coder '${id}' contains itself among its component coders`);
+  if (cycles.length === 0) {
+    const deepest = deepestNesting(Object.keys(c.coders), components);
+    if (deepest && deepest.depth > MAX_NESTING) problems.push(`coder '${deepest.id}' nests coders ${deepest.depth} deep; at most ${MAX_NESTING} are supported`);
   }
 }
 
@@ -99,6 +133,18 @@ function checkTransforms(c: Components, problems: string[]): void {
       problems.push(`${name} names environment '${t.environmentId}', which is not defined`);
     }
     if (PAR_DO_PAYLOAD_URNS.has(t.spec?.urn ?? "")) checkParDoPayload(name, t.spec!.payload, c, problems);
+    else checkPayload(name, t.spec?.urn ?? "", t.spec?.payload, problems);
+  }
+  for (const [id, env] of Object.entries(c.environments)) checkPayload(`environment '${id}'`, env.urn, env.payload, problems);
+}
+
+function checkPayload(name: string, urn: string, payload: Uint8Array | undefined, problems: string[]): void {
+  const type = PAYLOAD_TYPES.get(urn);
+  if (!type || !payload) return;
+  try {
+    type.fromBinary(payload);
+  } catch (e) {
+    problems.push(`${name} has a ${type.typeName.split(".").pop()} that does not decode (${(e as Error).message})`);
   }
 }
 
@@ -160,7 +206,39 @@ function checkHierarchy(c: Components, problems: string[]): void {
     }
   }
   const subs = (id: string): string[] => c.transforms[id]?.subtransforms ?? [];
-  for (const id of findCycles(Object.keys(c.transforms), subs)) problems.push(`transform '${id}' is its own ancestor (a cycle in the subtransforms)`);
+  const cycles = findCycles(Object.keys(c.transforms), subs);
+  for (const id of cycles) problems.push(`transform '${id}' is its own ancestor (a cycle in the subtransforms)`);
+  if (cycles.length === 0) {
+    const deepest = deepestNesting(Object.keys(c.transforms), subs);
+    if (deepest && deepest.depth > MAX_NESTING) {
+      problems.push(`transform '${deepest.id}' nests composites ${deepest.depth} deep; at most ${MAX_NESTING} are supported`);
+    }
+  }
+}
+
+/** The node with the longest path below it in an acyclic graph, and that path's length in nodes; iterative. */
+function deepestNesting(nodes: string[], edges: (id: string) => string[]): { id: string; depth: number } | undefined {
+  const known = new Set(nodes);
+  const depth = new Map<string, number>();
+  let deepest: { id: string; depth: number } | undefined;
+  for (const start of nodes) {
+    if (depth.has(start)) continue;
+    const stack: { id: string; next: number }[] = [{ id: start, next: 0 }];
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      const out = edges(top.id);
+      if (top.next < out.length) {
+        const to = out[top.next++]!;
+        if (known.has(to) && !depth.has(to)) stack.push({ id: to, next: 0 });
+      } else {
+        const d = 1 + out.reduce((most, to) => Math.max(most, depth.get(to) ?? 0), 0);
+        depth.set(top.id, d);
+        if (!deepest || d > deepest.depth) deepest = { id: top.id, depth: d };
+        stack.pop();
+      }
+    }
+  }
+  return deepest;
 }
 
 /**
