@@ -106,6 +106,12 @@ describe("validating a pipeline's references at Prepare", () => {
     expect(rejection(q)).toMatch(/coder '[ab]' contains itself/);
   });
 
+  it("names a standard coder with the wrong number of component coders", () => {
+    const p = pipeline();
+    p.components!.coders.kv!.componentCoderIds = ["bytes"];
+    expect(rejection(p)).toMatch(/coder 'kv' \(beam:coder:kv:v1\) has 1 component coders; it must have 2/);
+  });
+
   it("names a coder without a URN", () => {
     const p = pipeline();
     p.components!.coders.bytes!.spec = undefined;

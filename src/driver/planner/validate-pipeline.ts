@@ -14,7 +14,7 @@ import {
   ProcessPayload,
   WindowIntoPayload,
 } from "apache-beam/proto/beam_runner_api";
-import { Environments, Transforms } from "../../common/urns.js";
+import { Coders, Environments, Transforms } from "../../common/urns.js";
 import { MalformedPipelineError } from "./errors.js";
 
 /** Problems reported in one message; more are counted, not listed. */
@@ -40,6 +40,25 @@ const PAYLOAD_TYPES = new Map<string, IMessageType<object>>([
   [Environments.docker, DockerPayload],
   [Environments.external, ExternalPayload],
   [Environments.process, ProcessPayload],
+]);
+
+/** Component coders of the standard coders the runner parses (Beam's standard_coders.yaml). */
+const CODER_ARITY = new Map<string, number>([
+  [Coders.bytes, 0],
+  [Coders.stringUtf8, 0],
+  [Coders.bool, 0],
+  [Coders.varint, 0],
+  [Coders.double, 0],
+  [Coders.globalWindow, 0],
+  [Coders.intervalWindow, 0],
+  [Coders.kv, 2],
+  [Coders.iterable, 1],
+  [Coders.stateBackedIterable, 1],
+  [Coders.lengthPrefix, 1],
+  [Coders.nullable, 1],
+  [Coders.timer, 2],
+  [Coders.windowedValue, 2],
+  [Coders.paramWindowedValue, 2],
 ]);
 
 /**
@@ -79,6 +98,10 @@ const has = (map: Record<string, unknown>, id: string): boolean => Object.protot
 function checkCoders(c: Components, problems: string[]): void {
   for (const [id, coder] of Object.entries(c.coders)) {
     if (!coder.spec?.urn) problems.push(`coder '${id}' has no URN`);
+    const arity = CODER_ARITY.get(coder.spec?.urn ?? "");
+    if (arity !== undefined && coder.componentCoderIds.length !== arity) {
+      problems.push(`coder '${id}' (${coder.spec!.urn}) has ${coder.componentCoderIds.length} component coders; it must have ${arity}`);
+    }
     for (const component of coder.componentCoderIds) {
       if (!has(c.coders, component)) problems.push(`coder '${id}' has component coder '${component}', which is not defined`);
     }
