@@ -135,6 +135,30 @@ describe("the job service", () => {
     expect(stored.toString()).toBe("session bytes");
   });
 
+  it("answers a staging stream for a job it never prepared with NOT_FOUND, and an undecodable message with INVALID_ARGUMENT", async () => {
+    const client = new ArtifactStagingServiceClient(server.address, grpc.credentials.createInsecure());
+    try {
+      const unknown = client.reverseArtifactRetrievalService();
+      unknown.write({ stagingToken: "no-such-job", isLast: false, response: { oneofKind: undefined } });
+      await expect(new Promise((_, reject) => unknown.on("error", reject))).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
+      const raw = new grpc.Client(server.address, grpc.credentials.createInsecure());
+      const call = raw.makeBidiStreamRequest(
+        "/org.apache.beam.model.job_management.v1.ArtifactStagingService/ReverseArtifactRetrievalService",
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+      );
+      call.on("data", () => undefined);
+      call.write(Buffer.from([0x0f, 0x01]));
+      await expect(new Promise((_, reject) => call.on("error", reject))).rejects.toMatchObject({
+        code: grpc.status.INVALID_ARGUMENT,
+        details: expect.stringContaining("the ReverseArtifactRetrievalService request is not a valid message") as unknown,
+      });
+      raw.close();
+    } finally {
+      client.close();
+    }
+  });
+
   it("refuses an artifact name that would escape the job's folder, and writes nothing", async () => {
     const prepared = await unary(jobs.prepare.bind(jobs), { pipeline: pipelineWithArtifact("../../escaped"), jobName: "job" });
     await expect(stageArtifacts(prepared, "evil")).rejects.toMatchObject({

@@ -12,6 +12,7 @@ import {
 import { ArtifactStagingToRolePayload, type ArtifactInformation } from "apache-beam/proto/beam_runner_api";
 import { type ObjectStore, artifactPrefix } from "../../store/index.js";
 import type { JobRegistry } from "./job-service.js";
+import { UndecodableRequest, decodeTolerantly } from "./undecodable-request.js";
 
 const STAGING_TO_ROLE = "beam:artifact:role:staging_to:v1";
 
@@ -24,7 +25,7 @@ export function checkArtifactName(name: string): string {
 }
 
 export function addArtifactStagingService(server: grpc.Server, registry: JobRegistry, store: ObjectStore): void {
-  server.addService(createDefinition(ArtifactStagingService), {
+  server.addService(decodeTolerantly(createDefinition(ArtifactStagingService)), {
     reverseArtifactRetrievalService: (call: grpc.ServerDuplexStream<ArtifactResponseWrapper, ArtifactRequestWrapper>) => {
       const responses = call[Symbol.asyncIterator]() as AsyncIterator<ArtifactResponseWrapper>;
       void stage(call, responses, registry, store).then(
@@ -43,7 +44,13 @@ async function stage(
   registry: JobRegistry,
   store: ObjectStore,
 ): Promise<void> {
-  const first = await responses.next();
+  const next = async (): Promise<IteratorResult<ArtifactResponseWrapper>> => {
+    const r = await responses.next();
+    const message: unknown = r.value;
+    if (message instanceof UndecodableRequest) throw new Error(message.message);
+    return r;
+  };
+  const first = await next();
   if (first.done) return;
   const job = registry.get(first.value.stagingToken);
   const artifacts: ArtifactInformation[] = Object.values(job.pipeline.components?.environments ?? {}).flatMap((e) => e.dependencies);
@@ -54,11 +61,11 @@ async function stage(
     call.write({ request: { oneofKind: "getArtifact", getArtifact: { artifact } } });
     const chunks: Uint8Array[] = [];
     for (;;) {
-      const next = await responses.next();
-      if (next.done) throw new Error(`the SDK closed the staging stream while sending '${name}'`);
-      const r = next.value.response;
+      const response = await next();
+      if (response.done) throw new Error(`the SDK closed the staging stream while sending '${name}'`);
+      const r = response.value.response;
       if (r.oneofKind === "getArtifactResponse") chunks.push(r.getArtifactResponse.data);
-      if (next.value.isLast) break;
+      if (response.value.isLast) break;
     }
     await store.put(artifactPrefix(job.id) + name, Buffer.concat(chunks));
   }
