@@ -4,7 +4,7 @@
 // S3ObjectStore is not exported here: importing it loads the AWS SDK's S3 client, which a local
 // run never needs; openObjectStore loads it for an s3:// URL.
 export type { ObjectStore, ObjectData, ByteRange } from "./object-store.js";
-export { ObjectNotFoundError } from "./object-store.js";
+export { ObjectNotFoundError, ObjectStoreError } from "./object-store.js";
 export { LocalObjectStore } from "./local-object-store.js";
 export { CountingObjectStore } from "./counting-object-store.js";
 export { openObjectStore } from "./open-object-store.js";

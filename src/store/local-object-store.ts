@@ -2,7 +2,20 @@ import { randomUUID } from "node:crypto";
 import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
-import { type ByteRange, type ObjectData, ObjectNotFoundError, type ObjectStore } from "./object-store.js";
+import { type ByteRange, type ObjectData, ObjectNotFoundError, type ObjectStore, ObjectStoreError } from "./object-store.js";
+
+/**
+ * A file system error in terms of the key: Node's messages end with the paths involved
+ * ("ENOENT: no such file or directory, open '/tmp/…/jobs/…'"), which must not leave the server.
+ */
+function keyedError(operation: string, key: string, e: unknown): Error {
+  if (e instanceof ObjectNotFoundError || e instanceof ObjectStoreError) return e;
+  const errno = e as NodeJS.ErrnoException;
+  if (errno.code === "ENOENT" && operation === "get") return new ObjectNotFoundError(key, { cause: e });
+  // "CODE: description, syscall 'path'": keep the code and the description.
+  const reason = typeof errno.message === "string" ? errno.message.split(",")[0]! : String(e);
+  return new ObjectStoreError(operation, key, reason, { cause: e });
+}
 
 /** An ObjectStore over a local directory. Writes go to a temporary name and are renamed into place. */
 export class LocalObjectStore implements ObjectStore {
@@ -24,10 +37,15 @@ export class LocalObjectStore implements ObjectStore {
 
   async put(key: string, data: ObjectData): Promise<void> {
     const target = this.path(key);
-    await mkdir(dirname(target), { recursive: true });
     const temp = `${target}.tmp-${randomUUID()}`;
-    await writeFile(temp, data);
-    await rename(temp, target);
+    try {
+      await mkdir(dirname(target), { recursive: true });
+      await writeFile(temp, data);
+      await rename(temp, target);
+    } catch (e) {
+      await rm(temp, { force: true }).catch(() => undefined);
+      throw keyedError("put", key, e);
+    }
   }
 
   async get(key: string, range?: ByteRange): Promise<Buffer> {
@@ -43,8 +61,7 @@ export class LocalObjectStore implements ObjectStore {
         await fh.close();
       }
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new ObjectNotFoundError(key, { cause: e });
-      throw e;
+      throw keyedError("get", key, e);
     }
   }
 
@@ -81,7 +98,13 @@ export class LocalObjectStore implements ObjectStore {
 
   async deletePrefix(prefix: string): Promise<void> {
     // A prefix naming a folder goes in one call; otherwise delete the matching objects.
-    if (prefix.endsWith("/")) await rm(this.path(prefix), { recursive: true, force: true });
-    else for (const key of await this.list(prefix)) await rm(this.path(key), { force: true });
+    const remove = async (key: string, recursive: boolean): Promise<void> => {
+      const p = this.path(key);
+      await rm(p, { recursive, force: true }).catch((e: unknown) => {
+        throw keyedError("delete", key, e);
+      });
+    };
+    if (prefix.endsWith("/")) await remove(prefix, true);
+    else for (const key of await this.list(prefix)) await remove(key, false);
   }
 }

@@ -30,3 +30,20 @@ export class ObjectNotFoundError extends Error {
     super(`object '${key}' does not exist`, options);
   }
 }
+
+/**
+ * A store operation that failed for another reason than a missing object. The message names the
+ * key and the system's reason, never a local path: it reaches job messages and gRPC answers,
+ * and the store's directory is the server's business. The original error is the cause.
+ */
+export class ObjectStoreError extends Error {
+  override name = "ObjectStoreError";
+  constructor(
+    readonly operation: string,
+    readonly key: string,
+    reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${operation} of object '${key}' failed: ${reason}`, options);
+  }
+}

@@ -13,7 +13,7 @@ import { Struct } from "apache-beam/proto/google/protobuf/struct";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REDACTED } from "../../src/common/redact.js";
 import { JobServer } from "../../src/driver/index.js";
-import { endpointFor } from "../../src/driver/jobservice/job-service.js";
+import { JobRegistry, addJobService, endpointFor } from "../../src/driver/jobservice/job-service.js";
 
 const root = new URL("../..", import.meta.url).pathname;
 let server: JobServer;
@@ -119,11 +119,64 @@ describe("the job service", () => {
     expect(cancelled.state).toBe(JobState_Enum.CANCELLED);
   });
 
+  it("answers a Prepare without a pipeline, or with a malformed one, with INVALID_ARGUMENT naming the problem", async () => {
+    await expect(unary(jobs.prepare.bind(jobs), { jobName: "job" })).rejects.toMatchObject({
+      code: grpc.status.INVALID_ARGUMENT,
+      details: "the request carries no pipeline",
+    });
+    await expect(unary(jobs.prepare.bind(jobs), { pipeline: Pipeline.create(), jobName: "job" })).rejects.toMatchObject({
+      code: grpc.status.INVALID_ARGUMENT,
+      details: expect.stringContaining("the pipeline has no components") as unknown,
+    });
+    const pipeline = Pipeline.fromBinary(readFileSync(join(root, "test/fixtures/windowing.pb")));
+    const [id, t] = Object.entries(pipeline.components!.transforms).find(([, t]) => t.subtransforms.length > 0)!;
+    t.subtransforms.push(id);
+    await expect(unary(jobs.prepare.bind(jobs), { pipeline, jobName: "job" })).rejects.toMatchObject({
+      code: grpc.status.INVALID_ARGUMENT,
+      details: expect.stringContaining(`transform '${id}' is its own ancestor`) as unknown,
+    });
+  });
+
+  it("refuses to run a job twice with FAILED_PRECONDITION", async () => {
+    const pipeline = Pipeline.fromBinary(readFileSync(join(root, "test/fixtures/windowing.pb")));
+    const prepared = await unary(jobs.prepare.bind(jobs), { pipeline, jobName: "job" });
+    await unary(jobs.cancel.bind(jobs), { jobId: prepared.preparationId });
+    await expect(unary(jobs.run.bind(jobs), { preparationId: prepared.preparationId, retrievalToken: "" })).rejects.toMatchObject({
+      code: grpc.status.FAILED_PRECONDITION,
+      details: expect.stringContaining("is CANCELLED; only a prepared job can be run, once") as unknown,
+    });
+  });
+
   it("stages artifacts under the job's own folder", async () => {
     const prepared = await unary(jobs.prepare.bind(jobs), { pipeline: pipelineWithArtifact("pickled_main_session"), jobName: "job" });
     await stageArtifacts(prepared, "session bytes");
     const stored = await server.store.get(`artifacts/${prepared.preparationId}/pickled_main_session`);
     expect(stored.toString()).toBe("session bytes");
+  });
+
+  it("answers a staging stream with a token it never issued with PERMISSION_DENIED, and an undecodable message with INVALID_ARGUMENT", async () => {
+    const client = new ArtifactStagingServiceClient(server.address, grpc.credentials.createInsecure());
+    try {
+      const unknown = client.reverseArtifactRetrievalService();
+      unknown.write({ stagingToken: "no-such-job", isLast: false, response: { oneofKind: undefined } });
+      // Tokens are unguessable and bound to their job: an unknown one is refused, not looked up.
+      await expect(new Promise((_, reject) => unknown.on("error", reject))).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED });
+      const raw = new grpc.Client(server.address, grpc.credentials.createInsecure());
+      const call = raw.makeBidiStreamRequest(
+        "/org.apache.beam.model.job_management.v1.ArtifactStagingService/ReverseArtifactRetrievalService",
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+      );
+      call.on("data", () => undefined);
+      call.write(Buffer.from([0x0f, 0x01]));
+      await expect(new Promise((_, reject) => call.on("error", reject))).rejects.toMatchObject({
+        code: grpc.status.INVALID_ARGUMENT,
+        details: expect.stringContaining("the ReverseArtifactRetrievalService request is not a valid message") as unknown,
+      });
+      raw.close();
+    } finally {
+      client.close();
+    }
   });
 
   it("refuses an artifact name that would escape the job's folder, and writes nothing", async () => {
@@ -134,6 +187,34 @@ describe("the job service", () => {
     });
     expect(await server.store.list("escaped")).toEqual([]);
     expect(await server.store.list(`artifacts/${prepared.preparationId}/`)).toEqual([]);
+  });
+});
+
+describe("the job service over a planner that throws", () => {
+  it("answers INVALID_ARGUMENT 'could not be planned', keeping the error's type and message, and goes on serving", async () => {
+    // A planner bug is the only way to reach this branch on purpose: stub the planner.
+    const stub = new grpc.Server();
+    addJobService(stub, new JobRegistry(), {
+      plan: () => {
+        throw new TypeError("Cannot read properties of undefined (reading 'componentCoderIds')");
+      },
+      execute: () => Promise.resolve(),
+      artifactEndpoint: () => "",
+    });
+    const port = await new Promise<number>((res, rej) => stub.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
+    const client = new JobServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    try {
+      const pipeline = Pipeline.fromBinary(readFileSync(join(root, "test/fixtures/windowing.pb")));
+      for (let i = 0; i < 2; i++) {
+        await expect(unary(client.prepare.bind(client), { pipeline, jobName: "job" })).rejects.toMatchObject({
+          code: grpc.status.INVALID_ARGUMENT,
+          details: "the pipeline could not be planned: TypeError: Cannot read properties of undefined (reading 'componentCoderIds')",
+        });
+      }
+    } finally {
+      client.close();
+      stub.forceShutdown();
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 // The planner on real pipeline protos captured from the Python SDK (scripts/capture-pipelines.py).
 import { readFileSync } from "node:fs";
 import { RemoteGrpcPort } from "apache-beam/proto/beam_fn_api";
-import { DockerPayload, FunctionSpec, MergeStatus_Enum, ParDoPayload, Pipeline } from "apache-beam/proto/beam_runner_api";
+import { DockerPayload, ExternalPayload, FunctionSpec, MergeStatus_Enum, ParDoPayload, Pipeline } from "apache-beam/proto/beam_runner_api";
 import { describe, expect, it } from "vitest";
 import { isRunnerKnownCoder, resolveCoder, type CoderTree } from "../../src/codec/index.js";
 import { Coders, Environments, SideInputAccess, Transforms, WindowFns } from "../../src/common/urns.js";
@@ -275,6 +275,12 @@ describe("rejecting what the runner cannot run, at Prepare", () => {
 
   it("refuses a merging WindowFn of another environment than the stage reading its GroupByKey", () => {
     const pipeline = fixture("bounded_sessions");
+    // A second environment, defined (a dangling one would be rejected as malformed first).
+    pipeline.components!.environments.java = {
+      ...Object.values(pipeline.components!.environments)[0]!,
+      urn: Environments.external,
+      payload: ExternalPayload.toBinary({ endpoint: { url: "localhost:50000", authentication: undefined }, params: {} }),
+    };
     for (const w of Object.values(pipeline.components!.windowingStrategies)) if (w.mergeStatus === MergeStatus_Enum.NEEDS_MERGE) w.environmentId = "java";
     expect(() => planPipeline(pipeline, { pythonSdkVersion: "2.77.0" })).toThrow(/merging WindowFn of environment 'java'/);
   });

@@ -13,6 +13,7 @@ import { ArtifactStagingToRolePayload, type ArtifactInformation } from "apache-b
 import { type ObjectStore, artifactPrefix } from "../../store/index.js";
 import { CallerAuth } from "./caller-auth.js";
 import type { JobRegistry } from "./job-service.js";
+import { UndecodableRequest, decodeTolerantly } from "./undecodable-request.js";
 
 const STAGING_TO_ROLE = "beam:artifact:role:staging_to:v1";
 
@@ -25,12 +26,14 @@ export function checkArtifactName(name: string): string {
 }
 
 export function addArtifactStagingService(server: grpc.Server, registry: JobRegistry, store: ObjectStore, auth = new CallerAuth()): void {
-  server.addService(createDefinition(ArtifactStagingService), {
+  server.addService(decodeTolerantly(createDefinition(ArtifactStagingService)), {
     reverseArtifactRetrievalService: (call: grpc.ServerDuplexStream<ArtifactResponseWrapper, ArtifactRequestWrapper>) => {
       const responses = call[Symbol.asyncIterator]() as AsyncIterator<ArtifactResponseWrapper>;
       void stage(call, responses, registry, store, auth).then(
         () => call.end(),
-        (e: Error & { code?: grpc.status }) => call.emit("error", { code: e.code ?? grpc.status.INVALID_ARGUMENT, details: e.message }),
+        (e: Error & { code?: unknown }) =>
+          // A Node error's code is a string ('ENOENT'): only a gRPC status passes through.
+          call.emit("error", { code: typeof e.code === "number" ? e.code : grpc.status.INVALID_ARGUMENT, details: e.message }),
       );
     },
   });
@@ -43,7 +46,13 @@ async function stage(
   store: ObjectStore,
   auth: CallerAuth,
 ): Promise<void> {
-  const first = await responses.next();
+  const next = async (): Promise<IteratorResult<ArtifactResponseWrapper>> => {
+    const r = await responses.next();
+    const message: unknown = r.value;
+    if (message instanceof UndecodableRequest) throw new Error(message.message);
+    return r;
+  };
+  const first = await next();
   if (first.done) return;
   // The token Prepare issued, never the job id: a session for another job is refused here.
   const job = registry.forStagingToken(first.value.stagingToken, auth.ownerOf(call.metadata));
@@ -55,11 +64,11 @@ async function stage(
     call.write({ request: { oneofKind: "getArtifact", getArtifact: { artifact } } });
     const chunks: Uint8Array[] = [];
     for (;;) {
-      const next = await responses.next();
-      if (next.done) throw new Error(`the SDK closed the staging stream while sending '${name}'`);
-      const r = next.value.response;
+      const response = await next();
+      if (response.done) throw new Error(`the SDK closed the staging stream while sending '${name}'`);
+      const r = response.value.response;
       if (r.oneofKind === "getArtifactResponse") chunks.push(r.getArtifactResponse.data);
-      if (next.value.isLast) break;
+      if (response.value.isLast) break;
     }
     await store.put(artifactPrefix(job.id) + name, Buffer.concat(chunks));
   }

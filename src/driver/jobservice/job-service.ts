@@ -12,11 +12,12 @@ import {
   type PrepareJobRequest,
 } from "apache-beam/proto/beam_job_api";
 import { Struct } from "apache-beam/proto/google/protobuf/struct";
-import { Pipeline } from "apache-beam/proto/beam_runner_api";
+import type { Pipeline } from "apache-beam/proto/beam_runner_api";
 import { redactOptions } from "../../common/redact.js";
 import { Job, type JobEvent } from "../job.js";
 import { type ExecutionPlan, UnsupportedPipelineError } from "../planner/index.js";
 import { CallerAuth, type JobOwner } from "./caller-auth.js";
+import { UndecodableRequest, decodeTolerantly } from "./undecodable-request.js";
 
 export interface JobServiceDeps {
   /** Validates and plans a pipeline; throws UnsupportedPipelineError for what the runner cannot run. */
@@ -104,31 +105,36 @@ export function addJobService(server: grpc.Server, registry: JobRegistry, deps: 
     <Req, Res>(fn: (req: Req, caller: JobOwner, call: grpc.ServerUnaryCall<Req, Res>) => Res | Promise<Res>): UnaryHandler<Req, Res> =>
     (call, callback) => {
       Promise.resolve()
-        .then(() => fn(call.request, auth.ownerOf(call.metadata), call))
+        .then(() => {
+          const request: unknown = call.request;
+          if (request instanceof UndecodableRequest) throw Object.assign(new Error(request.message), { code: grpc.status.INVALID_ARGUMENT });
+          return fn(call.request, auth.ownerOf(call.metadata), call);
+        })
         .then(
           (res) => callback(null, res),
-          (e: Error & { code?: grpc.status }) => callback({ code: e.code ?? grpc.status.INTERNAL, details: e.message }),
+          // A Node error's code is a string ('ENOENT'): only a gRPC status passes through.
+          (e: Error & { code?: unknown }) => callback({ code: typeof e.code === "number" ? e.code : grpc.status.INTERNAL, details: e.message }),
         );
     };
 
-  server.addService(createDefinition(JobService), {
+  server.addService(decodeTolerantly(createDefinition(JobService)), {
     prepare: unary((req: PrepareJobRequest, caller, call) => {
-      const pipeline = req.pipeline ?? Pipeline.create();
-      let plan: ExecutionPlan;
-      try {
-        plan = deps.plan(pipeline);
-      } catch (e) {
-        if (e instanceof UnsupportedPipelineError) throw Object.assign(new Error(e.message), { code: grpc.status.INVALID_ARGUMENT });
-        throw e;
-      }
+      if (!req.pipeline) throw Object.assign(new Error("the request carries no pipeline"), { code: grpc.status.INVALID_ARGUMENT });
+      const pipeline = req.pipeline;
+      const plan = planOrReject(deps, pipeline);
       // The preparation id is the job id. Job names repeat ('job' from Python): never key on them.
       const id = `${(req.jobName || "job").replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 40)}-${randomUUID().slice(0, 8)}`;
-      const options = req.pipelineOptions ? (Struct.toJson(req.pipelineOptions) as Record<string, unknown>) : {};
+      const options = pipelineOptions(req);
       const stagingSessionToken = registry.add(new Job(id, req.jobName, pipeline, options, plan), caller);
       return { preparationId: id, artifactStagingEndpoint: { url: deps.artifactEndpoint(call.getHost()), authentication: undefined }, stagingSessionToken };
     }),
     run: unary((req: { preparationId: string }, caller) => {
       const job = registry.get(req.preparationId, caller);
+      if (job.state !== JobState_Enum.STOPPED) {
+        throw Object.assign(new Error(`job '${job.id}' is ${JobState_Enum[job.state]}; only a prepared job can be run, once`), {
+          code: grpc.status.FAILED_PRECONDITION,
+        });
+      }
       job.transition(JobState_Enum.STARTING);
       registry.closeStaging(job);
       void deps.execute(job).then(
@@ -188,6 +194,35 @@ export function addJobService(server: grpc.Server, registry: JobRegistry, deps: 
   });
 }
 
+/** The request's pipeline options as JSON; a Struct that has no JSON form is the caller's error. */
+function pipelineOptions(req: PrepareJobRequest): Record<string, unknown> {
+  if (!req.pipelineOptions) return {};
+  try {
+    return Struct.toJson(req.pipelineOptions) as Record<string, unknown>;
+  } catch (e) {
+    throw Object.assign(new Error(`the pipeline options are not valid JSON values: ${(e as Error).message}`, { cause: e }), {
+      code: grpc.status.INVALID_ARGUMENT,
+    });
+  }
+}
+
+/**
+ * Plans at Prepare. What the runner cannot run, or a malformed pipeline, is INVALID_ARGUMENT
+ * naming the problem. So is any other exception: it comes from this one request's pipeline (a
+ * shape the planner did not expect), not from the server's state, and the server must answer
+ * and go on serving. Its type and message stay in the text, so that a planner bug is still
+ * visible to whoever reports it.
+ */
+function planOrReject(deps: JobServiceDeps, pipeline: Pipeline): ExecutionPlan {
+  try {
+    return deps.plan(pipeline);
+  } catch (e) {
+    if (e instanceof UnsupportedPipelineError) throw Object.assign(new Error(e.message, { cause: e }), { code: grpc.status.INVALID_ARGUMENT });
+    const detail = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    throw Object.assign(new Error(`the pipeline could not be planned: ${detail}`, { cause: e }), { code: grpc.status.INVALID_ARGUMENT });
+  }
+}
+
 /** Streams a job's events until it reaches a terminal state or the client goes away. */
 function streamJob<T>(
   call: grpc.ServerWritableStream<{ jobId: string }, T>,
@@ -195,6 +230,11 @@ function streamJob<T>(
   auth: CallerAuth,
   start: (job: Job, write: (m: T) => void) => (e: JobEvent) => void,
 ): void {
+  const request: unknown = call.request;
+  if (request instanceof UndecodableRequest) {
+    call.emit("error", { code: grpc.status.INVALID_ARGUMENT, details: request.message });
+    return;
+  }
   let job: Job;
   try {
     job = registry.get(call.request.jobId, auth.ownerOf(call.metadata));

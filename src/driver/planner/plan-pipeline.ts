@@ -1,5 +1,6 @@
 // The planner: a pure function from a Beam pipeline proto to an execution plan.
-// It reads as its phases: validate, expand splittable DoFns, fuse, then describe each stage.
+// It reads as its phases: validate the proto's references, check what the runner supports,
+// expand splittable DoFns, fuse, then describe each stage.
 import {
   Components,
   DockerPayload,
@@ -12,6 +13,7 @@ import {
 import { Environments, Requirements, ResourceHints, Transforms, UserStateProtocols } from "../../common/urns.js";
 import type { EnvironmentSpec } from "../../common/task-spec.js";
 import { UnsupportedPipelineError } from "./errors.js";
+import { validatePipeline } from "./validate-pipeline.js";
 import { expandSplittableDoFns } from "./expand-sdf.js";
 import { fuseStages } from "./fuse-stages.js";
 import { lengthPrefixOrderedListValues } from "./length-prefix-ordered-list-values.js";
@@ -51,6 +53,7 @@ const SDK_TRANSFORMS = new Set<string>([
 export function planPipeline(pipelineBytesOrProto: Uint8Array | Pipeline, options: PlannerOptions): ExecutionPlan {
   const pipeline =
     pipelineBytesOrProto instanceof Uint8Array ? Pipeline.fromBinary(pipelineBytesOrProto) : Pipeline.clone(pipelineBytesOrProto);
+  validatePipeline(pipeline);
   const components = pipeline.components ?? Components.create();
   checkRequirements(pipeline);
   const leaves = leafTransforms(pipeline, components);
@@ -107,9 +110,12 @@ function topologicalOrder(ids: string[], components: Components): string[] {
     if (done.has(id)) return;
     if (visiting.has(id)) throw new UnsupportedPipelineError("the pipeline graph has a cycle", components.transforms[id]!.uniqueName);
     visiting.add(id);
-    for (const pc of Object.values(components.transforms[id]!.inputs)) {
+    for (const [tag, pc] of Object.entries(components.transforms[id]!.inputs)) {
       const p = producer.get(pc);
       if (p) visit(p);
+      else {
+        throw new UnsupportedPipelineError(`input '${tag}' is pcollection '${pc}', which no transform of the pipeline produces`, components.transforms[id]!.uniqueName);
+      }
     }
     visiting.delete(id);
     done.add(id);
@@ -123,7 +129,10 @@ function checkTransforms(leaves: string[], components: Components): void {
   for (const id of leaves) {
     const t = components.transforms[id]!;
     const urn = t.spec?.urn ?? "";
-    if (RUNNER_TRANSFORMS.has(urn)) continue;
+    if (RUNNER_TRANSFORMS.has(urn)) {
+      checkRunnerTransformShape(t, urn);
+      continue;
+    }
     if (urn === Transforms.testStream) {
       throw new UnsupportedPipelineError("TestStream (beam:transform:teststream:v1) needs a streaming runner; this runner is batch-only", t.uniqueName);
     }
@@ -134,6 +143,24 @@ function checkTransforms(leaves: string[], components: Components): void {
       throw new UnsupportedPipelineError(`URN '${urn}' must run in an SDK environment but the transform names none`, t.uniqueName);
     }
     if (urn === Transforms.parDo) checkParDo(t);
+  }
+}
+
+/** Inputs and outputs a runner transform must have, as [fewest inputs, most inputs]; each has one output. */
+const RUNNER_TRANSFORM_INPUTS: Record<string, [number, number]> = {
+  [Transforms.impulse]: [0, 0],
+  [Transforms.groupByKey]: [1, 1],
+  [Transforms.reshuffle]: [1, 1],
+  [Transforms.flatten]: [0, Infinity],
+};
+
+function checkRunnerTransformShape(t: PTransform, urn: string): void {
+  const [fewest, most] = RUNNER_TRANSFORM_INPUTS[urn] ?? [0, Infinity];
+  const inputs = Object.keys(t.inputs).length;
+  const outputs = Object.keys(t.outputs).length;
+  if (inputs < fewest || inputs > most || outputs !== 1) {
+    const expected = fewest === most ? `${fewest}` : most === Infinity ? `${fewest} or more` : `${fewest} to ${most}`;
+    throw new UnsupportedPipelineError(`'${urn}' has ${inputs} inputs and ${outputs} outputs; it must have ${expected} inputs and 1 output`, t.uniqueName);
   }
 }
 
