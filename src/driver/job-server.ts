@@ -13,7 +13,7 @@ import { readSetting } from "../common/config.js";
 import { GRPC_UNLIMITED, shutdownServer } from "../common/grpc.js";
 import { workerEnv } from "../common/worker-env.js";
 import { LocalObjectStore, type ObjectStore, artifactPrefix, jobPrefix, openObjectStore } from "../store/index.js";
-import { addArtifactStagingService } from "./jobservice/artifact-staging.js";
+import { DEFAULT_STAGING_IDLE_TIMEOUT_MS, addArtifactStagingService } from "./jobservice/artifact-staging.js";
 import { addJobService, JobRegistry } from "./jobservice/job-service.js";
 import type { Job } from "./job.js";
 import { planPipeline } from "./planner/index.js";
@@ -65,6 +65,11 @@ export interface JobServerOptions extends BackendConfigs {
    * `host` (local child processes, or Fargate tasks). Without it such stages run on the backend.
    */
   executors?: { host: ActorHost; count: number; memoryLimitBytes?: number; port?: number };
+  /**
+   * A staging stream on which the SDK sends nothing for this long while the runner waits for it
+   * ends with DEADLINE_EXCEEDED (default DEFAULT_STAGING_IDLE_TIMEOUT_MS, 60 s).
+   */
+  stagingIdleTimeoutMs?: number;
 }
 
 /** What the scheduler did for a job, beyond running its stages' tasks. */
@@ -145,7 +150,7 @@ export class JobServer {
       execute: (job) => self.execute(job, partitions, options.maxAttempts ?? 3),
       artifactEndpoint: () => address,
     });
-    addArtifactStagingService(server, self.registry, store);
+    addArtifactStagingService(server, self.registry, store, { idleTimeoutMs: options.stagingIdleTimeoutMs ?? DEFAULT_STAGING_IDLE_TIMEOUT_MS });
     return self;
   }
 

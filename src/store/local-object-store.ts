@@ -26,8 +26,15 @@ export class LocalObjectStore implements ObjectStore {
     const target = this.path(key);
     await mkdir(dirname(target), { recursive: true });
     const temp = `${target}.tmp-${randomUUID()}`;
-    await writeFile(temp, data);
-    await rename(temp, target);
+    try {
+      // A stream is written chunk by chunk, each awaited: never held whole.
+      await writeFile(temp, data);
+      await rename(temp, target);
+    } catch (e) {
+      // A stream that fails half-way leaves no partial temporary file behind.
+      await rm(temp, { force: true });
+      throw e;
+    }
   }
 
   async get(key: string, range?: ByteRange): Promise<Buffer> {
