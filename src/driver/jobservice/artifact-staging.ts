@@ -75,6 +75,11 @@ class ResponseReader {
   ) {
     // Not the default iterator: that destroys the call when the client half-closes, after which
     // no status can be sent and the client waits forever.
+    // grpc-js reads the next message from the network only when the stream asks for one, but its
+    // stream asks until 16 messages (of up to 64 MiB each) wait in its buffer: one is enough here,
+    // as the store takes each chunk before the next is read. Node has no public setter for it.
+    const state = (call as unknown as { _readableState?: { highWaterMark: number } })._readableState;
+    if (state) state.highWaterMark = 1;
     this.iterator = call.iterator({ destroyOnReturn: false }) as AsyncIterator<ArtifactResponseWrapper>;
   }
 
