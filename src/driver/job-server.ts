@@ -10,11 +10,12 @@ import { JobMessage_MessageImportance, JobState_Enum } from "apache-beam/proto/b
 import type { ActorHost } from "../actors/actor.js";
 import { type Backend, type BackendConfigs, type BackendName, ExecutorBackend, RoutingBackend, backendDefinition } from "../backends/index.js";
 import { readSetting } from "../common/config.js";
-import { GRPC_UNLIMITED, shutdownServer } from "../common/grpc.js";
+import { shutdownServer } from "../common/grpc.js";
 import { workerEnv } from "../common/worker-env.js";
 import { LocalObjectStore, type ObjectStore, artifactPrefix, jobPrefix, openObjectStore } from "../store/index.js";
 import { DEFAULT_STAGING_IDLE_TIMEOUT_MS, addArtifactStagingService } from "./jobservice/artifact-staging.js";
-import { addJobService, JobRegistry } from "./jobservice/job-service.js";
+import { type JobRegistryOptions, JobRegistry } from "./jobservice/job-registry.js";
+import { addJobService } from "./jobservice/job-service.js";
 import type { Job } from "./job.js";
 import { planPipeline } from "./planner/index.js";
 import { EarlyTaskSlots, type MergeOptions, type SmallInputOptions, runPlan } from "./scheduler/index.js";
@@ -70,7 +71,22 @@ export interface JobServerOptions extends BackendConfigs {
    * ends with DEADLINE_EXCEEDED (default DEFAULT_STAGING_IDLE_TIMEOUT_MS, 60 s).
    */
   stagingIdleTimeoutMs?: number;
+  /**
+   * How many jobs the server keeps and for how long (src/driver/jobservice/job-registry.ts):
+   * prepared jobs waiting for Run (default 1000; Prepare beyond it answers RESOURCE_EXHAUSTED),
+   * released with their staged artifacts if not run within 1 h; finished jobs kept 1 h (at most
+   * 1000), then released with their staged artifacts.
+   */
+  jobs?: JobRegistryOptions;
+  /**
+   * The largest gRPC message the Job and Artifact services accept (default 64 MiB); a larger one
+   * fails its call with RESOURCE_EXHAUSTED. SDKs send artifacts in chunks of about 1 MB.
+   */
+  maxReceiveMessageBytes?: number;
 }
+
+/** The default of `JobServerOptions.maxReceiveMessageBytes`. */
+export const DEFAULT_MAX_RECEIVE_MESSAGE_BYTES = 64 << 20;
 
 /** What the scheduler did for a job, beyond running its stages' tasks. */
 export interface JobShuffleStats {
@@ -93,7 +109,7 @@ function pythonSdkVersion(python: string): string {
 }
 
 export class JobServer {
-  readonly registry = new JobRegistry();
+  readonly registry: JobRegistry;
   /** Merge tasks and pipelined tasks per job id, for operators and tests. */
   readonly shuffleStats = new Map<string, JobShuffleStats>();
   /** Pipelined tasks running on `backend`, counted across its jobs (see the scheduler's early-task-slots.ts). */
@@ -109,7 +125,17 @@ export class JobServer {
     private readonly options: JobServerOptions,
     /** The options' speculation, or the backend's default. */
     private readonly speculation: SpeculationOptions | false,
-  ) {}
+  ) {
+    this.registry = new JobRegistry(options.jobs, (job) => this.release(job));
+  }
+
+  /** A job the registry let go: its staged artifacts and stats go too (its scratch space went when it ended). */
+  private release(job: Job): void {
+    this.shuffleStats.delete(job.id);
+    void this.store.deletePrefix(artifactPrefix(job.id)).catch((e: unknown) => {
+      process.stderr.write(`could not delete the artifacts of released job ${job.id}: ${(e as Error).message}\n`);
+    });
+  }
 
   static async start(options: JobServerOptions = {}): Promise<JobServer> {
     const host = options.host ?? "127.0.0.1";
@@ -134,7 +160,11 @@ export class JobServer {
         )
       : primary;
     const sdkVersion = pythonSdkVersion(python);
-    const server = new grpc.Server(GRPC_UNLIMITED);
+    // What the server sends is what it accepted or made (pipelines, metrics): only receiving is capped.
+    const server = new grpc.Server({
+      "grpc.max_receive_message_length": options.maxReceiveMessageBytes ?? DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
+      "grpc.max_send_message_length": -1,
+    });
     const port = await new Promise<number>((res, rej) =>
       server.bindAsync(`${host}:${options.port ?? 8099}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
     ).catch(async (e: unknown) => {
@@ -212,6 +242,7 @@ export class JobServer {
   }
 
   async stop(): Promise<void> {
+    this.registry.close();
     await shutdownServer(this.server);
     await this.backend.close();
     if (this.ownStore && this.store instanceof LocalObjectStore) await rm(this.store.root, { recursive: true, force: true });

@@ -15,6 +15,9 @@ import { Struct } from "apache-beam/proto/google/protobuf/struct";
 import { Pipeline } from "apache-beam/proto/beam_runner_api";
 import { Job, type JobEvent } from "../job.js";
 import { type ExecutionPlan, UnsupportedPipelineError } from "../planner/index.js";
+import type { JobRegistry } from "./job-registry.js";
+
+export { JobRegistry } from "./job-registry.js";
 
 export interface JobServiceDeps {
   /** Validates and plans a pipeline; throws UnsupportedPipelineError for what the runner cannot run. */
@@ -26,16 +29,6 @@ export interface JobServiceDeps {
 }
 
 type UnaryHandler<Req, Res> = (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => void;
-
-export class JobRegistry {
-  readonly jobs = new Map<string, Job>();
-
-  get(id: string): Job {
-    const job = this.jobs.get(id);
-    if (!job) throw Object.assign(new Error(`no job with id '${id}'`), { code: grpc.status.NOT_FOUND });
-    return job;
-  }
-}
 
 export function addJobService(server: grpc.Server, registry: JobRegistry, deps: JobServiceDeps): void {
   const unary =
@@ -51,6 +44,8 @@ export function addJobService(server: grpc.Server, registry: JobRegistry, deps: 
 
   server.addService(createDefinition(JobService), {
     prepare: unary((req: PrepareJobRequest) => {
+      // Before planning: a server at its limit spends nothing on the request.
+      registry.checkCapacity();
       const pipeline = req.pipeline ?? Pipeline.create();
       let plan: ExecutionPlan;
       try {
@@ -62,11 +57,16 @@ export function addJobService(server: grpc.Server, registry: JobRegistry, deps: 
       // The preparation id is the job id. Job names repeat ('job' from Python): never key on them.
       const id = `${(req.jobName || "job").replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 40)}-${randomUUID().slice(0, 8)}`;
       const options = req.pipelineOptions ? (Struct.toJson(req.pipelineOptions) as Record<string, unknown>) : {};
-      registry.jobs.set(id, new Job(id, req.jobName, pipeline, options, plan));
+      registry.add(new Job(id, req.jobName, pipeline, options, plan));
       return { preparationId: id, artifactStagingEndpoint: { url: deps.artifactEndpoint(), authentication: undefined }, stagingSessionToken: id };
     }),
     run: unary((req: { preparationId: string }) => {
       const job = registry.get(req.preparationId);
+      if (job.state !== JobState_Enum.STOPPED) {
+        throw Object.assign(new Error(`job '${job.id}' was already run or cancelled (it is ${JobState_Enum[job.state]}); prepare it again to run it again`), {
+          code: grpc.status.FAILED_PRECONDITION,
+        });
+      }
       job.transition(JobState_Enum.STARTING);
       void deps.execute(job).then(
         () => {
