@@ -12,6 +12,7 @@ import { type Backend, type BackendConfigs, type BackendName, ExecutorBackend, R
 import { readSetting } from "../common/config.js";
 import { shutdownServer } from "../common/grpc.js";
 import { workerEnv } from "../common/worker-env.js";
+import { sweepStaleHarnessDirectories } from "../worker/harness-directories.js";
 import { LocalObjectStore, type ObjectStore, artifactPrefix, jobPrefix, openObjectStore } from "../store/index.js";
 import { DEFAULT_STAGING_IDLE_TIMEOUT_MS, addArtifactStagingService } from "./jobservice/artifact-staging.js";
 import { type JobRegistryOptions, JobRegistry } from "./jobservice/job-registry.js";
@@ -159,6 +160,8 @@ export class JobServer {
           executors.memoryLimitBytes,
         )
       : primary;
+    // Harness directories left by worker processes that were killed before this server started.
+    await sweepStaleHarnessDirectories().catch(() => undefined);
     const sdkVersion = pythonSdkVersion(python);
     // What the server sends is what it accepted or made (pipelines, metrics): only receiving is capped.
     const server = new grpc.Server({
