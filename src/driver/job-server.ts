@@ -201,7 +201,7 @@ export class JobServer {
     } finally {
       // A failed job may leave attempts of other stages running: stop them first.
       this.backend.cancelJob(job.id);
-      // Shuffle data and descriptors are scratch space; staged artifacts stay with the job.
+      // Shuffle data and descriptors are scratch space; staged artifacts stay until the registry releases the job.
       await this.store.deletePrefix(jobPrefix(job.id)).catch(() => undefined);
     }
   }
