@@ -19,6 +19,8 @@ const USAGE = `usage:
                          [--merge-threshold N] [--merge-factor F] [--no-pipelining] [--compress-shuffle]
                          [--split-threshold ELEMENTS]  (smaller inputs, also under 1 MiB, run as one task; default 1000, 0 always splits)
                          [--backend ${BACKEND_NAMES.join("|")}] [--no-speculation]
+                         [--max-prepared-jobs 1000] [--prepared-job-timeout SECONDS] [--job-retention SECONDS] (both 3600)
+                         [--max-message-mb 64] [--staging-idle-timeout SECONDS] (60)
 ${BACKEND_USAGE}
   beam-lambda lambda-emulator --store s3://BUCKET/PREFIX [--port 9001] [--environments N] [--function-name beam-lambda-worker]
                          [--on-failure-queue-url URL] [--maximum-retry-attempts 0] [--image beam-lambda/worker:dev]
@@ -80,6 +82,13 @@ async function serverOptions(values: FlagValues) {
     ...(backend && backendDefinition(backend).configsFromFlags?.(values)),
     ...(values["no-speculation"] && { speculation: false as const }),
     executors: await executorsOf(values, int),
+    jobs: {
+      ...(int("max-prepared-jobs") !== undefined && { maxPreparedJobs: int("max-prepared-jobs") }),
+      ...(int("prepared-job-timeout") !== undefined && { preparedJobTimeoutMs: int("prepared-job-timeout")! * 1000 }),
+      ...(int("job-retention") !== undefined && { finishedJobRetentionMs: int("job-retention")! * 1000 }),
+    },
+    ...(int("max-message-mb") !== undefined && { maxReceiveMessageBytes: int("max-message-mb")! * 1024 * 1024 }),
+    ...(int("staging-idle-timeout") !== undefined && { stagingIdleTimeoutMs: int("staging-idle-timeout")! * 1000 }),
   };
 }
 
@@ -144,6 +153,11 @@ const SERVER_FLAGS: Record<string, { type: "string" | "boolean" }> = {
   executors: { type: "string" },
   "executor-host": { type: "string" },
   "executor-memory-limit": { type: "string" },
+  "max-prepared-jobs": { type: "string" },
+  "prepared-job-timeout": { type: "string" },
+  "job-retention": { type: "string" },
+  "max-message-mb": { type: "string" },
+  "staging-idle-timeout": { type: "string" },
   ...(Object.assign({}, ...BACKEND_NAMES.map((name) => backendDefinition(name).flags?.options)) as Record<string, { type: "string" | "boolean" }>),
 };
 
