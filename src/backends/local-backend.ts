@@ -3,6 +3,7 @@ import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { TaskResult, WorkerTask } from "../common/task-spec.js";
 import { userCodeEnv, workerEnv } from "../common/worker-env.js";
+import { removeHarnessDirectories } from "../worker/harness-directories.js";
 import { AttemptQueue, failedAttempt } from "./attempt-queue.js";
 import type { Backend } from "./backend.js";
 
@@ -51,6 +52,8 @@ export class LocalBackend implements Backend {
 
   cancelJob(jobId: string): void {
     this.attempts.cancelJob(jobId);
+    // Idle workers may keep the job's harnesses warm: they stop them (and remove their directories).
+    for (const worker of this.workers) if (worker.ready && worker.child.connected) worker.child.send({ endJob: jobId });
   }
 
   async close(): Promise<void> {
@@ -90,6 +93,8 @@ export class LocalBackend implements Backend {
       }
     });
     child.on("exit", (code, signal) => {
+      // A killed worker could not remove its harnesses' directories (staged artifacts included).
+      if (child.pid !== undefined) void removeHarnessDirectories(child.pid).catch(() => undefined);
       const index = this.workers.indexOf(worker);
       if (worker.busy) {
         worker.busy.resolve(failedAttempt(`worker process ${child.pid} died (code ${code}, signal ${signal})`, { retryable: true, workerPid: child.pid ?? 0, cause: "infrastructure" }));

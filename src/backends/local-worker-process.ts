@@ -1,15 +1,16 @@
 // Entry point of a local worker process: receives TaskSpecs over IPC and answers with
 // TaskResults, through the very handler the Lambda backend invokes.
 import type { WorkerTask } from "../common/task-spec.js";
-import { handler, shutdown } from "../worker/handler.js";
+import { endJob, handler, shutdown } from "../worker/handler.js";
 
 /** The backend may shut down while a worker is starting or finishing a task. */
 function reply(message: unknown): void {
   if (process.connected) process.send!(message);
 }
 
-process.on("message", (message: { id: number; spec: WorkerTask }) => {
-  void handler(message.spec).then((result) => reply({ id: message.id, result }));
+process.on("message", (message: { id: number; spec: WorkerTask } | { endJob: string }) => {
+  if ("endJob" in message) void endJob(message.endJob);
+  else void handler(message.spec).then((result) => reply({ id: message.id, result }));
 });
 process.on("disconnect", () => {
   setTimeout(() => process.exit(0), 5000).unref();

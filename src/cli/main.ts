@@ -22,6 +22,8 @@ const USAGE = `usage:
                          [--auth-token-file FILE] [--tls-cert PEM --tls-key PEM] [--allow-unauthenticated]
       a --host other than loopback needs --auth-token-file (tokens, one per line; callers send
       'authorization: Bearer TOKEN' and see only their token's jobs), or --allow-unauthenticated
+                         [--max-prepared-jobs 1000] [--prepared-job-timeout SECONDS] [--job-retention SECONDS] (both 3600)
+                         [--max-message-mb 64] [--staging-idle-timeout SECONDS] (60)
 ${BACKEND_USAGE}
   beam-lambda lambda-emulator --store s3://BUCKET/PREFIX [--port 9001] [--environments N] [--function-name beam-lambda-worker]
                          [--on-failure-queue-url URL] [--maximum-retry-attempts 0] [--image beam-lambda/worker:dev]
@@ -89,6 +91,13 @@ async function serverOptions(values: FlagValues) {
     ...(backend && backendDefinition(backend).configsFromFlags?.(values)),
     ...(values["no-speculation"] && { speculation: false as const }),
     executors: await executorsOf(values, int),
+    jobs: {
+      ...(int("max-prepared-jobs") !== undefined && { maxPreparedJobs: int("max-prepared-jobs") }),
+      ...(int("prepared-job-timeout") !== undefined && { preparedJobTimeoutMs: int("prepared-job-timeout")! * 1000 }),
+      ...(int("job-retention") !== undefined && { finishedJobRetentionMs: int("job-retention")! * 1000 }),
+    },
+    ...(int("max-message-mb") !== undefined && { maxReceiveMessageBytes: int("max-message-mb")! * 1024 * 1024 }),
+    ...(int("staging-idle-timeout") !== undefined && { stagingIdleTimeoutMs: int("staging-idle-timeout")! * 1000 }),
   };
 }
 
@@ -157,6 +166,11 @@ const SERVER_FLAGS: Record<string, { type: "string" | "boolean" }> = {
   executors: { type: "string" },
   "executor-host": { type: "string" },
   "executor-memory-limit": { type: "string" },
+  "max-prepared-jobs": { type: "string" },
+  "prepared-job-timeout": { type: "string" },
+  "job-retention": { type: "string" },
+  "max-message-mb": { type: "string" },
+  "staging-idle-timeout": { type: "string" },
   ...(Object.assign({}, ...BACKEND_NAMES.map((name) => backendDefinition(name).flags?.options)) as Record<string, { type: "string" | "boolean" }>),
 };
 

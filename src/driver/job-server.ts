@@ -10,12 +10,14 @@ import { JobMessage_MessageImportance, JobState_Enum } from "apache-beam/proto/b
 import type { ActorHost } from "../actors/actor.js";
 import { type Backend, type BackendConfigs, type BackendName, ExecutorBackend, RoutingBackend, backendDefinition } from "../backends/index.js";
 import { CONFIG, readSetting } from "../common/config.js";
-import { GRPC_UNLIMITED, shutdownServer } from "../common/grpc.js";
+import { shutdownServer } from "../common/grpc.js";
 import { workerEnv } from "../common/worker-env.js";
+import { sweepStaleHarnessDirectories } from "../worker/harness-directories.js";
 import { LocalObjectStore, type ObjectStore, artifactPrefix, jobPrefix, openObjectStore } from "../store/index.js";
-import { addArtifactStagingService } from "./jobservice/artifact-staging.js";
+import { DEFAULT_STAGING_IDLE_TIMEOUT_MS, addArtifactStagingService } from "./jobservice/artifact-staging.js";
 import { CallerAuth } from "./jobservice/caller-auth.js";
-import { addJobService, endpointFor, JobRegistry } from "./jobservice/job-service.js";
+import { type JobRegistryOptions, JobRegistry } from "./jobservice/job-registry.js";
+import { addJobService, endpointFor } from "./jobservice/job-service.js";
 import type { Job } from "./job.js";
 import { planPipeline } from "./planner/index.js";
 import { EarlyTaskSlots, type InfrastructureRetryOptions, type MergeOptions, type SmallInputOptions, runPlan } from "./scheduler/index.js";
@@ -82,6 +84,23 @@ export interface JobServerOptions extends BackendConfigs {
    * `host` (local child processes, or Fargate tasks). Without it such stages run on the backend.
    */
   executors?: { host: ActorHost; count: number; memoryLimitBytes?: number; port?: number };
+  /**
+   * A staging stream on which the SDK sends nothing for this long while the runner waits for it
+   * ends with DEADLINE_EXCEEDED (default DEFAULT_STAGING_IDLE_TIMEOUT_MS, 60 s).
+   */
+  stagingIdleTimeoutMs?: number;
+  /**
+   * How many jobs the server keeps and for how long (src/driver/jobservice/job-registry.ts):
+   * prepared jobs waiting for Run (default 1000; Prepare beyond it answers RESOURCE_EXHAUSTED),
+   * released with their staged artifacts if not run within 1 h; finished jobs kept 1 h (at most
+   * 1000), then released with their staged artifacts.
+   */
+  jobs?: JobRegistryOptions;
+  /**
+   * The largest gRPC message the Job and Artifact services accept (default 64 MiB); a larger one
+   * fails its call with RESOURCE_EXHAUSTED. SDKs send artifacts in chunks of about 1 MB.
+   */
+  maxReceiveMessageBytes?: number;
 }
 
 /** Whether only this host can reach `host`: 127.0.0.0/8, ::1 or localhost. */
@@ -92,6 +111,9 @@ export function isLoopback(host: string): boolean {
 
 /** User failures of one task that fail its job: Dataflow's four attempts for batch work items. */
 const DEFAULT_MAX_ATTEMPTS = 4;
+
+/** The default of `JobServerOptions.maxReceiveMessageBytes`. */
+export const DEFAULT_MAX_RECEIVE_MESSAGE_BYTES = 64 << 20;
 
 /** What the scheduler did for a job, beyond running its stages' tasks. */
 export interface JobShuffleStats {
@@ -120,7 +142,7 @@ function pythonSdkVersion(python: string): string {
 }
 
 export class JobServer {
-  readonly registry = new JobRegistry();
+  readonly registry: JobRegistry;
   /** Merge tasks and pipelined tasks per job id, for operators and tests. */
   readonly shuffleStats = new Map<string, JobShuffleStats>();
   /** Pipelined tasks running on `backend`, counted across its jobs (see the scheduler's early-task-slots.ts). */
@@ -136,7 +158,17 @@ export class JobServer {
     private readonly options: JobServerOptions,
     /** The options' speculation, or the backend's default. */
     private readonly speculation: SpeculationOptions | false,
-  ) {}
+  ) {
+    this.registry = new JobRegistry(options.jobs, (job) => this.release(job));
+  }
+
+  /** A job the registry let go: its staged artifacts and stats go too (its scratch space went when it ended). */
+  private release(job: Job): void {
+    this.shuffleStats.delete(job.id);
+    void this.store.deletePrefix(artifactPrefix(job.id)).catch((e: unknown) => {
+      process.stderr.write(`could not delete the artifacts of released job ${job.id}: ${(e as Error).message}\n`);
+    });
+  }
 
   static async start(options: JobServerOptions = {}): Promise<JobServer> {
     const host = options.host ?? "127.0.0.1";
@@ -171,8 +203,15 @@ export class JobServer {
           executors.memoryLimitBytes,
         )
       : primary;
+    // Harness directories left by worker processes that were killed before this server started.
+    await sweepStaleHarnessDirectories().catch(() => undefined);
     const sdkVersion = pythonSdkVersion(python);
-    const server = new grpc.Server({ ...GRPC_UNLIMITED, ...(auth.required && { interceptors: [auth.interceptor()] }) });
+    // What the server sends is what it accepted or made (pipelines, metrics): only receiving is capped.
+    const server = new grpc.Server({
+      "grpc.max_receive_message_length": options.maxReceiveMessageBytes ?? DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
+      "grpc.max_send_message_length": -1,
+      ...(auth.required && { interceptors: [auth.interceptor()] }),
+    });
     const port = await new Promise<number>((res, rej) =>
       server.bindAsync(`${host}:${options.port ?? 8099}`, credentials, (e, p) => (e ? rej(e) : res(p))),
     ).catch(async (e: unknown) => {
@@ -189,7 +228,7 @@ export class JobServer {
       artifactEndpoint: (authority) => endpointFor(authority, { host, port }),
       auth,
     });
-    addArtifactStagingService(server, self.registry, store, auth);
+    addArtifactStagingService(server, self.registry, store, { idleTimeoutMs: options.stagingIdleTimeoutMs ?? DEFAULT_STAGING_IDLE_TIMEOUT_MS }, auth);
     return self;
   }
 
@@ -207,7 +246,7 @@ export class JobServer {
     } finally {
       // A failed job may leave attempts of other stages running: stop them first.
       this.backend.cancelJob(job.id);
-      // Shuffle data and descriptors are scratch space; staged artifacts stay with the job.
+      // Shuffle data and descriptors are scratch space; staged artifacts stay until the registry releases the job.
       await this.store.deletePrefix(jobPrefix(job.id)).catch(() => undefined);
     }
   }
@@ -264,6 +303,7 @@ export class JobServer {
   }
 
   async stop(): Promise<void> {
+    this.registry.close();
     await shutdownServer(this.server);
     await this.backend.close();
     if (this.ownStore && this.store instanceof LocalObjectStore) await rm(this.store.root, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 // Where the runner's objects live in the store. Two top-level folders: a job's scratch space,
-// deleted when the job ends, and its staged artifacts, which stay with the job (on S3 both
+// deleted when the job ends, and its staged artifacts, which stay while the job server keeps the
+// job (deleted when its registry releases it: src/driver/jobservice/job-registry.ts; on S3 both
 // expire by lifecycle rules: cdk/lib/runner-storage.ts).
 //
 //   artifacts/<job>/<staged name>                         an artifact the SDK staged

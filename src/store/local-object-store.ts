@@ -10,6 +10,8 @@ import { type ByteRange, type ObjectData, ObjectNotFoundError, type ObjectStore,
  */
 function keyedError(operation: string, key: string, e: unknown): Error {
   if (e instanceof ObjectNotFoundError || e instanceof ObjectStoreError) return e;
+  // An error of the data's own source (a staging stream's gRPC status) passes through as it is.
+  if (e instanceof Error && typeof (e as { code?: unknown }).code === "number") return e;
   const errno = e as NodeJS.ErrnoException;
   if (errno.code === "ENOENT" && operation === "get") return new ObjectNotFoundError(key, { cause: e });
   // "CODE: description, syscall 'path'": keep the code and the description.
@@ -40,9 +42,11 @@ export class LocalObjectStore implements ObjectStore {
     const temp = `${target}.tmp-${randomUUID()}`;
     try {
       await mkdir(dirname(target), { recursive: true });
+      // A stream is written chunk by chunk, each awaited: never held whole.
       await writeFile(temp, data);
       await rename(temp, target);
     } catch (e) {
+      // A stream that fails half-way leaves no partial temporary file behind.
       await rm(temp, { force: true }).catch(() => undefined);
       throw keyedError("put", key, e);
     }

@@ -50,6 +50,11 @@ export async function handler(payload: TaskPayload): Promise<TaskResult> {
   }
 }
 
+/** The job has ended: its warm harnesses are stopped, their directories removed. */
+export async function endJob(jobId: string): Promise<void> {
+  await runner?.then((r) => r.endJob(jobId), () => undefined);
+}
+
 /** Stops the warm harnesses and the Fn API server (a local worker process calls this before exiting). */
 export async function shutdown(): Promise<void> {
   const current = runner;

@@ -2,7 +2,6 @@
 // between tasks (and, on Lambda, between invocations of the same execution environment).
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { BeamFnExternalWorkerPoolClient } from "apache-beam/proto/beam_fn_api.grpc-client";
@@ -15,6 +14,7 @@ import { userCodeEnv } from "../common/worker-env.js";
 import type { ObjectStore } from "../store/index.js";
 import type { FnApiServer } from "./fn-api-server.js";
 import { type HarnessConnection, HarnessError, HarnessLostError } from "./harness-connection.js";
+import { harnessDirectory } from "./harness-directories.js";
 import { installStagedDependencies } from "./python-dependencies.js";
 import { redactSecrets } from "../common/redact.js";
 
@@ -104,7 +104,7 @@ async function startPythonProcess(
   options: HarnessOptions,
   env: EnvironmentSpec,
 ): Promise<SdkHarness> {
-  const semiPersistentDir = join(tmpdir(), "beam-lambda-harness", workerId);
+  const semiPersistentDir = harnessDirectory(workerId);
   const stagedDir = join(semiPersistentDir, "staged");
   await stageArtifacts(store, job.artifactPrefix, stagedDir);
   // A PROCESS environment's own command sets itself up; our interpreter gets what was staged.

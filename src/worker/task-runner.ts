@@ -137,6 +137,17 @@ export class TaskRunner {
     return h;
   }
 
+  /** Stops the job's warm harnesses: it has ended (a worker still running one of its tasks is being killed). */
+  async endJob(jobId: string): Promise<void> {
+    const stopping: Promise<void>[] = [];
+    for (const [key, harness] of this.harnesses) {
+      if (!key.startsWith(`${jobId}\0`)) continue;
+      this.harnesses.delete(key);
+      stopping.push(harness.then((x) => x.stop(), () => undefined));
+    }
+    await Promise.all(stopping);
+  }
+
   private dropHarness(spec: TaskSpec): void {
     const key = this.harnessKey(spec);
     const h = this.harnesses.get(key);

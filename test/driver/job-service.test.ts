@@ -238,6 +238,27 @@ describe("beam-lambda job-server", () => {
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
   });
+
+  it("takes the job registry's bounds as flags", async () => {
+    const child = spawn("node", [join(root, "bin/beam-lambda.js"), "job-server", "--port", "0", "--workers", "1", "--max-prepared-jobs", "0", "--job-retention", "60"], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      child.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+        if (out.includes("\n")) resolve(out);
+      });
+      child.on("exit", (code) => reject(new Error(`exited early with ${code}`)));
+    });
+    const client = new JobServiceClient(/listening on (\S+)/.exec(line)![1]!, grpc.credentials.createInsecure());
+    const pipeline = Pipeline.fromBinary(readFileSync(join(root, "test/fixtures/windowing.pb")));
+    await expect(unary(client.prepare.bind(client), { pipeline, jobName: "job" })).rejects.toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED });
+    client.close();
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+  });
 });
 
 describe("staging tokens", () => {

@@ -1,6 +1,6 @@
 // Beam's JobService over gRPC. It validates and plans at Prepare, hands execution to the
 // function it was given, and reports through Job objects. It knows nothing of backends.
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { createDefinition } from "@protobuf-ts/grpc-backend";
 import {
@@ -16,8 +16,12 @@ import type { Pipeline } from "apache-beam/proto/beam_runner_api";
 import { redactOptions } from "../../common/redact.js";
 import { Job, type JobEvent } from "../job.js";
 import { type ExecutionPlan, UnsupportedPipelineError } from "../planner/index.js";
-import { CallerAuth, type JobOwner } from "./caller-auth.js";
+import type { JobOwner } from "./caller-auth.js";
+import { CallerAuth } from "./caller-auth.js";
+import type { JobRegistry } from "./job-registry.js";
 import { UndecodableRequest, decodeTolerantly } from "./undecodable-request.js";
+
+export { JobRegistry } from "./job-registry.js";
 
 export interface JobServiceDeps {
   /** Validates and plans a pipeline; throws UnsupportedPipelineError for what the runner cannot run. */
@@ -34,62 +38,6 @@ export interface JobServiceDeps {
 }
 
 type UnaryHandler<Req, Res> = (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => void;
-
-const grpcError = (code: grpc.status, message: string): Error & { code: grpc.status } => Object.assign(new Error(message), { code });
-
-/**
- * The prepared jobs, who prepared each, and the staging token each was given. A staging token
- * is 256 random bits, not the job id (which GetJobs lists): only the preparing client has it,
- * so no one else can stage, or overwrite, a job's artifacts.
- */
-export class JobRegistry {
-  readonly jobs = new Map<string, Job>();
-  private readonly owners = new Map<string, JobOwner>();
-  /** Staging token → job id, while the job can still be staged to (until Run). */
-  private readonly stagingTokens = new Map<string, string>();
-
-  /** Registers a prepared job; returns its staging token. */
-  add(job: Job, owner: JobOwner): string {
-    const token = randomBytes(32).toString("base64url");
-    this.jobs.set(job.id, job);
-    this.owners.set(job.id, owner);
-    this.stagingTokens.set(token, job.id);
-    return token;
-  }
-
-  /** The job, if `caller` may see it: another caller's job is as absent as a job that never was. */
-  get(id: string, caller: JobOwner = undefined): Job {
-    const job = this.jobs.get(id);
-    if (!job || this.owners.get(id) !== caller) throw grpcError(grpc.status.NOT_FOUND, `no job with id '${id}'`);
-    return job;
-  }
-
-  /** The jobs `caller` may see. */
-  visibleTo(caller: JobOwner): Job[] {
-    return [...this.jobs.values()].filter((job) => this.owners.get(job.id) === caller);
-  }
-
-  /** The job a staging session is for; refuses a token this server did not issue, or whose job has run. */
-  forStagingToken(token: string, caller: JobOwner = undefined): Job {
-    const id = this.stagingTokens.get(token);
-    if (id === undefined || this.owners.get(id) !== caller) {
-      throw grpcError(
-        grpc.status.PERMISSION_DENIED,
-        "the staging token is not one this job server issued to this caller (use Prepare's staging_session_token; a job id is not one)",
-      );
-    }
-    const job = this.jobs.get(id)!;
-    if (job.state !== JobState_Enum.STOPPED) {
-      throw grpcError(grpc.status.FAILED_PRECONDITION, `job '${id}' has already been run: its artifacts can no longer be staged`);
-    }
-    return job;
-  }
-
-  /** Retires a job's staging token (the job runs on what was staged). */
-  closeStaging(job: Job): void {
-    for (const [token, id] of this.stagingTokens) if (id === job.id) this.stagingTokens.delete(token);
-  }
-}
 
 /** A client's :authority as an endpoint for it: `host:port`, the port the server's own when the client left it out. */
 export function endpointFor(authority: string, fallback: { host: string; port: number }): string {
@@ -119,6 +67,8 @@ export function addJobService(server: grpc.Server, registry: JobRegistry, deps: 
 
   server.addService(decodeTolerantly(createDefinition(JobService)), {
     prepare: unary((req: PrepareJobRequest, caller, call) => {
+      // Before planning: a server at its limit spends nothing on the request.
+      registry.checkCapacity();
       if (!req.pipeline) throw Object.assign(new Error("the request carries no pipeline"), { code: grpc.status.INVALID_ARGUMENT });
       const pipeline = req.pipeline;
       const plan = planOrReject(deps, pipeline);
@@ -131,7 +81,7 @@ export function addJobService(server: grpc.Server, registry: JobRegistry, deps: 
     run: unary((req: { preparationId: string }, caller) => {
       const job = registry.get(req.preparationId, caller);
       if (job.state !== JobState_Enum.STOPPED) {
-        throw Object.assign(new Error(`job '${job.id}' is ${JobState_Enum[job.state]}; only a prepared job can be run, once`), {
+        throw Object.assign(new Error(`job '${job.id}' is ${JobState_Enum[job.state]}; only a prepared job can be run, once (prepare it again to run it again)`), {
           code: grpc.status.FAILED_PRECONDITION,
         });
       }
