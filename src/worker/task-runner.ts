@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { type ProcessBundleResponse, ProcessBundleDescriptor, RemoteGrpcPort } from "apache-beam/proto/beam_fn_api";
 import { setTimeout as delay } from "node:timers/promises";
 import { MonitoringInfo } from "apache-beam/proto/metrics";
-import { ByteReader, encodeTimestampMillis } from "../codec/byte-io.js";
-import { type CoderTree, resolveCoder, splitTimer } from "../codec/coders.js";
+import { encodeTimestampMillis } from "../codec/byte-io.js";
+import { type CoderTree, resolveCoder } from "../codec/coders.js";
 import { MIN_TIMESTAMP_MILLIS, PANE_NO_FIRING, encodeWindowedValue } from "../codec/windows.js";
 import type { EnvironmentSpec, MergeTaskSpec, TaskOutputResult, TaskResult, TaskSpec, WorkerTask } from "../common/task-spec.js";
 import { Transforms } from "../common/urns.js";
@@ -17,6 +17,7 @@ import { SdkWindowMerger } from "./sdk-window-merger.js";
 import { type HarnessConnection, failureCause } from "./harness-connection.js";
 import { type HarnessOptions, type SdkHarness, startHarness } from "./sdk-harness.js";
 import { TaskStateStore } from "./state-store.js";
+import { PendingTimers } from "./pending-timers.js";
 
 /** Harnesses kept warm per worker; older ones are stopped when a new job needs one. */
 const MAX_WARM_HARNESSES = 2;
@@ -339,50 +340,6 @@ function impulseElement(): Buffer {
 
 async function* chunkBytes(chunks: AsyncIterable<{ bytes: Buffer }>): AsyncGenerator<Uint8Array> {
   for await (const chunk of chunks) yield chunk.bytes;
-}
-
-/**
- * Timers set during a bundle, keyed by (transform, family, key, tag, windows): a later setting
- * replaces an earlier one and a clear removes it. In batch the watermark jumps to the end of
- * time once the input is exhausted, so every timer left standing fires, earliest first.
- */
-class PendingTimers {
-  private readonly byId = new Map<string, { fireAt: bigint; bytes: Uint8Array; transformId: string; family: string }>();
-
-  constructor(
-    private readonly spec: TaskSpec,
-    private readonly coders: (id: string) => CoderTree,
-  ) {}
-
-  get size(): number {
-    return this.byId.size;
-  }
-
-  add(transformId: string, family: string, data: Uint8Array): void {
-    const t = this.spec.timers.find((x) => x.transformId === transformId && x.timerFamilyId === family);
-    if (!t) throw new Error(`the harness set timer family '${family}' on '${transformId}', which the plan does not declare`);
-    const coder = this.coders(t.coderId);
-    const r = new ByteReader(data);
-    while (!r.done) {
-      const timer = splitTimer(coder, r);
-      const id = `${transformId}\0${family}\0${Buffer.from(timer.identity).toString("latin1")}`;
-      if (timer.cleared) this.byId.delete(id);
-      else this.byId.set(id, { fireAt: timer.fireAt, bytes: Buffer.from(timer.whole), transformId, family });
-    }
-  }
-
-  drain(): { transformId: string; timerFamilyId: string; timers: Uint8Array[] }[] {
-    const sorted = [...this.byId.values()].sort((a, b) => (a.fireAt < b.fireAt ? -1 : a.fireAt > b.fireAt ? 1 : 0));
-    const out = new Map<string, { transformId: string; timerFamilyId: string; timers: Uint8Array[] }>();
-    for (const t of sorted) {
-      const k = `${t.transformId}\0${t.family}`;
-      let group = out.get(k);
-      if (!group) out.set(k, (group = { transformId: t.transformId, timerFamilyId: t.family, timers: [] }));
-      group.timers.push(t.bytes);
-    }
-    this.byId.clear();
-    return [...out.values()];
-  }
 }
 
 /** Fills the worker's own address into the data ports and the state endpoint. */
