@@ -11,28 +11,12 @@ import { ArtifactStagingServiceClient } from "apache-beam/proto/beam_artifact_ap
 import type { ArtifactRequestWrapper, ArtifactResponseWrapper } from "apache-beam/proto/beam_artifact_api";
 import { JobServiceClient } from "apache-beam/proto/beam_job_api.grpc-client";
 import type { PrepareJobResponse } from "apache-beam/proto/beam_job_api";
-import { ArtifactStagingToRolePayload, Pipeline } from "apache-beam/proto/beam_runner_api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pipelineWithArtifact, unary } from "./job-api.js";
 import { JobServer } from "../../src/driver/index.js";
 
 const root = new URL("../..", import.meta.url).pathname;
 
-const unary = <Req, Res>(fn: (req: Req, cb: (e: grpc.ServiceError | null, r?: Res) => void) => unknown, req: Req): Promise<Res> =>
-  new Promise((resolve, reject) => fn(req, (e, r) => (e ? reject(e) : resolve(r!))));
-
-function pipelineWithArtifact(stagedName: string): Pipeline {
-  const pipeline = Pipeline.fromBinary(readFileSync(join(root, "test/fixtures/wordcount_files.pb")));
-  const env = Object.values(pipeline.components!.environments)[0]!;
-  env.dependencies = [
-    {
-      typeUrn: "beam:artifact:type:file:v1",
-      typePayload: new Uint8Array(),
-      roleUrn: "beam:artifact:role:staging_to:v1",
-      rolePayload: ArtifactStagingToRolePayload.toBinary({ stagedName }),
-    },
-  ];
-  return pipeline;
-}
 
 function chunk(data: Uint8Array, isLast = false): ArtifactResponseWrapper {
   return { stagingToken: "", isLast, response: { oneofKind: "getArtifactResponse", getArtifactResponse: { data } } };

@@ -10,6 +10,7 @@ import { JobServiceClient } from "apache-beam/proto/beam_job_api.grpc-client";
 import { JobState_Enum, PrepareJobRequest } from "apache-beam/proto/beam_job_api";
 import { Pipeline, WindowingStrategy } from "apache-beam/proto/beam_runner_api";
 import { afterEach, describe, expect, it } from "vitest";
+import { unary } from "./job-api.js";
 import { JobServer, type JobServerOptions } from "../../src/driver/index.js";
 import { Coders, Transforms, WindowFns } from "../../src/common/urns.js";
 
@@ -32,9 +33,6 @@ function impulseOnly(): Pipeline {
 
 const root = new URL("../..", import.meta.url).pathname;
 const pipeline = Pipeline.fromBinary(readFileSync(join(root, "test/fixtures/windowing.pb")));
-
-const unary = <Req, Res>(fn: (req: Req, cb: (e: grpc.ServiceError | null, r?: Res) => void) => unknown, req: Req): Promise<Res> =>
-  new Promise((resolve, reject) => fn(req, (e, r) => (e ? reject(e) : resolve(r!))));
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -8,10 +8,11 @@ import { ArtifactStagingServiceClient } from "apache-beam/proto/beam_artifact_ap
 import type { ArtifactRequestWrapper, ArtifactResponseWrapper } from "apache-beam/proto/beam_artifact_api";
 import { JobServiceClient } from "apache-beam/proto/beam_job_api.grpc-client";
 import { JobState_Enum, type PrepareJobResponse } from "apache-beam/proto/beam_job_api";
-import { ArtifactStagingToRolePayload, Pipeline } from "apache-beam/proto/beam_runner_api";
+import { Pipeline } from "apache-beam/proto/beam_runner_api";
 import { Struct } from "apache-beam/proto/google/protobuf/struct";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REDACTED } from "../../src/common/redact.js";
+import { pipelineWithArtifact, unary } from "./job-api.js";
 import { JobServer } from "../../src/driver/index.js";
 import { JobRegistry, addJobService, endpointFor } from "../../src/driver/jobservice/job-service.js";
 
@@ -19,22 +20,6 @@ const root = new URL("../..", import.meta.url).pathname;
 let server: JobServer;
 let jobs: JobServiceClient;
 
-const unary = <Req, Res>(fn: (req: Req, cb: (e: grpc.ServiceError | null, r?: Res) => void) => unknown, req: Req): Promise<Res> =>
-  new Promise((resolve, reject) => fn(req, (e, r) => (e ? reject(e) : resolve(r!))));
-
-function pipelineWithArtifact(stagedName: string): Pipeline {
-  const pipeline = Pipeline.fromBinary(readFileSync(join(root, "test/fixtures/wordcount_files.pb")));
-  const env = Object.values(pipeline.components!.environments)[0]!;
-  env.dependencies = [
-    {
-      typeUrn: "beam:artifact:type:file:v1",
-      typePayload: new Uint8Array(),
-      roleUrn: "beam:artifact:role:staging_to:v1",
-      rolePayload: ArtifactStagingToRolePayload.toBinary({ stagedName }),
-    },
-  ];
-  return pipeline;
-}
 
 /** Client options adding `authorization: Bearer <token>` to every call. */
 function bearer(token: string): grpc.ClientOptions {
