@@ -2,8 +2,9 @@
 // the Node.js runtime interface client (aws-lambda-ric) under it, running the worker. Like a real
 // execution environment, each takes one invocation at a time and stays warm between invocations;
 // one that dies is replaced by a fresh (cold) one. An environment is either
-// - a process group on this machine running the bundle (build/lambda/index.mjs; scripts/
-//   setup-lambda.sh installs the emulator and the client and builds the bundle), or
+// - a session of processes on this machine running the bundle (build/lambda/index.mjs; scripts/
+//   setup-lambda.sh installs the emulator and the client and builds the bundle), killed and
+//   replaced as a whole (process-session.ts), or
 // - a container of the worker image that `cdk deploy` ships (`image`), with the emulator mounted
 //   as its entry point, as AWS documents for testing images locally (scripts/docker.sh builds it).
 import { type ChildProcess, execFile, spawn } from "node:child_process";
@@ -15,6 +16,7 @@ import { CONFIG, readSetting } from "../../common/config.js";
 import { freePort, portOpen } from "../../common/net.js";
 import { userCodeEnv } from "../../common/worker-env.js";
 import { WorkQueue } from "../work-queue.js";
+import { killSession } from "./process-session.js";
 
 const PROJECT_ROOT = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
 
@@ -116,6 +118,11 @@ export class EnvironmentPool {
     return this.environments.map((e) => e.process?.pid ?? 0);
   }
 
+  /** Process ids of the emulators of environments running an invocation now (each leads its environment's process group), for fault tests. */
+  busyEmulatorPids(): number[] {
+    return this.environments.filter((e) => e.busy && !e.dead && e.process?.pid).map((e) => e.process!.pid!);
+  }
+
   /** Environments running an invocation now. */
   get busy(): number {
     return this.environments.filter((e) => e.busy).length;
@@ -131,6 +138,8 @@ export class EnvironmentPool {
       env.process = child;
       child.on("exit", () => {
         env.dead = true;
+        // An environment goes as a whole: its runtime must not finish and report the task after its emulator died.
+        if (!env.container && child.pid) killSession(child.pid);
         this.replace(env);
       });
       env.client = new LambdaClient({
@@ -159,7 +168,7 @@ export class EnvironmentPool {
         [CONFIG.groupingWasm.name]: join(this.artifacts.bundleDir, "grouping.wasm"),
         ...this.options.functionEnv,
       },
-      // Its own process group, so that a kill takes the runtime and harness with it.
+      // Its own session, which the runtime and harness stay in (in a process group of their own): a kill takes the session.
       detached: true,
       // The emulator logs every invocation; BEAM_LAMBDA_VERBOSE shows it.
       stdio: ["ignore", "ignore", readSetting("verbose") ? "inherit" : "ignore"],
@@ -220,7 +229,10 @@ export class EnvironmentPool {
       const body = Buffer.from(response.Payload ?? new Uint8Array());
       return { payload: body, emulatorPid: pid, ...(response.FunctionError && { functionError: response.FunctionError }) };
     } catch (e) {
-      // The environment died under the invocation (or never started), as Lambda reports it.
+      // The environment died under the invocation (or never started), as Lambda reports it. It
+      // takes no further invocation, even before its exit is seen: it is discarded and replaced.
+      this.stop(env);
+      if (!env.process) this.replace(env);
       return failedInvocation(`Runtime exited with error: ${(e as Error).message}`, env.process?.pid ?? 0);
     }
   }
@@ -245,7 +257,10 @@ export class EnvironmentPool {
   /** Kills an environment at once, as Lambda does at a timeout; its exit starts a replacement. */
   private stop(env: Environment): void {
     env.dead = true;
-    if (!env.container) return killGroup(env.process);
+    if (!env.container) {
+      if (env.process?.pid) killSession(env.process.pid);
+      return;
+    }
     // Killing the attached client would leave the container running: kill the container.
     execFile(this.docker, ["kill", env.container], () => undefined);
   }
@@ -268,13 +283,4 @@ export class EnvironmentPool {
 
 function failedInvocation(message: string, emulatorPid: number): InvocationOutcome {
   return { payload: Buffer.from(JSON.stringify({ errorType: "Runtime.ExitError", errorMessage: message })), functionError: "Unhandled", emulatorPid };
-}
-
-function killGroup(child: ChildProcess | undefined): void {
-  if (!child?.pid) return;
-  try {
-    process.kill(-child.pid, "SIGKILL");
-  } catch {
-    // Already gone.
-  }
 }
