@@ -300,7 +300,8 @@ def count_and_sum(key, values):
 def chaos_million_records(p, workdir):
     """1.2 million records, generated from a few seeds, through two GroupByKeys: the per-key count
     and sum of 1000 keys, then those grouped by the key's last digit. test/e2e/chaos.test.ts runs it
-    while killing worker processes and SDK harnesses; the output must not change."""
+    while killing worker processes and SDK harnesses, chaos-aws.test.ts while killing emulated Lambda
+    execution environments; the output must not change."""
     return (
         p
         | "Seeds" >> beam.Create(range(CHAOS_SEEDS))
@@ -313,8 +314,9 @@ def chaos_million_records(p, workdir):
 
 
 def kill_execution_environment():
-    """Kills the emulated Lambda execution environment running this harness: the emulator, its
-    runtime and the harness are one process group. Outside one, that group is someone else's."""
+    """Kills the runtime of the emulated Lambda execution environment running this harness, and
+    the harness: they are one process group (the emulator's is another), as a runtime crashes.
+    Outside one, that group is someone else's."""
     if not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
         raise RuntimeError("environment_killed_mid_task runs only in an emulated Lambda environment")
     os.killpg(os.getpgid(0), signal.SIGKILL)

@@ -6,21 +6,14 @@
 import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { JobState_Enum } from "apache-beam/proto/beam_job_api";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, it } from "vitest";
 import { JobServer } from "../../src/driver/index.js";
-import { parentOf, runCases } from "./run-cases.js";
+import { type Target, describeChaos, expectSurvived, runUnderChaos } from "./chaos-run.js";
+import { parentOf } from "./run-cases.js";
 
 const CASE = "chaos_million_records";
-const KILL_EVERY_MS = 1000;
 /** Kills stop after this long, so that the job finishes within the test's time. */
 const KILL_WINDOW_MS = 60_000;
-
-interface Kill {
-  at: number;
-  pid: number;
-  kind: "worker" | "harness";
-}
 
 function commandLine(pid: number): string {
   try {
@@ -35,7 +28,7 @@ function commandLine(pid: number): string {
  * entry) and their SDK harnesses (python children of a worker running sdk_worker_main). The
  * Python clients run_cases.py starts are children of this process too, and are left alone.
  */
-function killTargets(): { pid: number; kind: Kill["kind"] }[] {
+function killTargets(): Target[] {
   const parents = new Map<number, number>();
   for (const entry of readdirSync("/proc")) {
     const pid = Number(entry);
@@ -50,29 +43,25 @@ function killTargets(): { pid: number; kind: Kill["kind"] }[] {
   const harnesses = [...parents]
     .filter(([pid, ppid]) => workers.includes(ppid) && commandLine(pid).includes("sdk_worker_main"))
     .map(([pid]) => pid);
-  return [...workers.map((pid) => ({ pid, kind: "worker" as const })), ...harnesses.map((pid) => ({ pid, kind: "harness" as const }))];
+  return [...workers.map((pid) => ({ pid, kind: "worker" })), ...harnesses.map((pid) => ({ pid, kind: "harness" }))];
 }
 
 /**
- * Kills a random worker or harness every KILL_EVERY_MS while `keepGoing()` holds: the kind first,
- * evenly (harnesses would otherwise be rarely hit, as a killed worker's harness is gone until
- * a task starts one again), then a process of that kind.
+ * Kills a random worker or harness: the kind first, evenly (harnesses would otherwise be rarely
+ * hit, as a killed worker's harness is gone until a task starts one again), then a process of
+ * that kind.
  */
-async function killWhile(keepGoing: () => boolean, kills: Kill[]): Promise<void> {
+function killOne(): Target | undefined {
   const pick = <T>(items: T[]): T | undefined => items[Math.floor(Math.random() * items.length)];
-  while (keepGoing()) {
-    const targets = killTargets();
-    const kind = pick(["worker", "harness"].filter((k) => targets.some((t) => t.kind === k)));
-    const target = pick(targets.filter((t) => t.kind === kind));
-    if (target) {
-      try {
-        process.kill(target.pid, "SIGKILL");
-        kills.push({ at: Date.now(), ...target });
-      } catch {
-        // It exited on its own first.
-      }
-    }
-    await new Promise((resolve) => setTimeout(resolve, KILL_EVERY_MS));
+  const targets = killTargets();
+  const kind = pick(["worker", "harness"].filter((k) => targets.some((t) => t.kind === k)));
+  const target = pick(targets.filter((t) => t.kind === kind));
+  if (!target) return undefined;
+  try {
+    process.kill(target.pid, "SIGKILL");
+    return target;
+  } catch {
+    return undefined; // It exited on its own first.
   }
 }
 
@@ -90,46 +79,9 @@ describe("a job whose workers and harnesses keep being killed", () => {
       // Eight partitions and no small-input shortcut: every stage has several short tasks, so that
       // some finish between kills.
       server = await JobServer.start({ port: 0, workers: 2, partitions: 8, smallInput: { elements: 0, bytes: 0 } });
-      const started = Date.now();
-      const job = () => [...server!.registry.jobs.values()].find((j) => j.pipelineOptions["beam:option:job_name:v1"] === CASE);
-      const kills: Kill[] = [];
-      let killing = false;
-      // Start killing once the job runs; stop when it ends or the window closes.
-      const killer = (async () => {
-        while (job()?.state !== JobState_Enum.RUNNING) {
-          if (job()?.terminal || Date.now() - started > 120_000) return;
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
-        killing = true;
-        const killStart = Date.now();
-        await killWhile(() => !job()!.terminal && Date.now() - killStart < KILL_WINDOW_MS, kills);
-      })();
-      let jobSeconds = 0;
-      const [reference, ours] = await Promise.all([
-        runCases("fnapi", [CASE], { workdir }),
-        runCases("portable", [CASE], { workdir, extra: ["--job_endpoint", server.address] }).finally(
-          () => (jobSeconds = (Date.now() - started) / 1000),
-        ),
-      ]);
-      await killer;
-      const seconds = (Date.now() - started) / 1000;
-      const byKind = (kind: Kill["kind"]) => kills.filter((k) => k.kind === kind).length;
-      const stats = server.shuffleStats.get(job()?.id ?? "");
-      console.log(
-        `chaos: ${kills.length} kills (${byKind("worker")} workers, ${byKind("harness")} harnesses) in ${seconds.toFixed(1)} s (our job: ${jobSeconds.toFixed(1)} s); ` +
-          `job ${JobState_Enum[job()?.state ?? 0]}, ${stats?.lostAttempts} attempts lost (at most ${stats?.mostLossesOfOneTask} by one task), ${stats?.failedAttempts} failed otherwise`,
-      );
-
-      expect(killing).toBe(true);
-      expect(kills.length).toBeGreaterThanOrEqual(5);
-      expect(ours[CASE]!.error).toBeNull();
-      expect(job()?.state).toBe(JobState_Enum.DONE);
-      // Kills landed on running attempts, and every loss was seen as one (not as a user failure).
-      expect(stats!.lostAttempts).toBeGreaterThanOrEqual(3);
-      expect(stats!.failedAttempts).toBe(0);
-      expect(reference[CASE]!.error).toBeNull();
-      expect(reference[CASE]!.lines).toHaveLength(1000);
-      expect(ours[CASE]!.lines).toEqual(reference[CASE]!.lines);
+      const outcome = await runUnderChaos({ server, caseName: CASE, workdir, killOne, windowMs: KILL_WINDOW_MS });
+      console.log(`chaos: ${describeChaos(outcome)}`);
+      expectSurvived(outcome);
     },
     240_000,
   );
