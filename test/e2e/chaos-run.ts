@@ -89,7 +89,7 @@ export function describeChaos(outcome: ChaosOutcome): string {
   const kinds = [...new Set(kills.map((k) => k.kind))].map((kind) => `${kind}: ${kills.filter((k) => k.kind === kind).length}`).join(", ");
   return (
     `${kills.length} kills (${kinds}) in ${outcome.seconds.toFixed(1)} s (our job: ${outcome.jobSeconds.toFixed(1)} s); ` +
-    `job ${JobState_Enum[state ?? 0]}, ${stats?.lostAttempts} attempts lost (at most ${stats?.mostLossesOfOneTask} by one task), ${stats?.failedAttempts} failed otherwise`
+    `job ${JobState_Enum[state ?? 0]}, ${stats?.lostAttempts} attempts lost (at most ${stats?.mostLossesOfOneTask} by one task), ${stats?.failedAttempts} failed otherwise, ${stats?.speculativeTasks} speculative copies`
   );
 }
 
