@@ -108,6 +108,7 @@ export class HarnessConnection {
   private nextInstruction = 0;
   /** When data, state or control traffic last passed between the runner and the harness. */
   private lastTrafficAt = Date.now();
+  private readingInput = false;
 
   constructor(readonly workerId: string) {}
 
@@ -116,9 +117,13 @@ export class HarnessConnection {
     return this.lostWith.promise;
   }
 
-  /** Milliseconds since the last data, state or control traffic with the harness (log entries do not count). */
+  /**
+   * Milliseconds since the last data, state or control traffic with the harness (log entries do
+   * not count); 0 while the runner is reading the bundle's input (`sendInput`), which may wait for
+   * a pipelined feed's producer: that wait is not the harness's.
+   */
   get idleMs(): number {
-    return Date.now() - this.lastTrafficAt;
+    return this.readingInput ? 0 : Date.now() - this.lastTrafficAt;
   }
 
   /** Restarts the idle clock: a bundle starts, and the time between bundles is not the harness's. */
@@ -239,11 +244,31 @@ export class HarnessConnection {
 
   /** Sends a bundle's input to a data source: each chunk (whole elements) as one message, then the end alone. */
   async sendInput(instructionId: string, transformId: string, chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void> {
-    for await (const data of chunks) {
-      if (data.length > 0) await this.send({ data: [{ instructionId, transformId, data, isLast: false }], timers: [] });
+    const iterator = Symbol.asyncIterator in chunks ? chunks[Symbol.asyncIterator]() : chunks[Symbol.iterator]();
+    let finished = false;
+    try {
+      for (;;) {
+        const next = await this.whileReadingInput(iterator.next());
+        if (next.done) break;
+        if (next.value.length > 0) await this.send({ data: [{ instructionId, transformId, data: next.value, isLast: false }], timers: [] });
+      }
+      finished = true;
+    } finally {
+      // Stopped early (the harness is gone): the input's reader releases what it holds, as for-await would have it.
+      if (!finished) await iterator.return?.();
     }
     // The Fn API ignores data in a message that carries is_last, so the end goes alone.
     await this.send({ data: [{ instructionId, transformId, data: new Uint8Array(), isLast: true }], timers: [] });
+  }
+
+  private async whileReadingInput<T>(read: Promise<T> | T): Promise<T> {
+    this.readingInput = true;
+    try {
+      return await read;
+    } finally {
+      this.readingInput = false;
+      this.noteTraffic();
+    }
   }
 
   recentErrors(): string[] {
