@@ -46,6 +46,11 @@ export class LocalBackend implements Backend {
     return this.options.workers;
   }
 
+  /** Attempts running now, and worker processes still busy with one (a killed one until it has exited). */
+  get load(): { running: number; busyWorkers: number } {
+    return { running: this.attempts.runningCount, busyWorkers: this.workers.filter((w) => w.busy).length };
+  }
+
   invoke(spec: WorkerTask): Promise<TaskResult> {
     return this.attempts.submit(spec);
   }

@@ -47,6 +47,11 @@ export class WorkQueue<Work, Outcome> {
     return this.isClosed;
   }
 
+  /** Work running now; settled work no longer counts, even while its owner is still stopping it. */
+  get runningCount(): number {
+    return this.running.size;
+  }
+
   /** Queues `work`; resolves with its outcome, or with a failure if it is cancelled or shut down first. */
   submit(work: Work): Promise<Outcome> {
     if (this.isClosed) return Promise.resolve(this.options.failure(this.shutDown));

@@ -24,6 +24,7 @@ const USAGE = `usage:
       'authorization: Bearer TOKEN' and see only their token's jobs), or --allow-unauthenticated
                          [--max-prepared-jobs 1000] [--prepared-job-timeout SECONDS] [--job-retention SECONDS] (both 3600)
                          [--max-message-mb 64] [--staging-idle-timeout SECONDS] (60)
+                         [--worker-pool-timeout SECONDS]  (60: a LOOPBACK/EXTERNAL worker pool out of reach this long fails its job)
 ${BACKEND_USAGE}
   beam-lambda lambda-emulator --store s3://BUCKET/PREFIX [--port 9001] [--environments N] [--function-name beam-lambda-worker]
                          [--on-failure-queue-url URL] [--maximum-retry-attempts 0] [--image beam-lambda/worker:dev]
@@ -98,6 +99,7 @@ async function serverOptions(values: FlagValues) {
     },
     ...(int("max-message-mb") !== undefined && { maxReceiveMessageBytes: int("max-message-mb")! * 1024 * 1024 }),
     ...(int("staging-idle-timeout") !== undefined && { stagingIdleTimeoutMs: int("staging-idle-timeout")! * 1000 }),
+    ...(int("worker-pool-timeout") !== undefined && { workerPoolTimeoutMs: int("worker-pool-timeout")! * 1000 }),
   };
 }
 
@@ -171,6 +173,7 @@ const SERVER_FLAGS: Record<string, { type: "string" | "boolean" }> = {
   "job-retention": { type: "string" },
   "max-message-mb": { type: "string" },
   "staging-idle-timeout": { type: "string" },
+  "worker-pool-timeout": { type: "string" },
   ...(Object.assign({}, ...BACKEND_NAMES.map((name) => backendDefinition(name).flags?.options)) as Record<string, { type: "string" | "boolean" }>),
 };
 

@@ -138,6 +138,14 @@ export const CONFIG = {
     meaning: "The WebAssembly grouping kernel; without the file, grouping runs in JavaScript, more slowly. Read on first use.",
     ...textOr("path", "build/wasm/grouping.wasm in the project", () => join(PROJECT_ROOT, "build", "wasm", "grouping.wasm")),
   },
+  // --- The worker's liveness ---
+  taskNoProgressTimeoutMs: {
+    name: "BEAM_LAMBDA_TASK_NO_PROGRESS_TIMEOUT_MS",
+    readBy: "worker",
+    meaning:
+      "A bundle with no data or state traffic with its SDK harness for this long (a DoFn stuck in a call that never returns) has its harness stopped; the attempt counts as an infrastructure loss and is retried. Read when the worker starts.",
+    ...positiveNumber(600_000, "milliseconds"),
+  },
   // --- `--backend aws` (backends/aws/aws-config.ts) ---
   awsConfig: {
     name: "BEAM_LAMBDA_AWS_CONFIG",

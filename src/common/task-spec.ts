@@ -177,7 +177,15 @@ export type FailureCause = "infrastructure" | "user";
 
 export type TaskResult =
   | { ok: true; outputs: TaskOutputResult[]; /** Serialized MonitoringInfo protos, base64. */ monitoringInfos: string[]; workerPid: number }
-  | { ok: false; error: string; retryable: boolean; workerPid: number; cause?: FailureCause };
+  | {
+      ok: false;
+      error: string;
+      retryable: boolean;
+      workerPid: number;
+      cause?: FailureCause;
+      /** The SDK worker pool (LOOPBACK / EXTERNAL) at this address could not be reached: the driver bounds how long it waits for it. */
+      workerPoolUnreachable?: string;
+    };
 
 /** The byte range of `out` a reader takes: one partition, or the whole object (side inputs). */
 export function rangeOf(out: TaskOutputResult, partition: number | "all"): ObjectRange {

@@ -62,6 +62,8 @@ export interface WorkerEnvironment {
   python: string;
   /** Shuffle data a task holds in memory before it spills to local disk. */
   shuffleMemoryBytes: number;
+  /** A bundle with no traffic with its harness for this long is failed as an infrastructure loss. */
+  noProgressTimeoutMs: number;
 }
 
 /** The worker's settings from `env`; throws, naming the variable, when one is missing or unusable. */
@@ -72,5 +74,6 @@ export function readWorkerEnv(env: NodeJS.ProcessEnv = process.env): WorkerEnvir
     storeUrl,
     python: readSetting("python", env),
     shuffleMemoryBytes: readSetting("shuffleMemoryMb", env) * 2 ** 20,
+    noProgressTimeoutMs: readSetting("taskNoProgressTimeoutMs", env),
   };
 }

@@ -20,7 +20,7 @@ import { type JobRegistryOptions, JobRegistry } from "./jobservice/job-registry.
 import { addJobService, endpointFor } from "./jobservice/job-service.js";
 import type { Job } from "./job.js";
 import { planPipeline } from "./planner/index.js";
-import { EarlyTaskSlots, type InfrastructureRetryOptions, type MergeOptions, type SmallInputOptions, runPlan } from "./scheduler/index.js";
+import { DEFAULT_INFRASTRUCTURE_RETRY, EarlyTaskSlots, type InfrastructureRetryOptions, type MergeOptions, type SmallInputOptions, runPlan } from "./scheduler/index.js";
 import { DEFAULT_SPECULATION, type SpeculationOptions } from "./scheduler/speculation.js";
 
 /** The server's options; each backend's own settings sit under its name (`aws`). */
@@ -58,6 +58,12 @@ export interface JobServerOptions extends BackendConfigs {
   maxAttempts?: number;
   /** Retries of tasks whose worker, harness or Lambda environment was lost (default DEFAULT_INFRASTRUCTURE_RETRY). */
   infrastructureRetry?: InfrastructureRetryOptions;
+  /**
+   * A LOOPBACK / EXTERNAL environment's SDK worker pool that no attempt could reach for this long
+   * fails its job, saying the pool is gone (default DEFAULT_WORKER_POOL_TIMEOUT_MS, 60 s; it wins
+   * over `infrastructureRetry.workerPoolTimeoutMs`).
+   */
+  workerPoolTimeoutMs?: number;
   /** Push-based merge of map outputs (default: DEFAULT_MERGE). */
   merge?: MergeOptions;
   /** Start consumer tasks before their input is complete (default on). */
@@ -262,7 +268,7 @@ export class JobServer {
       artifactPrefix: artifactPrefix(job.id),
       partitions,
       maxAttempts,
-      infrastructureRetry: this.options.infrastructureRetry,
+      infrastructureRetry: this.infrastructureRetry(),
       signal: job.abort.signal,
       merge: this.options.merge,
       pipelining: this.options.pipelining,
@@ -300,6 +306,12 @@ export class JobServer {
       JobMessage_MessageImportance.JOB_MESSAGE_BASIC,
       `job ${job.id} ran ${job.plan.stages.length} stages as ${tasks} tasks (${stats.earlyTasks} started pipelined, ${stats.speculativeTasks} speculative copies) and ${stats.mergeTasks} merge tasks on ${job.workerPids.size} worker processes in ${Date.now() - started} ms`,
     );
+  }
+
+  private infrastructureRetry(): InfrastructureRetryOptions | undefined {
+    const { infrastructureRetry, workerPoolTimeoutMs } = this.options;
+    if (workerPoolTimeoutMs === undefined) return infrastructureRetry;
+    return { ...(infrastructureRetry ?? DEFAULT_INFRASTRUCTURE_RETRY), workerPoolTimeoutMs };
   }
 
   async stop(): Promise<void> {

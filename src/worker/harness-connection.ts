@@ -46,6 +46,28 @@ export class HarnessLostError extends HarnessError {
   override name = "HarnessLostError";
 }
 
+/** The SDK worker pool of a LOOPBACK / EXTERNAL environment did not answer: its process may be gone. */
+export class WorkerPoolUnreachableError extends HarnessLostError {
+  override name = "WorkerPoolUnreachableError";
+
+  constructor(
+    readonly address: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * A bundle saw no data or state traffic for the configured time (a DoFn stuck in a call that never
+ * returns, a harness wedged): the harness is stopped and the attempt counts as a loss, retried
+ * elsewhere, as a hung machine would be.
+ */
+export class NoProgressError extends HarnessLostError {
+  override name = "NoProgressError";
+}
+
 /** The SDK answered an instruction with an error: the pipeline's code raised (a user failure). */
 export class SdkInstructionError extends HarnessError {
   override name = "SdkInstructionError";
@@ -84,12 +106,29 @@ export class HarnessConnection {
   private readonly logs: string[] = [];
   private closedWith?: Error;
   private nextInstruction = 0;
+  /** When data, state or control traffic last passed between the runner and the harness. */
+  private lastTrafficAt = Date.now();
+  private readingInput = false;
 
   constructor(readonly workerId: string) {}
 
   /** Rejects with the reason once the harness is gone; race it against anything that waits on the harness. */
   get lost(): Promise<never> {
     return this.lostWith.promise;
+  }
+
+  /**
+   * Milliseconds since the last data, state or control traffic with the harness (log entries do
+   * not count); 0 while the runner is reading the bundle's input (`sendInput`), which may wait for
+   * a pipelined feed's producer: that wait is not the harness's.
+   */
+  get idleMs(): number {
+    return this.readingInput ? 0 : Date.now() - this.lastTrafficAt;
+  }
+
+  /** Restarts the idle clock: a bundle starts, and the time between bundles is not the harness's. */
+  noteTraffic(): void {
+    this.lastTrafficAt = Date.now();
   }
 
   /** Resolves once the harness has opened its control stream. */
@@ -100,6 +139,7 @@ export class HarnessConnection {
   attachControl(call: grpc.ServerDuplexStream<InstructionResponse, InstructionRequest>): void {
     this.control = call;
     call.on("data", (response: InstructionResponse) => {
+      this.noteTraffic();
       const waiter = this.pending.get(response.instructionId);
       this.pending.delete(response.instructionId);
       waiter?.resolve(response);
@@ -113,6 +153,7 @@ export class HarnessConnection {
   attachData(call: grpc.ServerDuplexStream<Elements, Elements>): void {
     this.data = call;
     call.on("data", (elements: Elements) => {
+      this.noteTraffic();
       for (const d of elements.data) this.receivers.get(d.instructionId)?.onData(d.transformId, d.data, d.isLast);
       for (const t of elements.timers) this.receivers.get(t.instructionId)?.onTimers(t.transformId, t.timerFamilyId, t.timers, t.isLast);
     });
@@ -123,6 +164,7 @@ export class HarnessConnection {
 
   attachState(call: grpc.ServerDuplexStream<StateRequest, StateResponse>): void {
     call.on("data", (request: StateRequest) => {
+      this.noteTraffic();
       const handler = this.stateHandlers.get(request.instructionId);
       const answer = handler
         ? handler(request)
@@ -194,6 +236,7 @@ export class HarnessConnection {
   async send(elements: Elements): Promise<void> {
     await Promise.race([this.dataReady.promise, this.controlReady.promise.then(() => this.dataReady.promise)]);
     this.throwIfClosed();
+    this.noteTraffic();
     if (!this.data!.write(elements)) {
       await new Promise<void>((resolve) => this.data!.once("drain", resolve));
     }
@@ -201,11 +244,31 @@ export class HarnessConnection {
 
   /** Sends a bundle's input to a data source: each chunk (whole elements) as one message, then the end alone. */
   async sendInput(instructionId: string, transformId: string, chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void> {
-    for await (const data of chunks) {
-      if (data.length > 0) await this.send({ data: [{ instructionId, transformId, data, isLast: false }], timers: [] });
+    const iterator = Symbol.asyncIterator in chunks ? chunks[Symbol.asyncIterator]() : chunks[Symbol.iterator]();
+    let finished = false;
+    try {
+      for (;;) {
+        const next = await this.whileReadingInput(iterator.next());
+        if (next.done) break;
+        if (next.value.length > 0) await this.send({ data: [{ instructionId, transformId, data: next.value, isLast: false }], timers: [] });
+      }
+      finished = true;
+    } finally {
+      // Stopped early (the harness is gone): the input's reader releases what it holds, as for-await would have it.
+      if (!finished) await iterator.return?.();
     }
     // The Fn API ignores data in a message that carries is_last, so the end goes alone.
     await this.send({ data: [{ instructionId, transformId, data: new Uint8Array(), isLast: true }], timers: [] });
+  }
+
+  private async whileReadingInput<T>(read: Promise<T> | T): Promise<T> {
+    this.readingInput = true;
+    try {
+      return await read;
+    } finally {
+      this.readingInput = false;
+      this.noteTraffic();
+    }
   }
 
   recentErrors(): string[] {
@@ -251,7 +314,8 @@ export class HarnessConnection {
  * is an infrastructure loss; an error the SDK reported is the pipeline's. Anything else (the
  * runner's own checks, a store error) is left unclassified and counts as a user failure.
  */
-export function failureCause(error: unknown, closed: Error | undefined): { cause?: FailureCause } {
+export function failureCause(error: unknown, closed: Error | undefined): { cause?: FailureCause; workerPoolUnreachable?: string } {
+  if (error instanceof WorkerPoolUnreachableError) return { cause: "infrastructure", workerPoolUnreachable: error.address };
   if (error instanceof HarnessLostError || closed instanceof HarnessLostError) return { cause: "infrastructure" };
   if (error instanceof SdkInstructionError) return { cause: "user" };
   return {};

@@ -13,12 +13,14 @@ import type { EnvironmentSpec } from "../common/task-spec.js";
 import { userCodeEnv } from "../common/worker-env.js";
 import type { ObjectStore } from "../store/index.js";
 import type { FnApiServer } from "./fn-api-server.js";
-import { type HarnessConnection, HarnessError, HarnessLostError } from "./harness-connection.js";
+import { type HarnessConnection, HarnessError, HarnessLostError, WorkerPoolUnreachableError } from "./harness-connection.js";
 import { harnessDirectory } from "./harness-directories.js";
 import { installStagedDependencies } from "./python-dependencies.js";
 import { redactSecrets } from "../common/redact.js";
 
 const HARNESS_START_TIMEOUT_MS = 120_000;
+/** A worker pool that does not answer StartWorker by then (a host that drops packets) counts as unreachable. */
+const START_WORKER_DEADLINE_MS = 30_000;
 
 export interface HarnessOptions {
   /** Python interpreter with apache-beam installed, for python-process environments. */
@@ -77,13 +79,16 @@ async function startExternal(server: FnApiServer, workerId: string, address: str
     const response = await new Promise<StartWorkerResponse>((resolve, reject) =>
       client.startWorker(
         { workerId, controlEndpoint: endpoint, loggingEndpoint: endpoint, artifactEndpoint: endpoint, provisionEndpoint: endpoint, params: {} },
+        new grpc.Metadata(),
+        { deadline: Date.now() + START_WORKER_DEADLINE_MS },
         (err, res) => (err ? reject(err) : resolve(res!)),
       ),
     );
     if (response.error) throw new HarnessError(`the SDK worker pool at ${address} could not start a worker: ${response.error}`);
   } catch (e) {
     if (e instanceof HarnessError) throw e;
-    throw new HarnessLostError(`cannot reach the SDK worker pool at ${address} (LOOPBACK/EXTERNAL environment)`, { cause: e });
+    const detail = (e as Error).message;
+    throw new WorkerPoolUnreachableError(address, `cannot reach the SDK worker pool at ${address} (LOOPBACK/EXTERNAL environment): ${detail}`, { cause: e });
   } finally {
     client.close();
   }

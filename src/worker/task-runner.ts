@@ -18,6 +18,7 @@ import { type HarnessConnection, failureCause } from "./harness-connection.js";
 import { type HarnessOptions, type SdkHarness, startHarness } from "./sdk-harness.js";
 import { TaskStateStore } from "./state-store.js";
 import { PendingTimers } from "./pending-timers.js";
+import { watchProgress } from "./progress-watchdog.js";
 
 /** Harnesses kept warm per worker; older ones are stopped when a new job needs one. */
 const MAX_WARM_HARNESSES = 2;
@@ -31,6 +32,8 @@ const RESUME_DELAY_MS = 10;
 export interface TaskRunnerOptions extends HarnessOptions {
   /** Shuffle data a task holds in memory before spilling sorted runs to local disk (Lambda: /tmp). */
   shuffleMemoryBytes: number;
+  /** A bundle with no data or state traffic with its harness for this long fails as an infrastructure loss. */
+  noProgressTimeoutMs: number;
 }
 
 type FiringTimers = { transformId: string; timerFamilyId: string; timers: Uint8Array[] }[];
@@ -298,20 +301,37 @@ export class TaskRunner {
       },
       state.handle,
     );
+    const stopWatching = watchProgress(connection, this.options.noProgressTimeoutMs);
     try {
-      await connection.sendInput(instructionId, spec.main.sourceTransformId, input);
-      for (const t of spec.timers) {
-        const f = firing.find((x) => x.transformId === t.transformId && x.timerFamilyId === t.timerFamilyId);
-        const base = { instructionId, transformId: t.transformId, timerFamilyId: t.timerFamilyId };
-        if (f) await connection.send({ data: [], timers: [{ ...base, timers: Buffer.concat(f.timers), isLast: false }] });
-        await connection.send({ data: [], timers: [{ ...base, timers: new Uint8Array(), isLast: true }] });
-      }
+      const sending = sendBundleInput(connection, spec, instructionId, input, firing);
+      sending.catch(() => undefined); // once the race is lost, its failure is nobody's to report
+      // The harness may answer with an error before it opens its data stream (it failed building
+      // the bundle's operations), and sending waits for that stream: the answer wins the race.
+      await Promise.race([sending, response.then(() => sending), connection.lost]);
       const result = await Promise.race([response, connection.lost, allOutputs.then(() => response)]);
       await Promise.race([allOutputs, connection.lost]);
       return { instructionId, response: result };
     } finally {
+      stopWatching();
       connection.finishBundle(instructionId);
     }
+  }
+}
+
+/** Sends a bundle's main input, then its firing timers and the end of each timer family. */
+async function sendBundleInput(
+  connection: HarnessConnection,
+  spec: TaskSpec,
+  instructionId: string,
+  input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  firing: FiringTimers,
+): Promise<void> {
+  await connection.sendInput(instructionId, spec.main.sourceTransformId, input);
+  for (const t of spec.timers) {
+    const f = firing.find((x) => x.transformId === t.transformId && x.timerFamilyId === t.timerFamilyId);
+    const base = { instructionId, transformId: t.transformId, timerFamilyId: t.timerFamilyId };
+    if (f) await connection.send({ data: [], timers: [{ ...base, timers: Buffer.concat(f.timers), isLast: false }] });
+    await connection.send({ data: [], timers: [{ ...base, timers: new Uint8Array(), isLast: true }] });
   }
 }
 

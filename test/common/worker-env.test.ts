@@ -27,7 +27,7 @@ describe("the worker's environment", () => {
 
     const worker = readWorkerEnv({ ...inherited, ...workerEnv({ storeUrl: "/new", python: "py" }) });
 
-    expect(worker).toEqual({ storeUrl: "/new", python: "py", shuffleMemoryBytes: 64 * 2 ** 20 });
+    expect(worker).toEqual({ storeUrl: "/new", python: "py", shuffleMemoryBytes: 64 * 2 ** 20, noProgressTimeoutMs: 600_000 });
   });
 
   it("gives the shuffle memory's default in bytes", () => {

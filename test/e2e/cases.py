@@ -362,6 +362,28 @@ def straggler(p, workdir):
 
 
 @case
+def stalls_once_forever(p, workdir):
+    """The first attempt of one task stalls for good (a call that never returns); the no-progress
+    timeout stops its harness and a retry, finding the marker, goes on."""
+    marker = os.path.join(workdir, "stalled-forever") if RUNNER == "portable" else None
+
+    def maybe_stall(x):
+        if marker and x == 3 and not os.path.exists(marker):
+            open(marker, "w").close()
+            time.sleep(3600)
+        return x
+
+    return (
+        numbers(p, 40)
+        | beam.Reshuffle()
+        | "MaybeStall" >> beam.Map(maybe_stall)
+        | beam.Map(lambda x: (x % 5, x))
+        | beam.GroupByKey()
+        | beam.MapTuple(lambda k, vs: (k, sorted(vs)))
+    )
+
+
+@case
 def staged_requirements(p, workdir):
     """Uses a package only --requirements_file provides (not in the project's virtualenv)."""
 

@@ -1,10 +1,11 @@
 // What a failed bundle's error says about its cause: the SDK's own error report is the
-// pipeline's (a user failure), a harness gone away is the infrastructure's (TaskResult.cause).
+// pipeline's (a user failure), a harness gone away or idle too long is the infrastructure's (TaskResult.cause).
 import { EventEmitter } from "node:events";
 import type * as grpc from "@grpc/grpc-js";
-import type { InstructionRequest, InstructionResponse } from "apache-beam/proto/beam_fn_api";
+import type { Elements, InstructionRequest, InstructionResponse } from "apache-beam/proto/beam_fn_api";
 import { describe, expect, it } from "vitest";
-import { HarnessConnection, HarnessLostError, SdkInstructionError } from "../../src/worker/harness-connection.js";
+import { HarnessConnection, HarnessLostError, NoProgressError, SdkInstructionError, failureCause } from "../../src/worker/harness-connection.js";
+import { watchProgress } from "../../src/worker/progress-watchdog.js";
 
 /** A control stream whose requests are recorded and whose responses the test sends. */
 function fakeControl() {
@@ -47,5 +48,49 @@ describe("a harness connection's bundle errors", () => {
 
     await expect(response).rejects.toBeInstanceOf(HarnessLostError);
     expect(connection.closed).toBeInstanceOf(HarnessLostError);
+  });
+});
+
+describe("a harness connection's idle time (the no-progress watchdog's measure)", () => {
+  /** A data stream that accepts every write. */
+  function fakeData() {
+    const written: Elements[] = [];
+    const stream = Object.assign(new EventEmitter(), { write: (e: Elements) => written.push(e) > 0, end: () => undefined });
+    return { written, call: stream as unknown as grpc.ServerDuplexStream<Elements, Elements> };
+  }
+
+  it("grows while nothing passes, is 0 while the runner waits for its own input, and restarts with each chunk sent", async () => {
+    const connection = new HarnessConnection("w-idle");
+    connection.attachControl(fakeControl().call);
+    const data = fakeData();
+    connection.attachData(data.call);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(connection.idleMs).toBeGreaterThanOrEqual(50);
+
+    let idleWhileReading = -1;
+    async function* slowInput() {
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      idleWhileReading = connection.idleMs;
+      yield Uint8Array.of(1);
+    }
+    await connection.sendInput("b1", "source", slowInput());
+
+    expect(idleWhileReading).toBe(0);
+    expect(connection.idleMs).toBeLessThan(50);
+    expect(data.written.map((e) => e.data[0]!.isLast)).toEqual([false, true]);
+  });
+});
+
+describe("the no-progress watchdog", () => {
+  it("closes a connection idle for the timeout with a NoProgressError (an infrastructure loss)", async () => {
+    const connection = new HarnessConnection("w-stuck");
+    const stop = watchProgress(connection, 100);
+    try {
+      await expect(connection.lost).rejects.toBeInstanceOf(NoProgressError);
+      expect(connection.closed?.message).toMatch(/^the bundle made no progress for 0.1 s .*BEAM_LAMBDA_TASK_NO_PROGRESS_TIMEOUT_MS/);
+      expect(failureCause(connection.closed, connection.closed)).toEqual({ cause: "infrastructure" });
+    } finally {
+      stop();
+    }
   });
 });

@@ -16,6 +16,7 @@ import type { FailureCause, TaskResult } from "../../common/task-spec.js";
 import { attemptKey } from "../../store/index.js";
 import type { Stage } from "../planner/index.js";
 import { StageFailedError, WorkerLostError } from "./errors.js";
+import { WorkerPoolLiveness } from "./worker-pool-liveness.js";
 import { SPECULATION_CHECK_MS, type SpeculationOptions, StageDurations } from "./speculation.js";
 import { type TaskTemplate, attemptSpec } from "./task-template.js";
 
@@ -27,9 +28,17 @@ export interface InfrastructureRetryOptions {
   backoffMs: number;
   /** ...up to this. */
   maxBackoffMs: number;
+  /**
+   * A LOOPBACK / EXTERNAL environment's SDK worker pool that no attempt of the job could reach
+   * for this long fails the job (default DEFAULT_WORKER_POOL_TIMEOUT_MS): see worker-pool-liveness.ts.
+   */
+  workerPoolTimeoutMs?: number;
 }
 
 export const DEFAULT_INFRASTRUCTURE_RETRY: InfrastructureRetryOptions = { maxLosses: 20, backoffMs: 500, maxBackoffMs: 10_000 };
+
+/** The default of `InfrastructureRetryOptions.workerPoolTimeoutMs`. */
+export const DEFAULT_WORKER_POOL_TIMEOUT_MS = 60_000;
 
 /** The wait before relaunching a task that has lost its worker `losses` times (≥ 1). */
 export function lossBackoffMs(losses: number, options: InfrastructureRetryOptions): number {
@@ -83,8 +92,11 @@ interface RunningAttempt {
 /** Runs the attempts of one job's tasks; it keeps each stage's committed durations. */
 export class AttemptRunner {
   private readonly durations = new Map<string, StageDurations>();
+  private readonly workerPools: WorkerPoolLiveness;
 
-  constructor(private readonly options: AttemptOptions) {}
+  constructor(private readonly options: AttemptOptions) {
+    this.workerPools = new WorkerPoolLiveness(options.infrastructure?.workerPoolTimeoutMs ?? DEFAULT_WORKER_POOL_TIMEOUT_MS);
+  }
 
   /**
    * Runs attempts until one succeeds, a failure is final, or attempts run out (StageFailedError).
@@ -139,11 +151,13 @@ export class AttemptRunner {
       }
       const { startedAt } = running.get(next.attempt)!;
       running.delete(next.attempt);
+      const poolAddress = template.kind === "bundle" && template.environment.kind === "external" ? template.environment.address : undefined;
       if (next.result.ok) {
         if (stageTasks) durations.record(Date.now() - startedAt);
+        if (poolAddress) this.workerPools.reached(poolAddress);
         return next.result;
       }
-      const { error, cause, retryable } = next.result;
+      const { error, cause, retryable, workerPoolUnreachable } = next.result;
       lastError = error;
       if (retryable && cause === "infrastructure") {
         losses++;
@@ -153,6 +167,8 @@ export class AttemptRunner {
       }
       this.options.onAttemptFailed?.(stage, template.taskIndex, { error, cause, retryable, userFailures, losses });
       if (!retryable) throw fail();
+      const poolGone = workerPoolUnreachable === undefined ? undefined : this.workerPools.unreachable(workerPoolUnreachable);
+      if (poolGone) throw poolGone;
       // Out of either budget: fail, unless a copy is still running and may yet succeed.
       if (running.size > 0) continue;
       if (userFailures >= maxAttempts) throw fail();

@@ -39,3 +39,18 @@ export class WorkerLostError extends Error {
 export function asError(reason: unknown): Error {
   return reason instanceof Error ? reason : new Error(String(reason));
 }
+
+/** No attempt has reached a LOOPBACK / EXTERNAL environment's SDK worker pool for too long. */
+export class WorkerPoolGoneError extends Error {
+  override name = "WorkerPoolGoneError";
+
+  constructor(
+    readonly address: string,
+    unreachableMs: number,
+  ) {
+    super(
+      `the SDK worker pool at ${address} is gone: no attempt could reach it for ${Math.round(unreachableMs / 1000)} s ` +
+        `(a LOOPBACK environment's pool runs in the submitting client, which probably exited)`,
+    );
+  }
+}

@@ -3,5 +3,5 @@ export { EarlyTaskSlots } from "./early-task-slots.js";
 export { DEFAULT_MERGE, type MergeOptions } from "./push-merge.js";
 export { DEFAULT_SMALL_INPUT, type SmallInputOptions } from "./materializations.js";
 export { DEFAULT_SPECULATION, type SpeculationOptions } from "./speculation.js";
-export { StageFailedError, WorkerLostError } from "./errors.js";
-export { type AttemptFailure, DEFAULT_INFRASTRUCTURE_RETRY, type InfrastructureRetryOptions } from "./attempts.js";
+export { StageFailedError, WorkerLostError, WorkerPoolGoneError } from "./errors.js";
+export { type AttemptFailure, DEFAULT_INFRASTRUCTURE_RETRY, DEFAULT_WORKER_POOL_TIMEOUT_MS, type InfrastructureRetryOptions } from "./attempts.js";
