@@ -87,15 +87,7 @@ export function addJobService(server: grpc.Server, registry: JobRegistry, deps: 
       }
       job.transition(JobState_Enum.STARTING);
       registry.closeStaging(job);
-      void deps.execute(job).then(
-        () => {
-          if (!job.terminal) job.transition(JobState_Enum.DONE);
-        },
-        (e: Error) => {
-          if (job.state === JobState_Enum.CANCELLING) job.transition(JobState_Enum.CANCELLED);
-          else job.fail(e.message);
-        },
-      );
+      void executeToEnd(job, (j) => deps.execute(j));
       return { jobId: job.id };
     }),
     // Options may carry credentials: a listing shows their names, not their values.
@@ -142,6 +134,19 @@ export function addJobService(server: grpc.Server, registry: JobRegistry, deps: 
     }),
     describePipelineOptions: unary(() => ({ options: [] })),
   });
+}
+
+/** Runs a started job and ends it: DONE, CANCELLED if it was being cancelled, else FAILED with the error. */
+export function executeToEnd(job: Job, execute: (job: Job) => Promise<void>): Promise<void> {
+  return execute(job).then(
+    () => {
+      if (!job.terminal) job.transition(JobState_Enum.DONE);
+    },
+    (e: Error) => {
+      if (job.state === JobState_Enum.CANCELLING) job.transition(JobState_Enum.CANCELLED);
+      else job.fail(e.message);
+    },
+  );
 }
 
 /** The request's pipeline options as JSON; a Struct that has no JSON form is the caller's error. */
