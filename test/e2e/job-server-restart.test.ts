@@ -1,4 +1,4 @@
-// A job server SIGKILLed mid-job, twice: a new server started on the same store (and port)
+// A job server SIGKILLed mid-job, twice, then stopped gracefully (SIGTERM): a new server started on the same store (and port)
 // resumes the job from its journal (src/driver/journal/), and the job ends DONE with exactly
 // FnApiRunner's output. Every task's commit is recorded once: a record written before a kill
 // is never rewritten by a later run, and each run's new records carry its own attempt numbers.
@@ -84,11 +84,14 @@ const alive = (pid: number): boolean => {
   }
 };
 
-/** SIGKILLs the server alone, as a crash would; its workers and harnesses must then go by themselves. */
-async function kill(child: ChildProcess): Promise<number[]> {
+/**
+ * SIGKILLs the server alone, as a crash would (its workers and harnesses must then go by
+ * themselves), or SIGTERMs it, as ECS replacing its task would.
+ */
+async function kill(child: ChildProcess, signal: "SIGKILL" | "SIGTERM" = "SIGKILL"): Promise<number[]> {
   const orphans = descendantsOf(child.pid!);
   const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGKILL");
+  child.kill(signal);
   await exited;
   return orphans;
 }
@@ -120,10 +123,10 @@ function attemptsOf(record: string): number[] {
   return outputs.map((o) => Number(/\/attempt-(\d+)\//.exec(o.key)![1]));
 }
 
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 120_000): Promise<T> {
+async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = probe();
+    const value = await probe();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -145,7 +148,7 @@ async function messagesOf(client: JobServiceClient, jobId: string): Promise<JobM
   return responses;
 }
 
-describe("a job whose job server is killed twice", () => {
+describe("a job whose job server is killed twice, then stopped", () => {
   it(
     `${CASE}: resumes on a new server over the same store and ends DONE with FnApiRunner's output`,
     async () => {
@@ -169,18 +172,29 @@ describe("a job whose job server is killed twice", () => {
       server = await startServer(port);
 
       // Second kill: once the resumed run has committed a task of a stage nothing of which had committed before.
-      const firstStages = new Set([...atFirstKill.keys()].map(stageOf));
-      await until("a commit in a later stage", () => ([...commitRecords(jobId).keys()].some((t) => !firstStages.has(stageOf(t))) ? true : undefined));
+      const laterStage = (before: Map<string, string>) => () => {
+        const stages = new Set([...before.keys()].map(stageOf));
+        return [...commitRecords(jobId).keys()].some((t) => !stages.has(stageOf(t))) ? true : undefined;
+      };
+      await until("a commit in a later stage", laterStage(atFirstKill));
       orphans.push(...(await kill(server)));
       const atSecondKill = commitRecords(jobId);
       server = await startServer(port);
 
+      // Third: a graceful stop in a later stage still: the job is left to the next server, not failed.
       const jobs = new JobServiceClient(address, grpc.credentials.createInsecure());
+      await until("a commit in a stage later still", laterStage(atSecondKill));
+      expect(JobState_Enum[(await unary(jobs.getState.bind(jobs), { jobId })).state]).toBe("RUNNING");
+      orphans.push(...(await kill(server, "SIGTERM")));
+      const atStop = commitRecords(jobId);
+      server = await startServer(port);
+
       const responses = await messagesOf(jobs, jobId);
       const state = await unary(jobs.getState.bind(jobs), { jobId });
       const messages = responses.flatMap((r) => (r.response.oneofKind === "messageResponse" ? [r.response.messageResponse.messageText] : []));
       const final = commitRecords(jobId);
-      await kill(server);
+      // Stopped, the server has recorded the job's end (a server killed before that would resume the job, and end it at once).
+      await kill(server, "SIGTERM");
 
       // A fourth server still answers for the finished job from its journal (afterAll stops it).
       await startServer(port);
@@ -201,7 +215,7 @@ describe("a job whose job server is killed twice", () => {
         .flatMap((f) => readFileSync(join(workdir, "portable", CASE, "result", f), "utf8").split("\n").filter((l) => l !== ""))
         .sort();
       console.log(
-        `restart: ${first.size} commits when the first kill was decided, ${atFirstKill.size} at it, ${atSecondKill.size} at the second, ${final.size} at the end; ` +
+        `restart: ${first.size} commits when the first kill was decided, ${atFirstKill.size} at it, ${atSecondKill.size} at the second, ${atStop.size} at the graceful stop, ${final.size} at the end; ` +
           `${new Set([...final.keys()].map(stageOf)).size} stages; ${orphans.length} worker and harness processes of the killed servers`,
       );
 
@@ -214,20 +228,20 @@ describe("a job whose job server is killed twice", () => {
       expect(lines).toEqual(ref[CASE]!.lines);
       // The job's history crossed the restarts: messages of the first run, then two resumes.
       expect(messages.some((m) => /stage \S+ \[.*\] started with \d+ tasks/.test(m))).toBe(true);
-      expect(messages.filter((m) => m.includes("the job server restarted"))).toHaveLength(2);
+      expect(messages.filter((m) => m.includes("the job server restarted"))).toHaveLength(3);
       // No task committed twice: every record written before a kill is the one at the end, and
       // the records each run added carry that run's attempt numbers.
       expect(atSecondKill.size).toBeGreaterThan(atFirstKill.size);
-      expect(final.size).toBeGreaterThan(atSecondKill.size);
-      for (const [task, record] of atFirstKill) expect(final.get(task)).toBe(record);
-      for (const [task, record] of atSecondKill) expect(final.get(task)).toBe(record);
-      const runOf = (task: string) => (atFirstKill.has(task) ? 0 : atSecondKill.has(task) ? 1 : 2);
+      expect(atStop.size).toBeGreaterThan(atSecondKill.size);
+      expect(final.size).toBeGreaterThan(atStop.size);
+      for (const before of [atFirstKill, atSecondKill, atStop]) for (const [task, record] of before) expect(final.get(task)).toBe(record);
+      const runOf = (task: string) => [atFirstKill, atSecondKill, atStop, final].findIndex((records) => records.has(task));
       for (const [task, record] of final) {
         for (const a of attemptsOf(record)) expect(Math.floor(a / ATTEMPTS_PER_RUN)).toBe(runOf(task));
       }
       // The resumed runs said how many tasks they did not run again.
       const resumed = messages.filter((m) => m.includes("the job server restarted")).map((m) => Number(/its (\d+) tasks/.exec(m)![1]));
-      expect(resumed).toEqual([atFirstKill.size, atSecondKill.size]);
+      expect(resumed).toEqual([atFirstKill.size, atSecondKill.size, atStop.size]);
     },
     240_000,
   );

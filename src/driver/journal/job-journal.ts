@@ -85,8 +85,12 @@ export class JobJournal {
     return run;
   }
 
-  /** Records a committed task; a task already recorded is an error: no task commits twice. */
+  /**
+   * Records a committed task; a task already recorded is an error: no task commits twice. Once
+   * detached it records nothing more, and the commit fails: a later server runs the task again.
+   */
   async recordCommit(task: CommitRecord): Promise<void> {
+    if (this.detached) throw new Error(`the job server is stopping: the commit of task ${task.taskIndex} of stage ${task.stageId} is left to the next one`);
     const key = this.keys.commit(task.stageId, task.taskIndex);
     if (await this.store.exists(key)) throw new Error(`task ${task.taskIndex} of stage ${task.stageId} was already committed (journal)`);
     await this.store.put(key, json(task));
