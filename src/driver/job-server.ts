@@ -285,12 +285,13 @@ export class JobServer {
     let journal = resumed?.journal;
     if (!journal && !this.ownStore) {
       journal = this.journalFor(job.id, 0);
-      await journal.begin(job, this.registry.ownerOf(job.id));
+      await journal.begin(job, this.registry.ownerOf(job.id), partitions);
     }
     job.abort.signal.addEventListener("abort", () => this.backend.cancelJob(job.id), { once: true });
     if (job.state === JobState_Enum.STARTING) job.transition(JobState_Enum.RUNNING);
     try {
-      await this.runJob(job, partitions, maxAttempts, journal, resumed?.journaled);
+      // A resumed job's committed outputs are split in the partitions it was first run with.
+      await this.runJob(job, resumed?.journaled.partitions ?? partitions, maxAttempts, journal, resumed?.journaled);
     } finally {
       // A failed job may leave attempts of other stages running: stop them first.
       this.backend.cancelJob(job.id);

@@ -27,7 +27,7 @@ async function journalJob(store: LocalObjectStore, id: string, states: JobState_
   const job = new Job(id, `name-${id}`, Pipeline.create(), { a: 1 }, processPlan);
   job.transition(JobState_Enum.STARTING);
   const journal = new JobJournal(store, id);
-  await journal.begin(job, "owner-hash");
+  await journal.begin(job, "owner-hash", 2);
   await journal.beginRun();
   for (const state of states) {
     job.log(JobMessage_MessageImportance.JOB_MESSAGE_BASIC, `going ${JobState_Enum[state]}`);
@@ -77,6 +77,7 @@ describe("restoring journaled jobs at a job server's start", () => {
     expect(resumed.map((r) => r.job.id)).toEqual(["running"]);
     expect(resumed[0]!.journaled.commits.map((c) => c.taskIndex).sort()).toEqual([0, 1]);
     expect(resumed[0]!.journaled.runs).toBe(1);
+    expect(resumed[0]!.journaled.partitions).toBe(2);
     expect(registry.get("running", "owner-hash").messages.at(-1)!.messageText).toMatch(/restarted: job running resumes \(run 2\); its 2 tasks committed before are not run again/);
 
     expect(registry.get("cancelling", "owner-hash").state).toBe(JobState_Enum.CANCELLED);

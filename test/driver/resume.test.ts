@@ -83,7 +83,7 @@ describe("a job resumed from its journal", () => {
     roots.push(root);
     const store = new LocalObjectStore(root);
     // The pipeline record is what a restarted server plans again; this test hands the same plan.
-    await store.put(new JournalKeys(JOB).job, Buffer.from(JSON.stringify({ name: "r", pipelineOptions: {} })));
+    await store.put(new JournalKeys(JOB).job, Buffer.from(JSON.stringify({ name: "r", pipelineOptions: {}, partitions: PARTITIONS })));
     await store.put(new JournalKeys(JOB).pipeline, new Uint8Array());
 
     const first = await runOnce(store, plan, 3, merge);

@@ -37,9 +37,12 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** A job server on `port` over the shared store; resolves once it listens. */
-async function startServer(port: number): Promise<ChildProcess> {
-  const args = ["job-server", "--port", String(port), "--store", storeDir, "--workers", "2", "--partitions", "8", "--split-threshold", "0"];
+/**
+ * A job server on `port` over the shared store; resolves once it listens. The first splits
+ * shuffles in 8 partitions, the later ones default to 4: a resumed job keeps its 8.
+ */
+async function startServer(port: number, partitions = 4): Promise<ChildProcess> {
+  const args = ["job-server", "--port", String(port), "--store", storeDir, "--workers", "2", "--partitions", String(partitions), "--split-threshold", "0"];
   const child = spawn("node", [join(root, "bin/beam-lambda.js"), ...args], { stdio: ["ignore", "pipe", "inherit"] });
   servers.push(child);
   await new Promise<void>((resolve, reject) => {
@@ -155,7 +158,7 @@ describe("a job whose job server is killed twice, then stopped", () => {
       const port = await freePort();
       const address = `127.0.0.1:${port}`;
       const reference = runCases("fnapi", [CASE], { workdir });
-      let server = await startServer(port);
+      let server = await startServer(port, 8);
       // The client loses its server at the first kill: its error is expected, not awaited here.
       const client = runCases("portable", [CASE], { workdir, extra: ["--job_endpoint", address] }).catch((e: unknown) => e);
       const jobId = await until("the job's journal", journaledJobId);

@@ -22,6 +22,8 @@ export interface JournaledJob {
   name: string;
   pipelineOptions: Record<string, unknown>;
   owner: JobOwner;
+  /** Partitions of every shuffle: committed outputs are split so, and a resumed run must split the same way. */
+  partitions: number;
   pipeline: Pipeline;
   events: JobEvent[];
   commits: CommitRecord[];
@@ -33,6 +35,7 @@ interface JobRecord {
   name: string;
   pipelineOptions: Record<string, unknown>;
   owner?: string;
+  partitions: number;
 }
 
 type EventRecord = { kind: "state"; state: JobState_Enum; at: string } | { kind: "message"; message: JobMessage };
@@ -63,9 +66,9 @@ export class JobJournal {
   }
 
   /** Records the job as Run received it, with its history so far, then follows its events. */
-  async begin(job: Job, owner: JobOwner): Promise<void> {
+  async begin(job: Job, owner: JobOwner, partitions: number): Promise<void> {
     await this.store.put(this.keys.pipeline, Pipeline.toBinary(job.pipeline));
-    const record: JobRecord = { name: job.name, pipelineOptions: job.pipelineOptions, ...(owner !== undefined && { owner }) };
+    const record: JobRecord = { name: job.name, pipelineOptions: job.pipelineOptions, ...(owner !== undefined && { owner }), partitions };
     await this.store.put(this.keys.job, json(record));
     for (const message of job.messages) this.append({ kind: "message", message });
     this.append({ kind: "state", state: job.state, at: job.stateTimestamp });
@@ -142,6 +145,7 @@ export class JobJournal {
       (e): JobEvent => (e.kind === "state" ? { kind: "state", state: e.state, at: new Date(e.at) } : e),
     );
     const commits = await Promise.all(commitKeys.map((k) => readJson<CommitRecord>(k)));
-    return { id: jobId, name: record.name, pipelineOptions: record.pipelineOptions, owner: record.owner, pipeline, events, commits, runs: runKeys.length };
+    const { name, pipelineOptions, owner, partitions } = record;
+    return { id: jobId, name, pipelineOptions, owner, partitions, pipeline, events, commits, runs: runKeys.length };
   }
 }
