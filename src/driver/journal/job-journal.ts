@@ -6,7 +6,7 @@
 // numbered in order, and a task's commit has one key, written once.
 import type { JobMessage, JobState_Enum } from "apache-beam/proto/beam_job_api";
 import { Pipeline } from "apache-beam/proto/beam_runner_api";
-import { JOURNAL_FOLDER, JournalKeys, type ObjectStore, journalPrefix, journaledJobIds } from "../../store/index.js";
+import { JOURNAL_FOLDER, JournalKeys, type ObjectStore, journaledJobIds } from "../../store/index.js";
 import type { JobOwner } from "../jobservice/caller-auth.js";
 import { type Job, type JobEvent, TERMINAL_STATES } from "../job.js";
 import type { CommittedTask } from "../scheduler/index.js";
@@ -112,12 +112,6 @@ export class JobJournal {
     this.detached = true;
     this.unsubscribe();
     await this.flush();
-  }
-
-  /** Deletes the journal (the registry released the job). */
-  async delete(): Promise<void> {
-    this.detach().catch(() => undefined);
-    await this.store.deletePrefix(journalPrefix(this.jobId));
   }
 
   private append(e: JobEvent): void {
