@@ -266,6 +266,7 @@ export class JobServer {
     addJobService(server, self.registry, {
       plan,
       execute: (job) => self.execute(job, partitions, maxAttempts),
+      ...(!ownStore && { record: (job: Job) => self.journalFor(job.id, 0).begin(job, self.registry.ownerOf(job.id), partitions) }),
       artifactEndpoint: (authority) => endpointFor(authority, { host, port }),
       auth,
     });
@@ -281,12 +282,8 @@ export class JobServer {
         else process.stderr.write(`[${job.id}] state ${JobState_Enum[e.state]}\n`);
       });
     }
-    // With a store that outlives the server, the job is journaled before it runs.
-    let journal = resumed?.journal;
-    if (!journal && !this.ownStore) {
-      journal = this.journalFor(job.id, 0);
-      await journal.begin(job, this.registry.ownerOf(job.id), partitions);
-    }
+    // With a store that outlives the server, the job was journaled at Run (or is resumed from its journal).
+    const journal = resumed?.journal ?? this.journals.get(job.id);
     job.abort.signal.addEventListener("abort", () => this.backend.cancelJob(job.id), { once: true });
     if (job.state === JobState_Enum.STARTING) job.transition(JobState_Enum.RUNNING);
     try {

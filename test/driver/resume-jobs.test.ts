@@ -5,9 +5,12 @@ import { mkdtempSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as grpc from "@grpc/grpc-js";
 import { JobMessage_MessageImportance, JobState_Enum } from "apache-beam/proto/beam_job_api";
+import { JobServiceClient } from "apache-beam/proto/beam_job_api.grpc-client";
 import { Pipeline } from "apache-beam/proto/beam_runner_api";
 import { afterAll, describe, expect, it } from "vitest";
+import { JobServer } from "../../src/driver/index.js";
 import { Job } from "../../src/driver/job.js";
 import { JobJournal, type JournaledJob } from "../../src/driver/journal/job-journal.js";
 import { restoreJournaledJobs } from "../../src/driver/journal/resume-jobs.js";
@@ -15,6 +18,7 @@ import { JobRegistry } from "../../src/driver/jobservice/job-registry.js";
 import type { ExecutionPlan } from "../../src/driver/planner/index.js";
 import { LocalObjectStore } from "../../src/store/index.js";
 import { handBuiltPlan } from "./hand-built-plan.js";
+import { pipelineWithArtifact, unary } from "./job-api.js";
 
 const roots: string[] = [];
 afterAll(() => Promise.all(roots.map((r) => rm(r, { recursive: true, force: true }))));
@@ -109,5 +113,22 @@ describe("restoring journaled jobs at a job server's start", () => {
     expect(resumed).toBe(0);
     expect(job.state).toBe(JobState_Enum.FAILED);
     expect(job.messages.at(-1)!.messageText).toMatch(/SDK worker pool \(localhost:50000, a LOOPBACK or EXTERNAL environment\).*not resumed/);
+  });
+
+  it("a job is journaled by the time Run answers (Run waits for it), so that a server restarted at once finds it", async () => {
+    const root = mkdtempSync(join(tmpdir(), "resume-jobs-test-"));
+    roots.push(root);
+    const server = await JobServer.start({ port: 0, workers: 1, storeDir: root });
+    const jobs = new JobServiceClient(server.address, grpc.credentials.createInsecure());
+    try {
+      const prepared = await unary(jobs.prepare.bind(jobs), { pipeline: pipelineWithArtifact("missing.bin"), jobName: "job" });
+      const { jobId } = await unary(jobs.run.bind(jobs), { preparationId: prepared.preparationId, retrievalToken: "" });
+      const journaled = await JobJournal.read(new LocalObjectStore(root), jobId);
+      expect(journaled?.name).toBe("job");
+      expect(journaled?.events[0]).toMatchObject({ kind: "state", state: JobState_Enum.STARTING });
+    } finally {
+      jobs.close();
+      await server.stop();
+    }
   });
 });
