@@ -25,6 +25,7 @@ const USAGE = `usage:
                          [--max-prepared-jobs 1000] [--prepared-job-timeout SECONDS] [--job-retention SECONDS] (both 3600)
                          [--max-message-mb 64] [--staging-idle-timeout SECONDS] (60)
                          [--worker-pool-timeout SECONDS]  (60: a LOOPBACK/EXTERNAL worker pool out of reach this long fails its job)
+      with --store, jobs are journaled in the store: a job server started again on it resumes unfinished jobs
 ${BACKEND_USAGE}
   beam-lambda lambda-emulator --store s3://BUCKET/PREFIX [--port 9001] [--environments N] [--function-name beam-lambda-worker]
                          [--on-failure-queue-url URL] [--maximum-retry-attempts 0] [--image beam-lambda/worker:dev]

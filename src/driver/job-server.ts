@@ -7,21 +7,30 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { JobMessage_MessageImportance, JobState_Enum } from "apache-beam/proto/beam_job_api";
+import type { Pipeline } from "apache-beam/proto/beam_runner_api";
 import type { ActorHost } from "../actors/actor.js";
 import { type Backend, type BackendConfigs, type BackendName, ExecutorBackend, RoutingBackend, backendDefinition } from "../backends/index.js";
 import { CONFIG, readSetting } from "../common/config.js";
 import { shutdownServer } from "../common/grpc.js";
 import { workerEnv } from "../common/worker-env.js";
 import { sweepStaleHarnessDirectories } from "../worker/harness-directories.js";
-import { LocalObjectStore, type ObjectStore, artifactPrefix, jobPrefix, openObjectStore } from "../store/index.js";
+import { LocalObjectStore, type ObjectStore, artifactPrefix, jobPrefix, journalPrefix, openObjectStore } from "../store/index.js";
 import { DEFAULT_STAGING_IDLE_TIMEOUT_MS, addArtifactStagingService } from "./jobservice/artifact-staging.js";
 import { CallerAuth } from "./jobservice/caller-auth.js";
 import { type JobRegistryOptions, JobRegistry } from "./jobservice/job-registry.js";
 import { addJobService, endpointFor } from "./jobservice/job-service.js";
 import type { Job } from "./job.js";
+import { JobJournal, type JournaledJob } from "./journal/job-journal.js";
+import { restoreJournaledJobs } from "./journal/resume-jobs.js";
 import { planPipeline } from "./planner/index.js";
-import { DEFAULT_INFRASTRUCTURE_RETRY, EarlyTaskSlots, type InfrastructureRetryOptions, type MergeOptions, type SmallInputOptions, runPlan } from "./scheduler/index.js";
+import { ATTEMPTS_PER_RUN, DEFAULT_INFRASTRUCTURE_RETRY, EarlyTaskSlots, type InfrastructureRetryOptions, type MergeOptions, type SmallInputOptions, runPlan } from "./scheduler/index.js";
 import { DEFAULT_SPECULATION, type SpeculationOptions } from "./scheduler/speculation.js";
+
+/** A job an earlier server ran on this store: its journal, and what it held at this server's start. */
+interface Resumed {
+  journal: JobJournal;
+  journaled: JournaledJob;
+}
 
 /** The server's options; each backend's own settings sit under its name (`aws`). */
 export interface JobServerOptions extends BackendConfigs {
@@ -45,7 +54,11 @@ export interface JobServerOptions extends BackendConfigs {
   workers?: number;
   /** Partitions per shuffle (default: 2 per worker). */
   partitions?: number;
-  /** Directory of the local object store (default: a fresh temporary directory). */
+  /**
+   * Directory of the local object store (default: a fresh temporary directory). With it or
+   * `storeUrl`, jobs are journaled in the store, and a server started on it later serves them
+   * and resumes the unfinished ones (src/driver/journal/).
+   */
   storeDir?: string;
   /**
    * An object store URL instead, e.g. `s3://bucket/prefix?spread=8` (AWS_ENDPOINT_URL and
@@ -153,6 +166,8 @@ export class JobServer {
   readonly shuffleStats = new Map<string, JobShuffleStats>();
   /** Pipelined tasks running on `backend`, counted across its jobs (see the scheduler's early-task-slots.ts). */
   private readonly earlySlots = new EarlyTaskSlots();
+  /** The journals of the jobs this server runs, when its store outlives it. */
+  private readonly journals = new Map<string, JobJournal>();
 
   private constructor(
     private readonly server: grpc.Server,
@@ -168,12 +183,27 @@ export class JobServer {
     this.registry = new JobRegistry(options.jobs, (job) => this.release(job));
   }
 
-  /** A job the registry let go: its staged artifacts and stats go too (its scratch space went when it ended). */
+  /** A job the registry let go: its staged artifacts, journal and stats go too (its scratch space went when it ended). */
   private release(job: Job): void {
     this.shuffleStats.delete(job.id);
-    void this.store.deletePrefix(artifactPrefix(job.id)).catch((e: unknown) => {
-      process.stderr.write(`could not delete the artifacts of released job ${job.id}: ${(e as Error).message}\n`);
-    });
+    this.journals.delete(job.id);
+    for (const prefix of [artifactPrefix(job.id), journalPrefix(job.id)]) {
+      void this.store.deletePrefix(prefix).catch((e: unknown) => {
+        process.stderr.write(`could not delete ${prefix} of released job ${job.id}: ${(e as Error).message}\n`);
+      });
+    }
+  }
+
+  /** A journal that records job `jobId` from event `events` on, and deletes its scratch space once its end is recorded. */
+  private journalFor(jobId: string, events: number): JobJournal {
+    const journal = new JobJournal(this.store, jobId, events, () => this.deleteScratch(jobId));
+    this.journals.set(jobId, journal);
+    return journal;
+  }
+
+  /** Shuffle data and descriptors are scratch space; staged artifacts and the journal stay until the registry releases the job. */
+  private async deleteScratch(jobId: string): Promise<void> {
+    await this.store.deletePrefix(jobPrefix(jobId)).catch(() => undefined);
   }
 
   static async start(options: JobServerOptions = {}): Promise<JobServer> {
@@ -228,9 +258,21 @@ export class JobServer {
     const address = `${host}:${port}`;
     const speculation = options.speculation ?? (definition.traits.speculatesByDefault ? DEFAULT_SPECULATION : false);
     const self = new JobServer(server, address, store, backend, ownStore, options, speculation);
+    const plan = (pipeline: Pipeline) => planPipeline(pipeline, { pythonSdkVersion: sdkVersion });
+    const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+    if (!ownStore) {
+      await restoreJournaledJobs({
+        store,
+        registry: self.registry,
+        plan,
+        journalFor: (id, events) => self.journalFor(id, events),
+        resume: (job, journal, journaled) => self.execute(job, partitions, maxAttempts, { journal, journaled }),
+      });
+    }
     addJobService(server, self.registry, {
-      plan: (pipeline) => planPipeline(pipeline, { pythonSdkVersion: sdkVersion }),
-      execute: (job) => self.execute(job, partitions, options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS),
+      plan,
+      execute: (job) => self.execute(job, partitions, maxAttempts),
+      ...(!ownStore && { record: (job: Job) => self.journalFor(job.id, 0).begin(job, self.registry.ownerOf(job.id), partitions) }),
       artifactEndpoint: (authority) => endpointFor(authority, { host, port }),
       auth,
     });
@@ -238,30 +280,35 @@ export class JobServer {
     return self;
   }
 
-  private async execute(job: Job, partitions: number, maxAttempts: number): Promise<void> {
+  /** Runs a job to its end; `resumed` when an earlier server ran it on this store (journal/resume-jobs.ts). */
+  private async execute(job: Job, partitions: number, maxAttempts: number, resumed?: Resumed): Promise<void> {
     if (readSetting("verbose")) {
       job.subscribe((e) => {
         if (e.kind === "message") process.stderr.write(`[${job.id}] ${e.message.messageText}\n`);
         else process.stderr.write(`[${job.id}] state ${JobState_Enum[e.state]}\n`);
       });
     }
+    // With a store that outlives the server, the job was journaled at Run (or is resumed from its journal).
+    const journal = resumed?.journal ?? this.journals.get(job.id);
     job.abort.signal.addEventListener("abort", () => this.backend.cancelJob(job.id), { once: true });
-    job.transition(JobState_Enum.RUNNING);
+    if (job.state === JobState_Enum.STARTING) job.transition(JobState_Enum.RUNNING);
     try {
-      await this.runJob(job, partitions, maxAttempts);
+      // A resumed job's committed outputs are split in the partitions it was first run with.
+      await this.runJob(job, resumed?.journaled.partitions ?? partitions, maxAttempts, journal, resumed?.journaled);
     } finally {
       // A failed job may leave attempts of other stages running: stop them first.
       this.backend.cancelJob(job.id);
-      // Shuffle data and descriptors are scratch space; staged artifacts stay until the registry releases the job.
-      await this.store.deletePrefix(jobPrefix(job.id)).catch(() => undefined);
+      // A journaled job's scratch space goes once its end is recorded (a resumed run may need it until then).
+      if (!journal) await this.deleteScratch(job.id);
     }
   }
 
-  private async runJob(job: Job, partitions: number, maxAttempts: number): Promise<void> {
+  private async runJob(job: Job, partitions: number, maxAttempts: number, journal?: JobJournal, journaled?: JournaledJob): Promise<void> {
     const started = Date.now();
     let tasks = 0;
     const stats: JobShuffleStats = { mergeTasks: 0, earlyTasks: 0, speculativeTasks: 0, lostAttempts: 0, mostLossesOfOneTask: 0, failedAttempts: 0 };
     this.shuffleStats.set(job.id, stats);
+    const run = journal ? await journal.beginRun() : 0;
     await runPlan(job.plan, this.backend, this.store, {
       jobId: job.id,
       pipelineOptionsJson: JSON.stringify(job.pipelineOptions),
@@ -296,6 +343,8 @@ export class JobServer {
       },
       onStageStarted: (stage, taskCount) =>
         job.log(JobMessage_MessageImportance.JOB_MESSAGE_DETAILED, `stage ${stage.id} [${stage.name}] started with ${taskCount} tasks`),
+      resume: { committed: journaled?.commits ?? [], firstAttempt: run * ATTEMPTS_PER_RUN },
+      commitLog: journal && ((_stage, task, monitoringInfos) => journal.recordCommit({ ...task, monitoringInfos })),
       onTaskCommitted: (_stage, _task, result) => {
         tasks++;
         job.workerPids.add(result.workerPid);
@@ -316,6 +365,8 @@ export class JobServer {
 
   async stop(): Promise<void> {
     this.registry.close();
+    // Stopping the server is not the end of its jobs: a server started on the same store resumes them.
+    await Promise.all([...this.journals.values()].map((j) => j.detach()));
     await shutdownServer(this.server);
     await this.backend.close();
     if (this.ownStore && this.store instanceof LocalObjectStore) await rm(this.store.root, { recursive: true, force: true });

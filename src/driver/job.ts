@@ -74,6 +74,18 @@ export class Job {
     this.emit({ kind: "message", message });
   }
 
+  /**
+   * Takes on the history an earlier job server recorded for this job (src/driver/journal/):
+   * its messages and state, as they were; listeners hear only what happens next.
+   */
+  restore(events: JobEvent[]): void {
+    for (const e of events) {
+      if (e.kind === "message") this.messages.push(e.message);
+      else [this.currentState, this.stateChangedAt] = [e.state, e.at];
+    }
+    this.nextMessage = this.messages.length;
+  }
+
   fail(text: string): void {
     this.log(JobMessage_MessageImportance.JOB_MESSAGE_ERROR, text);
     if (!this.terminal) this.transition(JobState_Enum.FAILED);

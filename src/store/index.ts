@@ -12,11 +12,15 @@ export { type S3Location, s3StoreUrl, shardPrefixes } from "./s3-location.js";
 export {
   ARTIFACTS_FOLDER,
   JOBS_FOLDER,
+  JOURNAL_FOLDER,
   JobKeys,
+  JournalKeys,
   artifactPrefix,
   attemptKey,
   jobIdOfTaskReference,
   jobPrefix,
+  journalPrefix,
+  journaledJobIds,
   resultReferenceKey,
   taskReferenceKey,
 } from "./layout.js";

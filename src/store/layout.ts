@@ -1,9 +1,14 @@
-// Where the runner's objects live in the store. Two top-level folders: a job's scratch space,
-// deleted when the job ends, and its staged artifacts, which stay while the job server keeps the
-// job (deleted when its registry releases it: src/driver/jobservice/job-registry.ts; on S3 both
-// expire by lifecycle rules: cdk/lib/runner-storage.ts).
+// Where the runner's objects live in the store. Three top-level folders: a job's scratch space,
+// deleted when the job ends, its staged artifacts, and its journal (what a restarted job server
+// resumes it from: src/driver/journal/), which both stay while the job server keeps the job
+// (deleted when its registry releases it: src/driver/jobservice/job-registry.ts; on S3 scratch
+// and artifacts expire by lifecycle rules: cdk/lib/runner-storage.ts).
 //
 //   artifacts/<job>/<staged name>                         an artifact the SDK staged
+//   journal/<job>/job.json, pipeline.pb                   the job as Run saw it: name, options, owner; its pipeline
+//   journal/<job>/events/<seq>.json                       its state changes and messages, in order
+//   journal/<job>/commits/<stage>/task-<i>.json           a task's committed outputs (written once)
+//   journal/<job>/runs/<n>                                each run of the job: the first, then one per resume
 //   jobs/<job>/descriptors/<stage>                        the stage's ProcessBundleDescriptor
 //   jobs/<job>/descriptors/<stage>-merge-windows          its window-merging descriptor, if any
 //   jobs/<job>/stages/<stage>/task-<i>/attempt-<a>/       a bundle attempt's outputs
@@ -30,6 +35,61 @@ export function jobPrefix(jobId: string): string {
 /** The job's staged artifacts, each at this prefix and its staged name. */
 export function artifactPrefix(jobId: string): string {
   return `${ARTIFACTS_FOLDER}${jobId}/`;
+}
+
+/** The folder of every job's journal. */
+export const JOURNAL_FOLDER = "journal/";
+
+/** The job's journal: what a restarted job server resumes it from. */
+export function journalPrefix(jobId: string): string {
+  return `${JOURNAL_FOLDER}${jobId}/`;
+}
+
+/** The keys of one job's journal (see src/driver/journal/job-journal.ts). */
+export class JournalKeys {
+  readonly prefix: string;
+
+  constructor(jobId: string) {
+    this.prefix = journalPrefix(jobId);
+  }
+
+  get job(): string {
+    return `${this.prefix}job.json`;
+  }
+
+  get pipeline(): string {
+    return `${this.prefix}pipeline.pb`;
+  }
+
+  get events(): string {
+    return `${this.prefix}events/`;
+  }
+
+  /** Zero-padded, so that the store's listing order is the events' order. */
+  event(seq: number): string {
+    return `${this.events}${String(seq).padStart(10, "0")}.json`;
+  }
+
+  get commits(): string {
+    return `${this.prefix}commits/`;
+  }
+
+  commit(stageId: string, taskIndex: number): string {
+    return `${this.commits}${encodeURIComponent(stageId)}/task-${taskIndex}.json`;
+  }
+
+  get runs(): string {
+    return `${this.prefix}runs/`;
+  }
+
+  run(n: number): string {
+    return `${this.runs}${String(n).padStart(6, "0")}`;
+  }
+}
+
+/** The job ids of journal keys (as listed under JOURNAL_FOLDER), each once. */
+export function journaledJobIds(keys: string[]): string[] {
+  return [...new Set(keys.filter((k) => k.startsWith(JOURNAL_FOLDER)).map((k) => k.split("/")[1]!))];
 }
 
 /** The keys the scheduler writes and hands to tasks for one job. */

@@ -111,6 +111,8 @@ describe("with the object store on LocalStack S3", () => {
       const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
       const keys = (listed.Contents ?? []).map((o) => o.Key!);
       expect(keys.some((k) => k.includes("pickled_main_session")), keys.join(", ")).toBe(true);
+      // So is each job's journal, with its committed tasks (a server restarted on this store would resume from it).
+      expect(keys.filter((k) => /\/journal\/[^/]+\/commits\//.test(k)).length, keys.join(", ")).toBeGreaterThanOrEqual(2);
     } finally {
       await s3Server.stop();
       for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];

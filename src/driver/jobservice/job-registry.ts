@@ -129,6 +129,24 @@ export class JobRegistry {
     return token;
   }
 
+  /** Who prepared the job (the journal records it, so that a restarted server shows the job to the same caller). */
+  ownerOf(id: string): JobOwner {
+    return this.entries.get(id)?.owner;
+  }
+
+  /**
+   * Registers a job an earlier job server ran, as its journal had it (src/driver/journal/): a
+   * finished one is kept for the retention period again, a running one until it finishes.
+   */
+  restore(job: Job, owner: JobOwner): void {
+    const entry: Entry = { job, owner, unsubscribe: () => undefined };
+    this.entries.set(job.id, entry);
+    entry.unsubscribe = job.subscribe((e) => {
+      if (e.kind === "state") this.onStateChange(entry);
+    });
+    this.onStateChange(entry);
+  }
+
   /** Stops the timers (the server is stopping); the jobs' store data stays, as the server's store does. */
   close(): void {
     for (const entry of this.entries.values()) clearTimeout(entry.timer);

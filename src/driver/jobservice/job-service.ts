@@ -28,6 +28,8 @@ export interface JobServiceDeps {
   plan(pipeline: Pipeline): ExecutionPlan;
   /** Runs a job to completion; a rejection fails the job with the error's message. */
   execute(job: Job): Promise<void>;
+  /** Makes a job that is starting durable (its journal) before Run answers; absent: nothing to record. */
+  record?(job: Job): Promise<void>;
   /**
    * Address SDKs stage artifacts to, given the `host[:port]` the preparing client reached this
    * server by (its :authority): the bind address (0.0.0.0) is no address to connect to.
@@ -78,7 +80,7 @@ export function addJobService(server: grpc.Server, registry: JobRegistry, deps: 
       const stagingSessionToken = registry.add(new Job(id, req.jobName, pipeline, options, plan), caller);
       return { preparationId: id, artifactStagingEndpoint: { url: deps.artifactEndpoint(call.getHost()), authentication: undefined }, stagingSessionToken };
     }),
-    run: unary((req: { preparationId: string }, caller) => {
+    run: unary(async (req: { preparationId: string }, caller) => {
       const job = registry.get(req.preparationId, caller);
       if (job.state !== JobState_Enum.STOPPED) {
         throw Object.assign(new Error(`job '${job.id}' is ${JobState_Enum[job.state]}; only a prepared job can be run, once (prepare it again to run it again)`), {
@@ -87,15 +89,12 @@ export function addJobService(server: grpc.Server, registry: JobRegistry, deps: 
       }
       job.transition(JobState_Enum.STARTING);
       registry.closeStaging(job);
-      void deps.execute(job).then(
-        () => {
-          if (!job.terminal) job.transition(JobState_Enum.DONE);
-        },
-        (e: Error) => {
-          if (job.state === JobState_Enum.CANCELLING) job.transition(JobState_Enum.CANCELLED);
-          else job.fail(e.message);
-        },
-      );
+      // The client hears the job runs only once a restarted server would find it.
+      await deps.record?.(job).catch((e: unknown) => {
+        job.fail(`the job could not be recorded in the store: ${(e as Error).message}`);
+        throw Object.assign(new Error(`job '${job.id}' could not be recorded in the store: ${(e as Error).message}`), { code: grpc.status.UNAVAILABLE });
+      });
+      void executeToEnd(job, (j) => deps.execute(j));
       return { jobId: job.id };
     }),
     // Options may carry credentials: a listing shows their names, not their values.
@@ -142,6 +141,19 @@ export function addJobService(server: grpc.Server, registry: JobRegistry, deps: 
     }),
     describePipelineOptions: unary(() => ({ options: [] })),
   });
+}
+
+/** Runs a started job and ends it: DONE, CANCELLED if it was being cancelled, else FAILED with the error. */
+export function executeToEnd(job: Job, execute: (job: Job) => Promise<void>): Promise<void> {
+  return execute(job).then(
+    () => {
+      if (!job.terminal) job.transition(JobState_Enum.DONE);
+    },
+    (e: Error) => {
+      if (job.state === JobState_Enum.CANCELLING) job.transition(JobState_Enum.CANCELLED);
+      else job.fail(e.message);
+    },
+  );
 }
 
 /** The request's pipeline options as JSON; a Struct that has no JSON form is the caller's error. */

@@ -54,6 +54,8 @@ export interface AttemptOptions {
   /** Copies of straggling bundle tasks (off when absent). */
   speculation?: SpeculationOptions;
   signal?: AbortSignal;
+  /** The number of each task's first attempt (default 0; a resumed job's run starts past its earlier runs'). */
+  firstAttempt?: number;
   /** Whether the job has failed: its tasks then start no further attempt. */
   jobFailed(): boolean;
   onSpeculativeStart?: (stage: Stage, taskIndex: number) => void;
@@ -109,7 +111,7 @@ export class AttemptRunner {
     const durations = this.durationsOf(stage);
     const speculation = stageTasks ? this.options.speculation : undefined;
     const running = new Map<number, RunningAttempt>();
-    let nextAttempt = 0;
+    let nextAttempt = this.options.firstAttempt ?? 0;
     let userFailures = 0;
     let losses = 0;
     /** When the next attempt may start, after a loss. */

@@ -10,6 +10,7 @@
 // - attempts.ts          retries, and speculative copies of stragglers (speculation.ts)
 // - push-merge.ts        merging map outputs while the map stage still runs
 // - pipelined-feeds.ts   starting tasks early, on feeds of their incomplete inputs
+// - resume.ts            skipping the tasks an earlier run of the job committed
 // A JobScheduler's state is its job's alone, but for the early-task slots, which are the
 // backend's (early-task-slots.ts).
 import { ProcessBundleDescriptor } from "apache-beam/proto/beam_fn_api";
@@ -23,6 +24,7 @@ import { asError } from "./errors.js";
 import { DEFAULT_SMALL_INPUT, type Materialization, Materializations, type SmallInputOptions } from "./materializations.js";
 import { Feeds, Pipelining } from "./pipelined-feeds.js";
 import { DEFAULT_MERGE, type MergeOptions, type PendingMerge, PushMerge } from "./push-merge.js";
+import { type CommitLog, type ResumeOptions, type Seeded, seedCommitted } from "./resume.js";
 import type { SpeculationOptions } from "./speculation.js";
 import { type StageRun, StageRuns } from "./stage-state.js";
 import { type BundleSettings, type BundleTemplate, bundleTemplate } from "./task-template.js";
@@ -58,6 +60,10 @@ export interface RunOptions {
   onSpeculativeStart?: (stage: Stage, taskIndex: number) => void;
   /** An attempt failed (it may be retried); see attempts.ts. */
   onAttemptFailed?: AttemptOptions["onAttemptFailed"];
+  /** The tasks an earlier run of this job committed (resume.ts). */
+  resume?: ResumeOptions;
+  /** Where each commit is recorded before downstream tasks get its outputs (the job's journal). */
+  commitLog?: CommitLog;
 }
 
 export async function runPlan(plan: ExecutionPlan, backend: Backend, store: ObjectStore, options: RunOptions): Promise<void> {
@@ -79,6 +85,8 @@ class JobScheduler {
   private readonly feeds: Feeds;
   private readonly pipelining: Pipelining;
   private readonly bundleSettings: BundleSettings;
+  /** Stages an earlier run committed tasks of, and stages run as one task over their whole input. */
+  private readonly seeded: Seeded;
   /** The job's first error: it fails with it. */
   private failure: unknown;
   private wake!: () => void;
@@ -99,10 +107,12 @@ class JobScheduler {
       infrastructure: options.infrastructureRetry,
       speculation: options.speculation,
       signal: options.signal,
+      firstAttempt: options.resume?.firstAttempt,
       jobFailed: () => this.failure !== undefined,
       onSpeculativeStart: options.onSpeculativeStart,
       onAttemptFailed: options.onAttemptFailed,
     });
+    this.seeded = seedCommitted(this.stages, this.materializations, options.resume?.committed ?? []);
     this.merges = new PushMerge(options.merge ?? DEFAULT_MERGE, options.partitions, options.jobId, keys, this.attempts);
     this.feeds = new Feeds(store, keys, this.materializations, (e) => this.fail(undefined, e));
     this.pipelining = new Pipelining(
@@ -185,7 +195,9 @@ class JobScheduler {
   private launch(run: StageRun): void {
     const { stage, early } = run;
     const templates: BundleTemplate[] = [];
-    const whole = stage.main.kind === "edge" && early.size === 0 && this.materializations.isSmall(stage.main.edge);
+    const whole =
+      stage.main.kind === "edge" && (this.seeded.whole.has(stage.id) || (early.size === 0 && this.materializations.isSmall(stage.main.edge)));
+    if (whole) this.seeded.whole.add(stage.id);
     const taskCount = stage.main.kind === "impulse" || whole ? 1 : this.options.partitions;
     for (let partition = 0; partition < taskCount; partition++) {
       if (early.has(partition)) continue;
@@ -199,7 +211,7 @@ class JobScheduler {
     run.launch(tasks);
     for (const m of this.materializations.of(stage)) {
       m.expectedTasks = tasks;
-      this.merges.decide(m, tasks);
+      if (!this.seeded.restored.has(stage.id)) this.merges.decide(m, tasks);
     }
     if (startedEarly === 0) this.options.onStageStarted?.(stage, templates.length);
     for (const template of templates) this.track(run, this.runTask(template));
@@ -278,6 +290,8 @@ class JobScheduler {
     // Before the stage has launched all its tasks, count one per partition.
     const stageTasks = () => run.tasks || this.options.partitions;
     const result = await this.attempts.run({ template, attemptsPrefix, stage, stageTasks });
+    const committed = { stageId: stage.id, taskIndex: template.taskIndex, whole: this.seeded.whole.has(stage.id), outputs: result.outputs };
+    await this.options.commitLog?.(stage, committed, result.monitoringInfos);
     this.options.onTaskCommitted?.(stage, template.taskIndex, result);
     return result.outputs;
   }
