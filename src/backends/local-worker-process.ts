@@ -3,9 +3,12 @@
 import type { WorkerTask } from "../common/task-spec.js";
 import { endJob, handler, shutdown } from "../worker/handler.js";
 
-/** The backend may shut down while a worker is starting or finishing a task. */
+/**
+ * The backend may shut down, or its job server be killed, while a worker is starting or finishing
+ * a task: a reply that finds the channel gone is dropped (the disconnect handler ends the worker).
+ */
 function reply(message: unknown): void {
-  if (process.connected) process.send!(message);
+  if (process.connected) process.send!(message, undefined, {}, () => undefined);
 }
 
 process.on("message", (message: { id: number; spec: WorkerTask } | { endJob: string }) => {
