@@ -17,6 +17,11 @@ export class CountingObjectStore implements ObjectStore {
     return this.inner.put(key, data);
   }
 
+  create(key: string, data: Uint8Array): Promise<boolean> {
+    this.puts++;
+    return this.inner.create(key, data);
+  }
+
   get(key: string, range?: ByteRange): Promise<Buffer> {
     this.gets++;
     return this.inner.get(key, range);

@@ -22,6 +22,10 @@ export class LazyObjectStore implements ObjectStore {
     return (await this.loaded()).put(key, data);
   }
 
+  async create(key: string, data: Uint8Array): Promise<boolean> {
+    return (await this.loaded()).create(key, data);
+  }
+
   async get(key: string, range?: ByteRange): Promise<Buffer> {
     return (await this.loaded()).get(key, range);
   }

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { link, mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type ByteRange, type ObjectData, ObjectNotFoundError, type ObjectStore, ObjectStoreError } from "./object-store.js";
@@ -49,6 +49,23 @@ export class LocalObjectStore implements ObjectStore {
       // A stream that fails half-way leaves no partial temporary file behind.
       await rm(temp, { force: true }).catch(() => undefined);
       throw keyedError("put", key, e);
+    }
+  }
+
+  async create(key: string, data: Uint8Array): Promise<boolean> {
+    const target = this.path(key);
+    const temp = `${target}.tmp-${randomUUID()}`;
+    try {
+      await mkdir(dirname(target), { recursive: true });
+      await writeFile(temp, data);
+      // link(2), unlike rename(2), fails when the target exists: the first writer wins, whole.
+      await link(temp, target);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw keyedError("create", key, e);
+    } finally {
+      await rm(temp, { force: true }).catch(() => undefined);
     }
   }
 

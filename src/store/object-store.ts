@@ -16,6 +16,12 @@ export interface ObjectStore {
    * as a stream of parts, consumed one at a time (an object larger than memory).
    */
   put(key: string, data: ObjectData): Promise<void>;
+  /**
+   * Writes `data` only if no object has `key`, atomically against every other writer: true if
+   * it wrote, false if the key was taken. For records that must be written once (a task's commit
+   * in the job journal), even by two job servers that overlap on one store.
+   */
+  create(key: string, data: Uint8Array): Promise<boolean>;
   get(key: string, range?: ByteRange): Promise<Buffer>;
   exists(key: string): Promise<boolean>;
   list(prefix: string): Promise<string[]>;

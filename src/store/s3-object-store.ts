@@ -77,6 +77,23 @@ export class S3ObjectStore implements ObjectStore {
     }).done();
   }
 
+  async create(key: string, data: Uint8Array): Promise<boolean> {
+    try {
+      // S3's conditional write: the PUT fails with 412 when the key exists, and with 409 while
+      // another conditional PUT of it is in flight (then the loser waits and looks again).
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.physical(key), Body: data, IfNoneMatch: "*" }));
+      return true;
+    } catch (e) {
+      const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 412) return false;
+      if (status === 409) {
+        await new Promise((r) => setTimeout(r, 200));
+        return this.create(key, data);
+      }
+      throw e;
+    }
+  }
+
   async get(key: string, range?: ByteRange): Promise<Buffer> {
     if (range && range.end <= range.start) return Buffer.alloc(0);
     try {

@@ -36,6 +36,14 @@ describe("the S3 object store", () => {
     expect(await s.exists("a/c")).toBe(false);
   });
 
+  it("creates a key once: of concurrent conditional writes exactly one wins, and its bytes stay", async () => {
+    const s = store();
+    const won = await Promise.all(Array.from({ length: 12 }, (_, i) => s.create("journal/commit", Buffer.from(`writer ${i}`))));
+    expect(won.filter(Boolean)).toHaveLength(1);
+    expect((await s.get("journal/commit")).toString()).toBe(`writer ${won.indexOf(true)}`);
+    expect(await s.create("journal/commit", Buffer.from("late"))).toBe(false);
+  });
+
   it("reports a missing object as ObjectNotFoundError", async () => {
     await expect(store().get("nothing-here")).rejects.toBeInstanceOf(ObjectNotFoundError);
   });

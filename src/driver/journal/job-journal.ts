@@ -95,8 +95,7 @@ export class JobJournal {
   async recordCommit(task: CommitRecord): Promise<void> {
     if (this.detached) throw new Error(`the job server is stopping: the commit of task ${task.taskIndex} of stage ${task.stageId} is left to the next one`);
     const key = this.keys.commit(task.stageId, task.taskIndex);
-    if (await this.store.exists(key)) throw new Error(`task ${task.taskIndex} of stage ${task.stageId} was already committed (journal)`);
-    await this.store.put(key, json(task));
+    if (!(await this.store.create(key, json(task)))) throw new Error(`task ${task.taskIndex} of stage ${task.stageId} was already committed (journal)`);
   }
 
   /** Resolves when every event so far is written. */
