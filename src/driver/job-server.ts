@@ -260,6 +260,8 @@ export class JobServer {
       jobId: job.id,
       pipelineOptionsJson: JSON.stringify(job.pipelineOptions),
       artifactPrefix: artifactPrefix(job.id),
+      // User code of one caller's jobs may meet in a shared harness; of different callers', never.
+      harnessSharing: `owner:${this.registry.ownerOf(job.id) ?? "anonymous"}`,
       partitions,
       maxAttempts,
       infrastructureRetry: this.options.infrastructureRetry,

@@ -78,6 +78,11 @@ export class JobRegistry {
     return entry.job;
   }
 
+  /** Who prepared the job: undefined when the server takes anonymous calls (or the job is unknown). */
+  ownerOf(id: string): JobOwner {
+    return this.entries.get(id)?.owner;
+  }
+
   /** The jobs `caller` may see. */
   visibleTo(caller: JobOwner): Job[] {
     return [...this.entries.values()].filter((e) => e.owner === caller).map((e) => e.job);
