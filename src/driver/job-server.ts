@@ -17,6 +17,7 @@ import { LocalObjectStore, type ObjectStore, artifactPrefix, jobPrefix, openObje
 import { DEFAULT_STAGING_IDLE_TIMEOUT_MS, addArtifactStagingService } from "./jobservice/artifact-staging.js";
 import { CallerAuth } from "./jobservice/caller-auth.js";
 import { type JobRegistryOptions, JobRegistry } from "./jobservice/job-registry.js";
+import { JobAdmission, defaultMaxRunningJobs } from "./jobservice/job-admission.js";
 import { addJobService, endpointFor } from "./jobservice/job-service.js";
 import type { Job } from "./job.js";
 import { planPipeline } from "./planner/index.js";
@@ -97,6 +98,13 @@ export interface JobServerOptions extends BackendConfigs {
    */
   jobs?: JobRegistryOptions;
   /**
+   * Jobs running at once (default: twice the backend's attempts at once, at least 4; see
+   * jobservice/job-admission.ts); later jobs wait STARTING, in the order they were run.
+   */
+  maxRunningJobs?: number;
+  /** Jobs waiting to run at once (default 1000); Run beyond it answers RESOURCE_EXHAUSTED. */
+  maxQueuedJobs?: number;
+  /**
    * The largest gRPC message the Job and Artifact services accept (default 64 MiB); a larger one
    * fails its call with RESOURCE_EXHAUSTED. SDKs send artifacts in chunks of about 1 MB.
    */
@@ -143,6 +151,8 @@ function pythonSdkVersion(python: string): string {
 
 export class JobServer {
   readonly registry: JobRegistry;
+  /** How many jobs run and wait at once. */
+  readonly admission: JobAdmission;
   /** Merge tasks and pipelined tasks per job id, for operators and tests. */
   readonly shuffleStats = new Map<string, JobShuffleStats>();
   /** Pipelined tasks running on `backend`, counted across its jobs (see the scheduler's early-task-slots.ts). */
@@ -160,6 +170,7 @@ export class JobServer {
     private readonly speculation: SpeculationOptions | false,
   ) {
     this.registry = new JobRegistry(options.jobs, (job) => this.release(job));
+    this.admission = new JobAdmission(options.maxRunningJobs ?? defaultMaxRunningJobs(backend.concurrency), options.maxQueuedJobs);
   }
 
   /** A job the registry let go: its staged artifacts and stats go too (its scratch space went when it ended). */
@@ -227,6 +238,7 @@ export class JobServer {
       execute: (job) => self.execute(job, partitions, options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS),
       artifactEndpoint: (authority) => endpointFor(authority, { host, port }),
       auth,
+      admission: self.admission,
     });
     addArtifactStagingService(server, self.registry, store, { idleTimeoutMs: options.stagingIdleTimeoutMs ?? DEFAULT_STAGING_IDLE_TIMEOUT_MS }, auth);
     return self;

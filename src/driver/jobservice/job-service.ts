@@ -18,6 +18,7 @@ import { Job, type JobEvent } from "../job.js";
 import { type ExecutionPlan, UnsupportedPipelineError } from "../planner/index.js";
 import type { JobOwner } from "./caller-auth.js";
 import { CallerAuth } from "./caller-auth.js";
+import type { JobAdmission } from "./job-admission.js";
 import type { JobRegistry } from "./job-registry.js";
 import { UndecodableRequest, decodeTolerantly } from "./undecodable-request.js";
 
@@ -35,6 +36,8 @@ export interface JobServiceDeps {
   artifactEndpoint(authority: string): string;
   /** Who may call, and whose jobs they see (default: anyone, every job). */
   auth?: CallerAuth;
+  /** How many jobs run and wait at once (default: no limit). */
+  admission?: JobAdmission;
 }
 
 type UnaryHandler<Req, Res> = (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => void;
@@ -85,9 +88,12 @@ export function addJobService(server: grpc.Server, registry: JobRegistry, deps: 
           code: grpc.status.FAILED_PRECONDITION,
         });
       }
+      deps.admission?.checkRoom();
       job.transition(JobState_Enum.STARTING);
       registry.closeStaging(job);
-      void deps.execute(job).then(
+      // STARTING until admitted: a job beyond maxRunningJobs waits for a slot.
+      const execute = () => deps.execute(job);
+      void (deps.admission ? deps.admission.run(job, execute) : execute()).then(
         () => {
           if (!job.terminal) job.transition(JobState_Enum.DONE);
         },
