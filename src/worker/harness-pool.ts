@@ -10,7 +10,8 @@
 //   start (log levels, pickler, experiments, state cache, RuntimeValueProvider's values).
 // A harness keeps per-process state (module globals user code set, bundle descriptors it was
 // registered, cached bundle processors), so a shared one serves at most MAX_JOBS_PER_HARNESS jobs
-// and is stopped once every job it served has ended. Jobs on one harness cannot collide: a
+// and is stopped once every job it served has ended and no new one came for HARNESS_IDLE_MS (the
+// next of several queued jobs often comes a moment after the last one ended). Jobs on one harness cannot collide: a
 // descriptor's id is its key under `jobs/<job>/`, and instruction ids are numbered per harness.
 import { createHash } from "node:crypto";
 import type { TaskSpec } from "../common/task-spec.js";
@@ -21,6 +22,8 @@ import type { SdkHarness } from "./sdk-harness.js";
 const MAX_WARM_HARNESSES = 2;
 /** Jobs one harness serves before a new job gets a fresh one: bounds what user code leaves behind. */
 export const MAX_JOBS_PER_HARNESS = 32;
+/** A harness whose jobs have all ended is stopped after this long without a new one. */
+export const HARNESS_IDLE_MS = 5_000;
 /** Options that name the job rather than configure the harness. */
 const JOB_IDENTITY_OPTIONS = new Set(["beam:option:job_name:v1", "job_name"]);
 
@@ -30,6 +33,7 @@ interface WarmHarness {
   /** Jobs given this harness that have not ended. */
   activeJobs: Set<string>;
   jobsServed: number;
+  idle?: NodeJS.Timeout;
 }
 
 export class HarnessPool {
@@ -42,6 +46,7 @@ export class HarnessPool {
   constructor(
     private readonly store: ObjectStore,
     private readonly start: (spec: TaskSpec) => Promise<SdkHarness>,
+    private readonly idleMs = HARNESS_IDLE_MS,
   ) {}
 
   /** A warm harness for the task: one its job may share, else a new one. */
@@ -53,6 +58,7 @@ export class HarnessPool {
       entry = undefined;
     }
     if (entry) {
+      clearTimeout(entry.idle);
       this.warm.delete(key);
     } else {
       while (this.warm.size >= MAX_WARM_HARNESSES) void this.retire(this.warm.keys().next().value!);
@@ -78,15 +84,18 @@ export class HarnessPool {
     for (const [key, entry] of this.warm) if (entry.started === harness) void this.retire(key);
   }
 
-  /** The job has ended: harnesses no running job still uses are stopped (with their directories). */
-  async endJob(jobId: string): Promise<void> {
+  /** The job has ended: harnesses no running job still uses are stopped (with their directories) unless reused soon. */
+  endJob(jobId: string): void {
     this.artifactDigests.delete(jobId);
-    const stopping: Promise<void>[] = [];
     for (const [key, entry] of this.warm) {
       if (!entry.activeJobs.delete(jobId) || entry.activeJobs.size > 0) continue;
-      stopping.push(this.retire(key));
+      clearTimeout(entry.idle);
+      entry.idle = setTimeout(() => {
+        if (this.warm.get(key) === entry && entry.activeJobs.size === 0) void this.retire(key);
+      }, this.idleMs);
+      // An idle harness never keeps a stopping worker alive.
+      entry.idle.unref();
     }
-    await Promise.all(stopping);
   }
 
   async close(): Promise<void> {
@@ -96,6 +105,7 @@ export class HarnessPool {
   private retire(key: string): Promise<void> {
     const entry = this.warm.get(key);
     this.warm.delete(key);
+    clearTimeout(entry?.idle);
     return entry ? entry.harness.then((h) => h.stop(), () => undefined) : Promise.resolve();
   }
 

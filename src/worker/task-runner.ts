@@ -119,9 +119,9 @@ export class TaskRunner {
     return d;
   }
 
-  /** The job has ended: its warm harnesses stop unless another running job shares them. */
-  async endJob(jobId: string): Promise<void> {
-    await this.harnesses.endJob(jobId);
+  /** The job has ended: its warm harnesses stop unless another job shares them (or soon does). */
+  endJob(jobId: string): void {
+    this.harnesses.endJob(jobId);
   }
 
   /** A pass-through stage: every element of the main input goes to every output, no harness. */

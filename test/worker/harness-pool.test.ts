@@ -9,6 +9,7 @@ import { LocalObjectStore } from "../../src/store/index.js";
 import { HarnessPool, MAX_JOBS_PER_HARNESS, harnessOptions } from "../../src/worker/harness-pool.js";
 import type { SdkHarness } from "../../src/worker/sdk-harness.js";
 
+const IDLE_MS = 50;
 const OPTIONS = { "beam:option:job_name:v1": "a", "beam:option:save_main_session:v1": true, "beam:option:experiments:v1": ["beam_fn_api"] };
 
 /** The fields of a task the pool reads. */
@@ -28,10 +29,14 @@ async function poolWithArtifacts(artifacts: Record<string, Record<string, string
   for (const [job, files] of Object.entries(artifacts)) for (const [name, text] of Object.entries(files)) await store.put(`artifacts/${job}/${name}`, Buffer.from(text));
   const stopped: number[] = [];
   let n = 0;
-  const pool = new HarnessPool(store, () => {
-    const id = ++n;
-    return Promise.resolve({ connection: undefined, id, stop: () => Promise.resolve(void stopped.push(id)) } as unknown as SdkHarness);
-  });
+  const pool = new HarnessPool(
+    store,
+    () => {
+      const id = ++n;
+      return Promise.resolve({ connection: undefined, id, stop: () => Promise.resolve(void stopped.push(id)) } as unknown as SdkHarness);
+    },
+    IDLE_MS,
+  );
   const idOf = async (spec: TaskSpec) => ((await pool.acquire(spec)) as unknown as { id: number }).id;
   return { pool, stopped, idOf };
 }
@@ -62,18 +67,25 @@ describe("HarnessPool", () => {
     }
   });
 
-  it("stops a shared harness when the last job using it ends, not before", async () => {
+  it("stops a shared harness once the last job using it has ended and no job came for a while", async () => {
     const { pool, stopped, idOf } = await poolWithArtifacts({});
     await idOf(task("j1"));
     await idOf(task("j2"));
+    const idle = () => new Promise((resolve) => setTimeout(resolve, IDLE_MS * 2));
 
-    await pool.endJob("j1");
+    pool.endJob("j1");
+    await idle();
     expect(stopped).toEqual([]);
-    expect(await idOf(task("j2"))).toBe(1);
-    await pool.endJob("j2");
+    pool.endJob("j2");
+    // A job that comes soon after gets it still warm.
+    expect(await idOf(task("j3"))).toBe(1);
+    await idle();
+    expect(stopped).toEqual([]);
+    pool.endJob("j3");
+    await idle();
 
     expect(stopped).toEqual([1]);
-    expect(await idOf(task("j3"))).toBe(2);
+    expect(await idOf(task("j4"))).toBe(2);
   });
 
   it(`gives a fresh harness to a new job once one has served ${MAX_JOBS_PER_HARNESS} jobs`, async () => {

@@ -1,0 +1,144 @@
+// Load: 50 small Beam Python jobs (Create -> GroupByKey -> write, process harnesses) submitted at
+// once to one embedded job server with 2 workers, against one such job alone. Every job must end
+// DONE with FnApiRunner's output (each job's data is its own, so a job that saw another's data or
+// code would differ), and harnesses must be shared: far fewer starts than jobs. Times, harness
+// starts and the job server's RSS are printed (docs/reliability.md records them), not asserted:
+// this machine's two cores are shared.
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { JobState_Enum } from "apache-beam/proto/beam_job_api";
+import { afterAll, describe, expect, it } from "vitest";
+import { JobServer, defaultPython } from "../../src/driver/index.js";
+import { TERMINAL_STATES } from "../../src/driver/job.js";
+import { parentOf } from "./run-cases.js";
+
+/** Jobs at once; LOAD_TEST_JOBS changes it for measurements (docs/reliability.md), never in `npm test`. */
+const JOBS = Number(process.env.LOAD_TEST_JOBS ?? 50);
+const WORKERS = 2;
+const script = new URL("./concurrent_jobs.py", import.meta.url).pathname;
+const run = promisify(execFile);
+
+interface JobResult {
+  lines: string[] | null;
+  error: string | null;
+  seconds: number;
+}
+
+async function runJobs(runner: "fnapi" | "portable", jobs: number, first: number, workdir: string, endpoint?: string): Promise<Record<string, JobResult>> {
+  const out = join(workdir, `${runner}-${first}.json`);
+  const args = [script, "--runner", runner, "--workdir", workdir, "--out", out, "--jobs", String(jobs), "--first", String(first)];
+  await run(defaultPython(), [...args, ...(endpoint ? ["--job_endpoint", endpoint] : [])], { maxBuffer: 64 << 20 });
+  return JSON.parse(readFileSync(out, "utf8")) as Record<string, JobResult>;
+}
+
+function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/** SDK harness processes now: sdk_worker_main children of this process's worker processes. */
+function harnessPids(): number[] {
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      parents.set(pid, parentOf(pid));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  const workers = new Set([...parents].filter(([pid, ppid]) => ppid === process.pid && commandLine(pid).includes("local-worker-process")).map(([pid]) => pid));
+  return [...parents].filter(([pid, ppid]) => workers.has(ppid) && commandLine(pid).includes("sdk_worker_main")).map(([pid]) => pid);
+}
+
+/** Watches the server: each job's time from Run to its end, harness processes started, the largest RSS. */
+function watch(server: JobServer) {
+  const runAt = new Map<string, number>();
+  const seconds = new Map<string, number>();
+  const subscribed = new Set<string>();
+  const harnesses = new Set<number>();
+  let maxRss = 0;
+  const timer = setInterval(() => {
+    for (const job of server.registry.jobs.values()) {
+      if (subscribed.has(job.id)) continue;
+      subscribed.add(job.id);
+      job.subscribe((e) => {
+        if (e.kind !== "state") return;
+        if (e.state === JobState_Enum.STARTING) runAt.set(job.id, e.at.getTime());
+        if (TERMINAL_STATES.has(e.state) && runAt.has(job.id)) seconds.set(job.id, (e.at.getTime() - runAt.get(job.id)!) / 1000);
+      });
+    }
+    for (const pid of harnessPids()) harnesses.add(pid);
+    maxRss = Math.max(maxRss, process.memoryUsage().rss);
+  }, 100);
+  return {
+    stop: () => clearInterval(timer),
+    seconds: () => [...seconds.values()].sort((a, b) => a - b),
+    harnessStarts: () => harnesses.size,
+    maxRssMb: () => Math.round(maxRss / 2 ** 20),
+  };
+}
+
+const median = (sorted: number[]) => sorted[Math.floor(sorted.length / 2)]!;
+let server: JobServer | undefined;
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe("many concurrent jobs on one job server", () => {
+  it(
+    `${JOBS} small Python jobs at once all end DONE with FnApiRunner's output, sharing harnesses`,
+    async () => {
+      const workdir = mkdtempSync(join(tmpdir(), "beam-lambda-load-"));
+      server = await JobServer.start({ port: 0, workers: WORKERS });
+      const watcher = watch(server);
+      // One job alone first (its harnesses start cold, as the burst's first ones do); then the burst.
+      const aloneStarted = Date.now();
+      const alone = await runJobs("portable", 1, JOBS, workdir, server.address);
+      const aloneSeconds = (Date.now() - aloneStarted) / 1000;
+      const aloneServer = watcher.seconds()[0]!;
+      const harnessesAlone = watcher.harnessStarts();
+      const burstStarted = Date.now();
+      const ours = await runJobs("portable", JOBS, 0, workdir, server.address);
+      const burstSeconds = (Date.now() - burstStarted) / 1000;
+      watcher.stop();
+      const reference = await runJobs("fnapi", JOBS + 1, 0, workdir);
+
+      const serverSeconds = watcher.seconds().slice();
+      const clientSeconds = Object.values(ours)
+        .map((r) => r.seconds)
+        .sort((a, b) => a - b);
+      const harnessStarts = watcher.harnessStarts() - harnessesAlone;
+      console.log(
+        `load: ${JOBS} jobs at once on ${WORKERS} workers (maxRunningJobs ${server.admission.maxRunningJobs}) in ${burstSeconds.toFixed(1)} s; ` +
+          `job time from Run to end: median ${median(serverSeconds).toFixed(2)} s, max ${serverSeconds.at(-1)!.toFixed(2)} s ` +
+          `(client side: median ${median(clientSeconds).toFixed(2)} s, max ${clientSeconds.at(-1)!.toFixed(2)} s); ` +
+          `alone: ${aloneServer.toFixed(2)} s (client side ${aloneSeconds.toFixed(2)} s); ` +
+          `median/alone ${(median(serverSeconds) / aloneServer).toFixed(1)}x; ` +
+          `harness starts: ${harnessStarts} for the burst, ${harnessesAlone} alone; job server max RSS ${watcher.maxRssMb()} MB`,
+      );
+
+      expect(alone[`load-${JOBS}`]!.error).toBeNull();
+      expect(alone[`load-${JOBS}`]!.lines).toEqual(reference[`load-${JOBS}`]!.lines);
+      for (let i = 0; i < JOBS; i++) {
+        const name = `load-${i}`;
+        expect(ours[name]!.error, name).toBeNull();
+        expect(reference[name]!.lines, name).toHaveLength(13);
+        expect(ours[name]!.lines, name).toEqual(reference[name]!.lines);
+      }
+      const states = [...server.registry.jobs.values()].map((j) => JobState_Enum[j.state]);
+      expect(states).toEqual(Array(JOBS + 1).fill("DONE"));
+      // Harnesses are shared between the jobs: one per worker would be WORKERS starts; one per job and worker (no sharing) JOBS * WORKERS.
+      expect(harnessStarts).toBeLessThan(JOBS / 2);
+    },
+    180_000,
+  );
+});
