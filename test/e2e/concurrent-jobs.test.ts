@@ -27,9 +27,15 @@ interface JobResult {
   seconds: number;
 }
 
-async function runJobs(runner: "fnapi" | "portable", jobs: number, first: number, workdir: string, endpoint?: string): Promise<Record<string, JobResult>> {
+async function runJobs(
+  runner: "fnapi" | "portable",
+  jobs: number,
+  first: number,
+  workdir: string,
+  { endpoint, records = 60, keys = 13, delaySeconds = 0 }: { endpoint?: string; records?: number; keys?: number; delaySeconds?: number } = {},
+): Promise<Record<string, JobResult>> {
   const out = join(workdir, `${runner}-${first}.json`);
-  const args = [script, "--runner", runner, "--workdir", workdir, "--out", out, "--jobs", String(jobs), "--first", String(first)];
+  const args = [script, "--runner", runner, "--workdir", workdir, "--out", out, "--jobs", String(jobs), "--first", String(first), "--records", String(records), "--keys", String(keys), "--delay", String(delaySeconds)];
   await run(defaultPython(), [...args, ...(endpoint ? ["--job_endpoint", endpoint] : [])], { maxBuffer: 64 << 20 });
   return JSON.parse(readFileSync(out, "utf8")) as Record<string, JobResult>;
 }
@@ -62,13 +68,22 @@ function harnessPids(): number[] {
 function watch(server: JobServer) {
   const runAt = new Map<string, number>();
   const seconds = new Map<string, number>();
+  /** By job name: when it was run, started running and ended. */
+  const times = new Map<string, { run?: number; running?: number; end?: number }>();
   const harnesses = new Set<number>();
   let maxRss = 0;
   // Every job as it is prepared, so that no state change is missed.
   const add = server.registry.add.bind(server.registry);
   server.registry.add = (job, owner) => {
+    // Python names every job 'job': its job_name option tells them apart.
+    const name = String(job.pipelineOptions["beam:option:job_name:v1"]);
+    times.set(name, {});
     job.subscribe((e) => {
       if (e.kind !== "state") return;
+      const at = e.at.getTime();
+      if (e.state === JobState_Enum.STARTING) times.get(name)!.run = at;
+      if (e.state === JobState_Enum.RUNNING) times.get(name)!.running = at;
+      if (TERMINAL_STATES.has(e.state)) times.get(name)!.end = at;
       if (e.state === JobState_Enum.STARTING) runAt.set(job.id, e.at.getTime());
       if (TERMINAL_STATES.has(e.state) && runAt.has(job.id)) seconds.set(job.id, (e.at.getTime() - runAt.get(job.id)!) / 1000);
     });
@@ -80,6 +95,7 @@ function watch(server: JobServer) {
   }, 100);
   return {
     stop: () => clearInterval(timer),
+    times: (name: string) => times.get(name) ?? {},
     seconds: () => [...seconds.values()].sort((a, b) => a - b),
     harnessStarts: () => harnesses.size,
     maxRssMb: () => Math.round(maxRss / 2 ** 20),
@@ -88,9 +104,11 @@ function watch(server: JobServer) {
 
 const median = (sorted: number[]) => sorted[Math.floor(sorted.length / 2)]!;
 let server: JobServer | undefined;
+let bigServer: JobServer | undefined;
 
 afterAll(async () => {
   await server?.stop();
+  await bigServer?.stop();
 });
 
 describe("many concurrent jobs on one job server", () => {
@@ -101,12 +119,12 @@ describe("many concurrent jobs on one job server", () => {
       server = await JobServer.start({ port: 0, workers: WORKERS });
       const watcher = watch(server);
       // One job alone first (its harnesses start cold, as the burst's first ones do); then the burst.
-      const alone = await runJobs("portable", 1, JOBS, workdir, server.address);
+      const alone = await runJobs("portable", 1, JOBS, workdir, { endpoint: server.address });
       const aloneSeconds = alone[`load-${JOBS}`]!.seconds;
       const aloneServer = watcher.seconds()[0]!;
       const harnessesAlone = watcher.harnessStarts();
       const burstStarted = Date.now();
-      const ours = await runJobs("portable", JOBS, 0, workdir, server.address);
+      const ours = await runJobs("portable", JOBS, 0, workdir, { endpoint: server.address });
       const burstSeconds = (Date.now() - burstStarted) / 1000;
       watcher.stop();
       const reference = await runJobs("fnapi", JOBS + 1, 0, workdir);
@@ -139,5 +157,37 @@ describe("many concurrent jobs on one job server", () => {
       expect(harnessStarts).toBeLessThan(JOBS / 2);
     },
     180_000,
+  );
+
+  it(
+    "a small job run while a big one runs ends first: the big one's waiting tasks cannot hold every worker",
+    async () => {
+      const workdir = mkdtempSync(join(tmpdir(), "beam-lambda-big-small-"));
+      // 40 tasks per stage for the big job (no small-input shortcut); the small one is 60 records.
+      bigServer = await JobServer.start({ port: 0, workers: WORKERS, partitions: 40, smallInput: { elements: 0, bytes: 0 } });
+      const watcher = watch(bigServer);
+      const big = { records: 20_000, keys: 2000 };
+      const [bigResult, smallResult] = await Promise.all([
+        runJobs("portable", 1, 100, workdir, { endpoint: bigServer.address, ...big }),
+        runJobs("portable", 1, 101, workdir, { endpoint: bigServer.address, delaySeconds: 3 }),
+      ]);
+      watcher.stop();
+      const reference = { ...(await runJobs("fnapi", 1, 100, workdir, big)), ...(await runJobs("fnapi", 1, 101, workdir)) };
+      const [bigTimes, smallTimes] = [watcher.times("load-100"), watcher.times("load-101")];
+      console.log(
+        `big and small: the big job ran ${((bigTimes.end! - bigTimes.run!) / 1000).toFixed(1)} s; the small one, run ${((smallTimes.run! - bigTimes.running!) / 1000).toFixed(1)} s after the big one started running, took ${((smallTimes.end! - smallTimes.run!) / 1000).toFixed(1)} s and ended ${((bigTimes.end! - smallTimes.end!) / 1000).toFixed(1)} s before it`,
+      );
+
+      for (const [name, result] of Object.entries({ ...bigResult, ...smallResult })) {
+        expect(result.error, name).toBeNull();
+        expect(result.lines, name).toEqual(reference[name]!.lines);
+      }
+      expect(reference["load-100"]!.lines).toHaveLength(2000);
+      // The small job was run while the big one ran, and ended first.
+      expect(smallTimes.run).toBeGreaterThan(bigTimes.running!);
+      expect(smallTimes.run).toBeLessThan(bigTimes.end!);
+      expect(smallTimes.end).toBeLessThan(bigTimes.end!);
+    },
+    120_000,
   );
 });

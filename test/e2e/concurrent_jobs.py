@@ -2,7 +2,7 @@
 Beam's FnApiRunner (the reference), and writes their results as JSON.
 
     concurrent_jobs.py --runner portable --job_endpoint HOST:PORT --workdir DIR --out results.json --jobs 50 [--first 0]
-    concurrent_jobs.py --runner fnapi --workdir DIR --out results.json --jobs 50
+    concurrent_jobs.py --runner fnapi --workdir DIR --out results.json --jobs 50 [--records 60 --keys 13]
 
 Job i groups records whose keys and values depend on i (Create -> GroupByKey -> write), so a
 job that read another job's data, or ran another job's code, would give the wrong output.
@@ -21,8 +21,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
 
-def build(p, i, out):
-    records = [(f"k{(i * 7 + j) % 13}", i * 1000 + j) for j in range(60)]
+def build(p, i, out, records, keys):
+    records = [(f"k{(i * 7 + j) % keys}", i * 1000 + j) for j in range(records)]
     (
         p
         | "Create" >> beam.Create(records)
@@ -41,7 +41,7 @@ def run_job(args, i, results):
             p = beam.Pipeline(runner=FnApiRunner())
         else:
             p = beam.Pipeline(runner="PortableRunner", options=PipelineOptions([f"--job_endpoint={args.job_endpoint}", f"--job_name={name}"]))
-        build(p, i, out)
+        build(p, i, out, args.records, args.keys)
         p.run().wait_until_finish()
         lines = sorted(l.rstrip("\n") for f in glob.glob(out + "*") for l in open(f))
         results[name] = {"lines": lines, "error": None, "seconds": time.time() - started}
@@ -57,9 +57,13 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--jobs", type=int, required=True)
     parser.add_argument("--first", type=int, default=0, help="number of the first job")
+    parser.add_argument("--records", type=int, default=60, help="records per job")
+    parser.add_argument("--keys", type=int, default=13, help="keys per job")
+    parser.add_argument("--delay", type=float, default=0, help="seconds to wait before submitting")
     args = parser.parse_args()
     results = {}
     numbers = range(args.first, args.first + args.jobs)
+    time.sleep(args.delay)
     threads = [threading.Thread(target=run_job, args=(args, i, results)) for i in numbers]
     for t in threads:
         t.start()
