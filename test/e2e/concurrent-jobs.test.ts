@@ -5,7 +5,7 @@
 // starts and the job server's RSS are printed (docs/reliability.md records them), not asserted:
 // this machine's two cores are shared.
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -17,6 +17,8 @@ import { parentOf } from "./run-cases.js";
 
 /** Jobs at once; LOAD_TEST_JOBS changes it for measurements (docs/reliability.md), never in `npm test`. */
 const JOBS = Number(process.env.LOAD_TEST_JOBS ?? 50);
+/** The server's maxRunningJobs, for the same measurements (default: the server's default). */
+const MAX_RUNNING = process.env.LOAD_TEST_MAX_RUNNING ? Number(process.env.LOAD_TEST_MAX_RUNNING) : undefined;
 const WORKERS = 2;
 const script = new URL("./concurrent_jobs.py", import.meta.url).pathname;
 const run = promisify(execFile);
@@ -32,10 +34,11 @@ async function runJobs(
   jobs: number,
   first: number,
   workdir: string,
-  { endpoint, records = 60, keys = 13, delaySeconds = 0 }: { endpoint?: string; records?: number; keys?: number; delaySeconds?: number } = {},
+  { endpoint, records = 60, keys = 13, sleepPerKey = 0, waitFor }: { endpoint?: string; records?: number; keys?: number; sleepPerKey?: number; waitFor?: string } = {},
 ): Promise<Record<string, JobResult>> {
   const out = join(workdir, `${runner}-${first}.json`);
-  const args = [script, "--runner", runner, "--workdir", workdir, "--out", out, "--jobs", String(jobs), "--first", String(first), "--records", String(records), "--keys", String(keys), "--delay", String(delaySeconds)];
+  const args = [script, "--runner", runner, "--workdir", workdir, "--out", out, "--jobs", String(jobs), "--first", String(first), "--records", String(records), "--keys", String(keys), "--sleep_per_key", String(sleepPerKey)];
+  if (waitFor) args.push("--wait_for", waitFor);
   await run(defaultPython(), [...args, ...(endpoint ? ["--job_endpoint", endpoint] : [])], { maxBuffer: 64 << 20 });
   return JSON.parse(readFileSync(out, "utf8")) as Record<string, JobResult>;
 }
@@ -116,7 +119,7 @@ describe("many concurrent jobs on one job server", () => {
     `${JOBS} small Python jobs at once all end DONE with FnApiRunner's output, sharing harnesses`,
     async () => {
       const workdir = mkdtempSync(join(tmpdir(), "beam-lambda-load-"));
-      server = await JobServer.start({ port: 0, workers: WORKERS });
+      server = await JobServer.start({ port: 0, workers: WORKERS, maxRunningJobs: MAX_RUNNING });
       const watcher = watch(server);
       // One job alone first (its harnesses start cold, as the burst's first ones do); then the burst.
       const alone = await runJobs("portable", 1, JOBS, workdir, { endpoint: server.address });
@@ -163,14 +166,20 @@ describe("many concurrent jobs on one job server", () => {
     "a small job run while a big one runs ends first: the big one's waiting tasks cannot hold every worker",
     async () => {
       const workdir = mkdtempSync(join(tmpdir(), "beam-lambda-big-small-"));
-      // 40 tasks per stage for the big job (no small-input shortcut); the small one is 60 records.
+      // 40 tasks per stage for the big job (no small-input shortcut), its 2000 groups taking 5 ms
+      // each to format: 10 s of work for 2 workers. The small one is 60 records.
       bigServer = await JobServer.start({ port: 0, workers: WORKERS, partitions: 40, smallInput: { elements: 0, bytes: 0 } });
       const watcher = watch(bigServer);
-      const big = { records: 20_000, keys: 2000 };
-      const [bigResult, smallResult] = await Promise.all([
-        runJobs("portable", 1, 100, workdir, { endpoint: bigServer.address, ...big }),
-        runJobs("portable", 1, 101, workdir, { endpoint: bigServer.address, delaySeconds: 3 }),
-      ]);
+      const big = { records: 20_000, keys: 2000, sleepPerKey: 0.005 };
+      // The small job's client is started with the big one's, and submits once the big job runs.
+      const go = join(workdir, "run-the-small-job");
+      const bigRun = runJobs("portable", 1, 100, workdir, { endpoint: bigServer.address, ...big });
+      const smallRun = runJobs("portable", 1, 101, workdir, { endpoint: bigServer.address, waitFor: go });
+      let bigEnded = false;
+      void bigRun.finally(() => (bigEnded = true));
+      while (watcher.times("load-100").running === undefined && !bigEnded) await new Promise((resolve) => setTimeout(resolve, 20));
+      writeFileSync(go, "");
+      const [bigResult, smallResult] = await Promise.all([bigRun, smallRun]);
       watcher.stop();
       const reference = { ...(await runJobs("fnapi", 1, 100, workdir, big)), ...(await runJobs("fnapi", 1, 101, workdir)) };
       const [bigTimes, smallTimes] = [watcher.times("load-100"), watcher.times("load-101")];
