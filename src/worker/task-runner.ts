@@ -10,7 +10,7 @@ import { MIN_TIMESTAMP_MILLIS, PANE_NO_FIRING, encodeWindowedValue } from "../co
 import type { EnvironmentSpec, MergeTaskSpec, TaskOutputResult, TaskResult, TaskSpec, WorkerTask } from "../common/task-spec.js";
 import { Transforms } from "../common/urns.js";
 import { OverflowValues, ShuffleOutputWriter, mergePartitionedOutputs } from "../shuffle/index.js";
-import type { ObjectStore } from "../store/index.js";
+import { type ObjectStore, jobPrefix } from "../store/index.js";
 import { type ReadOptions, readInputChunks, readsStateBackedValues } from "../shuffle/edge-reader.js";
 import { FnApiServer } from "./fn-api-server.js";
 import { SdkWindowMerger } from "./sdk-window-merger.js";
@@ -122,6 +122,8 @@ export class TaskRunner {
   /** The job has ended: its warm harnesses stop unless another job shares them (or soon does). */
   endJob(jobId: string): void {
     this.harnesses.endJob(jobId);
+    // Its descriptors (keys under jobs/<job>/) are not needed again: a worker outlives many jobs.
+    for (const key of this.descriptors.keys()) if (key.startsWith(jobPrefix(jobId))) this.descriptors.delete(key);
   }
 
   /** A pass-through stage: every element of the main input goes to every output, no harness. */
