@@ -168,9 +168,10 @@ export class JobServer {
     private readonly options: JobServerOptions,
     /** The options' speculation, or the backend's default. */
     private readonly speculation: SpeculationOptions | false,
+    admission: JobAdmission,
   ) {
     this.registry = new JobRegistry(options.jobs, (job) => this.release(job));
-    this.admission = new JobAdmission(options.maxRunningJobs ?? defaultMaxRunningJobs(backend.concurrency), options.maxQueuedJobs);
+    this.admission = admission;
   }
 
   /** A job the registry let go: its staged artifacts and stats go too (its scratch space went when it ended). */
@@ -197,6 +198,8 @@ export class JobServer {
     const definition = backendDefinition(options.backend ?? "local");
     const { concurrency: workers, storeUrl } = definition.place({ workers: options.workers, storeUrl: options.storeUrl, configs: options });
     const partitions = options.partitions ?? Math.max(2, workers * 2);
+    // Before anything starts: bad limits are refused at once.
+    const admission = new JobAdmission(options.maxRunningJobs ?? defaultMaxRunningJobs(workers), options.maxQueuedJobs);
     const python = options.python ?? defaultPython();
     const ownStore = options.storeDir === undefined && storeUrl === undefined;
     const store = storeUrl ? openObjectStore(storeUrl) : new LocalObjectStore(options.storeDir ?? mkdtempSync(join(tmpdir(), "beam-lambda-store-")));
@@ -232,7 +235,7 @@ export class JobServer {
     });
     const address = `${host}:${port}`;
     const speculation = options.speculation ?? (definition.traits.speculatesByDefault ? DEFAULT_SPECULATION : false);
-    const self = new JobServer(server, address, store, backend, ownStore, options, speculation);
+    const self = new JobServer(server, address, store, backend, ownStore, options, speculation, admission);
     addJobService(server, self.registry, {
       plan: (pipeline) => planPipeline(pipeline, { pythonSdkVersion: sdkVersion }),
       execute: (job) => self.execute(job, partitions, options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS),

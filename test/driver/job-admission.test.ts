@@ -1,6 +1,7 @@
 // Admission control through the Job API: beyond maxRunningJobs a job waits STARTING (and says
 // so), beyond maxQueuedJobs Run answers RESOURCE_EXHAUSTED; finished, failed and cancelled jobs
 // free their slots, and a cancelled waiting job leaves the line.
+import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
 import { JobServiceClient } from "apache-beam/proto/beam_job_api.grpc-client";
@@ -102,4 +103,43 @@ describe("admission control (maxRunningJobs 1, maxQueuedJobs 1)", () => {
     expect(stateOf(c)).toBe(JobState_Enum.RUNNING);
     expect(executed).toEqual(["a", "c"]);
   });
+});
+
+describe("beam-lambda job-server", () => {
+  const bin = new URL("../../bin/beam-lambda.js", import.meta.url).pathname;
+
+  it("refuses --max-running-jobs under 1 before it starts anything", () => {
+    const result = spawnSync("node", [bin, "job-server", "--port", "0", "--workers", "1", "--max-running-jobs", "0"], { encoding: "utf8", timeout: 60_000 });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain("maxRunningJobs must be at least 1, not 0");
+  });
+
+  it("takes --max-running-jobs and --max-queued-jobs: with 1 and 0, a second Run while the first job runs is refused", async () => {
+    const child = spawn("node", [bin, "job-server", "--port", "0", "--workers", "1", "--max-running-jobs", "1", "--max-queued-jobs", "0"], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        child.stdout.on("data", (d: Buffer) => {
+          out += d.toString();
+          if (out.includes("\n")) resolve(out);
+        });
+        child.on("exit", (code) => reject(new Error(`exited early with ${code}`)));
+      });
+      const cli = new JobServiceClient(/listening on (\S+)/.exec(line)![1]!, grpc.credentials.createInsecure());
+      const prepared = [];
+      for (const name of ["first", "second"]) prepared.push((await unary(cli.prepare.bind(cli), { pipeline, jobName: name })).preparationId);
+      await unary(cli.run.bind(cli), { preparationId: prepared[0]!, retrievalToken: "" });
+      // The first job is still starting its harness (a second at least) when the second is run.
+      const refused = (await unary(cli.run.bind(cli), { preparationId: prepared[1]!, retrievalToken: "" }).catch((e: unknown) => e)) as grpc.ServiceError;
+      expect(refused.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+      expect(refused.details).toContain("(maxRunningJobs 1, maxQueuedJobs 0)");
+      cli.close();
+    } finally {
+      const exited = new Promise((resolve) => child.on("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
+    }
+  }, 60_000);
 });
