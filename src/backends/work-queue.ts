@@ -28,7 +28,7 @@ export interface WorkQueueOptions<Work, Outcome> {
   stopJob(jobId: string): void;
   /** The failed outcome of work the queue settles itself. */
   failure(error: string): Outcome;
-  /** Work that goes to the front of the line (none by default). */
+  /** Work that goes to the front of its job's line (none by default): a retry before its job's first attempts. */
   goesFirst?(work: Work): boolean;
 }
 
