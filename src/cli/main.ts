@@ -23,6 +23,7 @@ const USAGE = `usage:
       a --host other than loopback needs --auth-token-file (tokens, one per line; callers send
       'authorization: Bearer TOKEN' and see only their token's jobs), or --allow-unauthenticated
                          [--max-prepared-jobs 1000] [--prepared-job-timeout SECONDS] [--job-retention SECONDS] (both 3600)
+                         [--max-running-jobs N] (default 2 per worker, at least 4; later jobs wait) [--max-queued-jobs 1000]
                          [--max-message-mb 64] [--staging-idle-timeout SECONDS] (60)
                          [--worker-pool-timeout SECONDS]  (60: a LOOPBACK/EXTERNAL worker pool out of reach this long fails its job)
       with --store, jobs are journaled in the store: a job server started again on it resumes unfinished jobs
@@ -98,6 +99,8 @@ async function serverOptions(values: FlagValues) {
       ...(int("prepared-job-timeout") !== undefined && { preparedJobTimeoutMs: int("prepared-job-timeout")! * 1000 }),
       ...(int("job-retention") !== undefined && { finishedJobRetentionMs: int("job-retention")! * 1000 }),
     },
+    maxRunningJobs: int("max-running-jobs"),
+    maxQueuedJobs: int("max-queued-jobs"),
     ...(int("max-message-mb") !== undefined && { maxReceiveMessageBytes: int("max-message-mb")! * 1024 * 1024 }),
     ...(int("staging-idle-timeout") !== undefined && { stagingIdleTimeoutMs: int("staging-idle-timeout")! * 1000 }),
     ...(int("worker-pool-timeout") !== undefined && { workerPoolTimeoutMs: int("worker-pool-timeout")! * 1000 }),
@@ -170,6 +173,8 @@ const SERVER_FLAGS: Record<string, { type: "string" | "boolean" }> = {
   "executor-host": { type: "string" },
   "executor-memory-limit": { type: "string" },
   "max-prepared-jobs": { type: "string" },
+  "max-running-jobs": { type: "string" },
+  "max-queued-jobs": { type: "string" },
   "prepared-job-timeout": { type: "string" },
   "job-retention": { type: "string" },
   "max-message-mb": { type: "string" },

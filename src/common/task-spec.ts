@@ -111,6 +111,12 @@ export interface TaskSpec {
   /** Object-store prefix holding the job's staged artifacts. */
   artifactPrefix: string;
   /**
+   * Jobs with the same value (the job server sets its caller: jobs of one owner) may share a warm
+   * SDK harness when its environment, staged artifacts and options match (worker/harness-pool.ts).
+   * Absent: the job's harnesses are its own.
+   */
+  harnessSharing?: string;
+  /**
    * The one transform reading the main input, when there is exactly one: a splittable DoFn's
    * checkpointed residuals for it are resumed by sending them through the source again.
    */

@@ -18,6 +18,7 @@ import { LocalObjectStore, type ObjectStore, artifactPrefix, jobPrefix, journalP
 import { DEFAULT_STAGING_IDLE_TIMEOUT_MS, addArtifactStagingService } from "./jobservice/artifact-staging.js";
 import { CallerAuth } from "./jobservice/caller-auth.js";
 import { type JobRegistryOptions, JobRegistry } from "./jobservice/job-registry.js";
+import { JobAdmission, defaultMaxRunningJobs } from "./jobservice/job-admission.js";
 import { addJobService, endpointFor } from "./jobservice/job-service.js";
 import type { Job } from "./job.js";
 import { JobJournal, type JournaledJob } from "./journal/job-journal.js";
@@ -116,6 +117,13 @@ export interface JobServerOptions extends BackendConfigs {
    */
   jobs?: JobRegistryOptions;
   /**
+   * Jobs running at once (default: twice the backend's attempts at once, at least 4; see
+   * jobservice/job-admission.ts); later jobs wait STARTING, in the order they were run.
+   */
+  maxRunningJobs?: number;
+  /** Jobs waiting to run at once (default 1000); Run beyond it answers RESOURCE_EXHAUSTED. */
+  maxQueuedJobs?: number;
+  /**
    * The largest gRPC message the Job and Artifact services accept (default 64 MiB); a larger one
    * fails its call with RESOURCE_EXHAUSTED. SDKs send artifacts in chunks of about 1 MB.
    */
@@ -162,6 +170,8 @@ function pythonSdkVersion(python: string): string {
 
 export class JobServer {
   readonly registry: JobRegistry;
+  /** How many jobs run and wait at once. */
+  readonly admission: JobAdmission;
   /** Merge tasks and pipelined tasks per job id, for operators and tests. */
   readonly shuffleStats = new Map<string, JobShuffleStats>();
   /** Pipelined tasks running on `backend`, counted across its jobs (see the scheduler's early-task-slots.ts). */
@@ -179,8 +189,10 @@ export class JobServer {
     private readonly options: JobServerOptions,
     /** The options' speculation, or the backend's default. */
     private readonly speculation: SpeculationOptions | false,
+    admission: JobAdmission,
   ) {
     this.registry = new JobRegistry(options.jobs, (job) => this.release(job));
+    this.admission = admission;
   }
 
   /** A job the registry let go: its staged artifacts, journal and stats go too (its scratch space went when it ended). */
@@ -222,6 +234,8 @@ export class JobServer {
     const definition = backendDefinition(options.backend ?? "local");
     const { concurrency: workers, storeUrl } = definition.place({ workers: options.workers, storeUrl: options.storeUrl, configs: options });
     const partitions = options.partitions ?? Math.max(2, workers * 2);
+    // Before anything starts: bad limits are refused at once.
+    const admission = new JobAdmission(options.maxRunningJobs ?? defaultMaxRunningJobs(workers), options.maxQueuedJobs);
     const python = options.python ?? defaultPython();
     const ownStore = options.storeDir === undefined && storeUrl === undefined;
     const store = storeUrl ? openObjectStore(storeUrl) : new LocalObjectStore(options.storeDir ?? mkdtempSync(join(tmpdir(), "beam-lambda-store-")));
@@ -257,7 +271,7 @@ export class JobServer {
     });
     const address = `${host}:${port}`;
     const speculation = options.speculation ?? (definition.traits.speculatesByDefault ? DEFAULT_SPECULATION : false);
-    const self = new JobServer(server, address, store, backend, ownStore, options, speculation);
+    const self = new JobServer(server, address, store, backend, ownStore, options, speculation, admission);
     const plan = (pipeline: Pipeline) => planPipeline(pipeline, { pythonSdkVersion: sdkVersion });
     const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     if (!ownStore) {
@@ -266,7 +280,8 @@ export class JobServer {
         registry: self.registry,
         plan,
         journalFor: (id, events) => self.journalFor(id, events),
-        resume: (job, journal, journaled) => self.execute(job, partitions, maxAttempts, { journal, journaled }),
+        // A resumed job takes a slot like any other.
+        resume: (job, journal, journaled) => self.admission.run(job, () => self.execute(job, partitions, maxAttempts, { journal, journaled })),
       });
     }
     addJobService(server, self.registry, {
@@ -275,6 +290,7 @@ export class JobServer {
       ...(!ownStore && { record: (job: Job) => self.journalFor(job.id, 0).begin(job, self.registry.ownerOf(job.id), partitions) }),
       artifactEndpoint: (authority) => endpointFor(authority, { host, port }),
       auth,
+      admission: self.admission,
     });
     addArtifactStagingService(server, self.registry, store, { idleTimeoutMs: options.stagingIdleTimeoutMs ?? DEFAULT_STAGING_IDLE_TIMEOUT_MS }, auth);
     return self;
@@ -313,6 +329,8 @@ export class JobServer {
       jobId: job.id,
       pipelineOptionsJson: JSON.stringify(job.pipelineOptions),
       artifactPrefix: artifactPrefix(job.id),
+      // User code of one caller's jobs may meet in a shared harness; of different callers', never.
+      harnessSharing: `owner:${this.registry.ownerOf(job.id) ?? "anonymous"}`,
       partitions,
       maxAttempts,
       infrastructureRetry: this.infrastructureRetry(),

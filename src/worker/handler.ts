@@ -50,7 +50,7 @@ export async function handler(payload: TaskPayload): Promise<TaskResult> {
   }
 }
 
-/** The job has ended: its warm harnesses are stopped, their directories removed. */
+/** The job has ended: its warm harnesses are stopped (soon, unless another job shares them), their directories removed. */
 export async function endJob(jobId: string): Promise<void> {
   await runner?.then((r) => r.endJob(jobId), () => undefined);
 }

@@ -10,18 +10,17 @@ import { MIN_TIMESTAMP_MILLIS, PANE_NO_FIRING, encodeWindowedValue } from "../co
 import type { EnvironmentSpec, MergeTaskSpec, TaskOutputResult, TaskResult, TaskSpec, WorkerTask } from "../common/task-spec.js";
 import { Transforms } from "../common/urns.js";
 import { OverflowValues, ShuffleOutputWriter, mergePartitionedOutputs } from "../shuffle/index.js";
-import type { ObjectStore } from "../store/index.js";
+import { type ObjectStore, jobPrefix } from "../store/index.js";
 import { type ReadOptions, readInputChunks, readsStateBackedValues } from "../shuffle/edge-reader.js";
 import { FnApiServer } from "./fn-api-server.js";
 import { SdkWindowMerger } from "./sdk-window-merger.js";
 import { type HarnessConnection, failureCause } from "./harness-connection.js";
 import { type HarnessOptions, type SdkHarness, startHarness } from "./sdk-harness.js";
 import { TaskStateStore } from "./state-store.js";
+import { HarnessPool } from "./harness-pool.js";
 import { PendingTimers } from "./pending-timers.js";
 import { watchProgress } from "./progress-watchdog.js";
 
-/** Harnesses kept warm per worker; older ones are stopped when a new job needs one. */
-const MAX_WARM_HARNESSES = 2;
 /** Guards against a timer that keeps re-setting itself forever. */
 const MAX_TIMER_ROUNDS = 10_000;
 /** Guards against a splittable DoFn that defers forever (an unbounded source in a batch job). */
@@ -51,14 +50,17 @@ function residualElements(spec: TaskSpec, response: ProcessBundleResponse): Uint
 }
 
 export class TaskRunner {
-  private readonly harnesses = new Map<string, Promise<SdkHarness>>();
+  /** Warm harnesses, shared between jobs where nothing they read differs (harness-pool.ts). */
+  readonly harnesses: HarnessPool;
   private readonly descriptors = new Map<string, Promise<ProcessBundleDescriptor>>();
 
   private constructor(
     private readonly server: FnApiServer,
     readonly store: ObjectStore,
     private readonly options: TaskRunnerOptions,
-  ) {}
+  ) {
+    this.harnesses = new HarnessPool(store, (spec) => startHarness(server, spec.environment satisfies EnvironmentSpec, spec, store, options));
+  }
 
   static async create(store: ObjectStore, options: TaskRunnerOptions): Promise<TaskRunner> {
     return new TaskRunner(await FnApiServer.start(), store, options);
@@ -85,14 +87,14 @@ export class TaskRunner {
     try {
       const descriptor = await this.descriptor(spec.descriptorKey);
       if (spec.passThrough) return { ok: true, workerPid: process.pid, ...(await this.copyThrough(spec, descriptor)) };
-      harness = await this.harness(spec);
+      harness = await this.harnesses.acquire(spec);
       const connection = harness.connection;
       await connection.register(descriptor);
       const outputs = await this.execute(spec, descriptor, connection);
       return { ok: true, workerPid: process.pid, ...outputs };
     } catch (e) {
       const closed = harness?.connection.closed;
-      if (closed !== undefined) this.dropHarness(spec);
+      if (closed !== undefined && harness) this.harnesses.drop(harness);
       const logs = harness?.connection.recentErrors().slice(-3).join("\n") ?? "";
       const message = e instanceof Error ? e.message : String(e);
       return {
@@ -106,8 +108,7 @@ export class TaskRunner {
   }
 
   async close(): Promise<void> {
-    for (const h of this.harnesses.values()) await h.then((x) => x.stop(), () => undefined);
-    this.harnesses.clear();
+    await this.harnesses.close();
     await this.server.stop();
   }
 
@@ -121,42 +122,11 @@ export class TaskRunner {
     return d;
   }
 
-  private harnessKey(spec: TaskSpec): string {
-    return `${spec.jobId}\0${spec.environment.id}`;
-  }
-
-  private harness(spec: TaskSpec): Promise<SdkHarness> {
-    const key = this.harnessKey(spec);
-    let h = this.harnesses.get(key);
-    if (!h) {
-      while (this.harnesses.size >= MAX_WARM_HARNESSES) {
-        const [oldest, harness] = this.harnesses.entries().next().value as [string, Promise<SdkHarness>];
-        this.harnesses.delete(oldest);
-        void harness.then((x) => x.stop(), () => undefined);
-      }
-      h = startHarness(this.server, spec.environment satisfies EnvironmentSpec, spec, this.store, this.options);
-      h.catch(() => this.harnesses.delete(key));
-      this.harnesses.set(key, h);
-    }
-    return h;
-  }
-
-  /** Stops the job's warm harnesses: it has ended (a worker still running one of its tasks is being killed). */
-  async endJob(jobId: string): Promise<void> {
-    const stopping: Promise<void>[] = [];
-    for (const [key, harness] of this.harnesses) {
-      if (!key.startsWith(`${jobId}\0`)) continue;
-      this.harnesses.delete(key);
-      stopping.push(harness.then((x) => x.stop(), () => undefined));
-    }
-    await Promise.all(stopping);
-  }
-
-  private dropHarness(spec: TaskSpec): void {
-    const key = this.harnessKey(spec);
-    const h = this.harnesses.get(key);
-    this.harnesses.delete(key);
-    void h?.then((x) => x.stop(), () => undefined);
+  /** The job has ended: its warm harnesses stop unless another job shares them (or soon does). */
+  endJob(jobId: string): void {
+    this.harnesses.endJob(jobId);
+    // Its descriptors (keys under jobs/<job>/) are not needed again: a worker outlives many jobs.
+    for (const key of this.descriptors.keys()) if (key.startsWith(jobPrefix(jobId))) this.descriptors.delete(key);
   }
 
   /** A pass-through stage: every element of the main input goes to every output, no harness. */

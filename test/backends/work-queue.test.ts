@@ -56,6 +56,35 @@ describe("WorkQueue", () => {
     expect(ordered.started).toEqual(["first", "retry"]);
   });
 
+  it("gives a free slot to the job running the fewest, so a one-task job does not wait behind a 200-task job", async () => {
+    const { queue, started, finish } = queueOf(2);
+    for (let i = 0; i < 200; i++) void queue.submit({ job: "big", name: `big-${i}` });
+    const small = queue.submit({ job: "small", name: "small" });
+    expect(started).toEqual(["big-0", "big-1"]);
+
+    finish("big-0");
+    await settled();
+
+    // FIFO would have started big-2 (and 197 more before it).
+    expect(started).toEqual(["big-0", "big-1", "small"]);
+    finish("small");
+    expect(await small).toBe("small done");
+  });
+
+  it("takes turns between jobs that run as many pieces", async () => {
+    const { queue, started, finish } = queueOf(1);
+    void queue.submit({ job: "z", name: "z" });
+    for (const job of ["a", "b", "c"]) for (let i = 0; i < 2; i++) void queue.submit({ job, name: `${job}${i}` });
+
+    for (const name of ["z", "a0", "b0", "c0", "a1", "b1"]) {
+      finish(name);
+      await settled();
+    }
+
+    // FIFO would have run a0 a1 b0 b1 c0 c1.
+    expect(started).toEqual(["z", "a0", "b0", "c0", "a1", "b1", "c1"]);
+  });
+
   it("when the owner has no free slot, the work waits until the owner pumps", async () => {
     let freeSlots = 0;
     const started: string[] = [];

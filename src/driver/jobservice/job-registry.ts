@@ -78,6 +78,14 @@ export class JobRegistry {
     return entry.job;
   }
 
+  /**
+   * Who prepared the job: undefined when the server takes anonymous calls (or the job is unknown).
+   * The journal records it, so that a restarted server shows the job to the same caller.
+   */
+  ownerOf(id: string): JobOwner {
+    return this.entries.get(id)?.owner;
+  }
+
   /** The jobs `caller` may see. */
   visibleTo(caller: JobOwner): Job[] {
     return [...this.entries.values()].filter((e) => e.owner === caller).map((e) => e.job);
@@ -127,11 +135,6 @@ export class JobRegistry {
       if (e.kind === "state") this.onStateChange(entry);
     });
     return token;
-  }
-
-  /** Who prepared the job (the journal records it, so that a restarted server shows the job to the same caller). */
-  ownerOf(id: string): JobOwner {
-    return this.entries.get(id)?.owner;
   }
 
   /**

@@ -18,6 +18,7 @@ import { Job, type JobEvent } from "../job.js";
 import { type ExecutionPlan, UnsupportedPipelineError } from "../planner/index.js";
 import type { JobOwner } from "./caller-auth.js";
 import { CallerAuth } from "./caller-auth.js";
+import type { JobAdmission } from "./job-admission.js";
 import type { JobRegistry } from "./job-registry.js";
 import { UndecodableRequest, decodeTolerantly } from "./undecodable-request.js";
 
@@ -37,6 +38,8 @@ export interface JobServiceDeps {
   artifactEndpoint(authority: string): string;
   /** Who may call, and whose jobs they see (default: anyone, every job). */
   auth?: CallerAuth;
+  /** How many jobs run and wait at once (default: no limit). */
+  admission?: JobAdmission;
 }
 
 type UnaryHandler<Req, Res> = (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => void;
@@ -87,6 +90,7 @@ export function addJobService(server: grpc.Server, registry: JobRegistry, deps: 
           code: grpc.status.FAILED_PRECONDITION,
         });
       }
+      deps.admission?.checkRoom();
       job.transition(JobState_Enum.STARTING);
       registry.closeStaging(job);
       // The client hears the job runs only once a restarted server would find it.
@@ -94,7 +98,8 @@ export function addJobService(server: grpc.Server, registry: JobRegistry, deps: 
         job.fail(`the job could not be recorded in the store: ${(e as Error).message}`);
         throw Object.assign(new Error(`job '${job.id}' could not be recorded in the store: ${(e as Error).message}`), { code: grpc.status.UNAVAILABLE });
       });
-      void executeToEnd(job, (j) => deps.execute(j));
+      // STARTING until admitted: a job beyond maxRunningJobs waits for a slot.
+      void executeToEnd(job, (j) => (deps.admission ? deps.admission.run(j, () => deps.execute(j)) : deps.execute(j)));
       return { jobId: job.id };
     }),
     // Options may carry credentials: a listing shows their names, not their values.

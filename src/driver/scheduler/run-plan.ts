@@ -33,6 +33,8 @@ export interface RunOptions {
   jobId: string;
   pipelineOptionsJson: string;
   artifactPrefix: string;
+  /** Who may share warm harnesses with this job (TaskSpec.harnessSharing). */
+  harnessSharing?: string;
   /** Partitions per materialized PCollection, i.e. tasks per non-root stage. */
   partitions: number;
   /** User failures (and failures of unknown cause) per task that fail the job. */
@@ -130,6 +132,7 @@ class JobScheduler {
       environments: plan.environments,
       pipelineOptionsJson: options.pipelineOptionsJson,
       artifactPrefix: options.artifactPrefix,
+      harnessSharing: options.harnessSharing,
       partitions: options.partitions,
       compressShuffle: options.compressShuffle,
     };

@@ -28,6 +28,7 @@ export interface BundleSettings {
   environments: Record<string, EnvironmentSpec>;
   pipelineOptionsJson: string;
   artifactPrefix: string;
+  harnessSharing?: string;
   partitions: number;
   compressShuffle?: boolean;
 }
@@ -52,6 +53,7 @@ export function bundleTemplate(
     environment: settings.environments[stage.environmentId]!,
     pipelineOptionsJson: settings.pipelineOptionsJson,
     artifactPrefix: settings.artifactPrefix,
+    ...(settings.harnessSharing !== undefined && { harnessSharing: settings.harnessSharing }),
     mainConsumer: stage.mainConsumer,
     main: main ? { sourceTransformId: stage.sourceTransformId, kind: "edge", ...main } : { sourceTransformId: stage.sourceTransformId, kind: "impulse" },
     sideInputs,
