@@ -1,19 +1,26 @@
 // Malformed input through a real JobServer over gRPC: the captured pipelines of test/fixtures,
 // mutated at random (seeded, so a failure replays with FUZZ_SEED), and the job API called with
 // ids it never gave out. Every answer must be OK or a clean client error naming the problem,
-// never INTERNAL or UNKNOWN, and the server must go on serving the valid pipelines.
-import { readFileSync, readdirSync } from "node:fs";
+// never INTERNAL or UNKNOWN; mutated pipelines that prepare are run, and must end by themselves;
+// and the server must go on serving the valid pipelines, and run a real Python job right.
+import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { JobServiceClient } from "apache-beam/proto/beam_job_api.grpc-client";
-import { JobState_Enum, PrepareJobRequest, PrepareJobResponse } from "apache-beam/proto/beam_job_api";
+import { JobMessage_MessageImportance, JobState_Enum, PrepareJobRequest, PrepareJobResponse } from "apache-beam/proto/beam_job_api";
 import { Pipeline } from "apache-beam/proto/beam_runner_api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Coders, Environments, Transforms, WindowFns } from "../../src/common/urns.js";
 import { JobServer } from "../../src/driver/index.js";
 import { LocalObjectStore } from "../../src/store/index.js";
+import { runCases } from "../e2e/run-cases.js";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261130);
 const MUTATIONS = Number(process.env.FUZZ_MUTATIONS ?? 600);
+/** Mutated pipelines that prepare and are then run to their end (each starts tasks and harnesses). */
+const RUNS = Number(process.env.FUZZ_RUNS ?? 12);
+const TERMINAL = new Set([JobState_Enum.DONE, JobState_Enum.FAILED, JobState_Enum.CANCELLED]);
 const ACCEPTABLE = new Set([grpc.status.OK, grpc.status.INVALID_ARGUMENT, grpc.status.FAILED_PRECONDITION, grpc.status.UNIMPLEMENTED, grpc.status.NOT_FOUND]);
 const PREPARE_PATH = "/org.apache.beam.model.job_management.v1.JobService/Prepare";
 
@@ -231,6 +238,35 @@ const BYTE_MUTATIONS: Record<string, (b: Uint8Array) => Uint8Array> = {
   garbage: () => new Uint8Array(int(200)).map(() => int(256)),
 };
 
+/** One seeded mutation of a captured pipeline: its bytes, and what was done, for the failure report. */
+function mutation(): { fixture: { name: string; bytes: Uint8Array }; kind: string; what: string; bytes: Uint8Array } {
+  const fixture = pick(fixtures)!;
+  let bytes: Uint8Array;
+  let kind: string;
+  let what: string;
+  if (random() < 0.2) {
+    kind = pick(Object.keys(BYTE_MUTATIONS))!;
+    bytes = BYTE_MUTATIONS[kind]!(fixture.bytes);
+    what = `${bytes.length} of ${fixture.bytes.length} bytes`;
+  } else {
+    const pipeline = Pipeline.fromBinary(fixture.bytes);
+    // Mostly one mutation, sometimes a few stacked.
+    const steps = random() < 0.8 ? 1 : 2 + int(3);
+    const done: string[] = [];
+    const kinds: string[] = [];
+    for (let s = 0; s < steps; s++) {
+      const name = pick(Object.keys(PIPELINE_MUTATIONS).filter((k) => k !== "hugeRepetition" || random() < 0.1))!;
+      kinds.push(name);
+      if (!pipeline.components && name !== "requirement") continue;
+      done.push(PIPELINE_MUTATIONS[name]!(pipeline));
+    }
+    kind = kinds.join("+");
+    what = done.join(", ");
+    bytes = Pipeline.toBinary(pipeline);
+  }
+  return { fixture, kind, what, bytes };
+}
+
 /** PrepareJobRequest bytes around raw pipeline bytes: field 1 (pipeline), field 3 (job name). */
 function prepareRequestBytes(pipeline: Uint8Array): Buffer {
   const varint = (n: number): number[] => {
@@ -254,6 +290,7 @@ interface Answer {
   code: grpc.status;
   details: string;
   preparationId?: string;
+  stagingSessionToken?: string;
 }
 
 function prepareRaw(request: Buffer): Promise<Answer> {
@@ -263,7 +300,7 @@ function prepareRaw(request: Buffer): Promise<Answer> {
       (b: Buffer) => b,
       (b: Buffer) => PrepareJobResponse.fromBinary(b),
       request,
-      (e, r) => resolve(e ? { code: e.code, details: e.details } : { code: grpc.status.OK, details: "", preparationId: r!.preparationId }),
+      (e, r) => resolve(e ? { code: e.code, details: e.details } : { code: grpc.status.OK, details: "", preparationId: r!.preparationId, stagingSessionToken: r!.stagingSessionToken }),
     ),
   );
 }
@@ -302,30 +339,7 @@ describe("the job server under malformed input", () => {
     const plannerTrips: Record<string, { count: number; first: string }> = {};
     const started = Date.now();
     for (let i = 0; i < MUTATIONS; i++) {
-      const fixture = pick(fixtures)!;
-      let bytes: Uint8Array;
-      let kind: string;
-      let what: string;
-      if (random() < 0.2) {
-        kind = pick(Object.keys(BYTE_MUTATIONS))!;
-        bytes = BYTE_MUTATIONS[kind]!(fixture.bytes);
-        what = `${bytes.length} of ${fixture.bytes.length} bytes`;
-      } else {
-        const pipeline = Pipeline.fromBinary(fixture.bytes);
-        // Mostly one mutation, sometimes a few stacked.
-        const steps = random() < 0.8 ? 1 : 2 + int(3);
-        const done: string[] = [];
-        const kinds: string[] = [];
-        for (let s = 0; s < steps; s++) {
-          const name = pick(Object.keys(PIPELINE_MUTATIONS).filter((k) => k !== "hugeRepetition" || random() < 0.1))!;
-          kinds.push(name);
-          if (!pipeline.components && name !== "requirement") continue;
-          done.push(PIPELINE_MUTATIONS[name]!(pipeline));
-        }
-        kind = kinds.join("+");
-        what = done.join(", ");
-        bytes = Pipeline.toBinary(pipeline);
-      }
+      const { fixture, kind, what, bytes } = mutation();
       const result = await prepareRaw(prepareRequestBytes(bytes));
       const code = grpc.status[result.code];
       histogram[code] = (histogram[code] ?? 0) + 1;
@@ -360,6 +374,57 @@ describe("the job server under malformed input", () => {
       expect(prepared.code).toBe(grpc.status.OK);
     }
   }, 60_000);
+
+  it(`runs the first ${RUNS} mutated pipelines that prepare (seed ${SEED + 2}) to an end, and a valid Python job afterwards gives FnApiRunner's answer`, async () => {
+    random = rng(SEED + 2);
+    const ends: Record<string, number> = {};
+    const failures: string[] = [];
+    let ran = 0;
+    for (let tried = 0; ran < RUNS && tried < 50 * RUNS; tried++) {
+      const { fixture, kind, what, bytes } = mutation();
+      const prepared = await prepareRaw(prepareRequestBytes(bytes));
+      if (!prepared.preparationId) continue;
+      ran++;
+      const describe = `${fixture.name} ${kind} (${what})`;
+      const run = await answer(jobs.run.bind(jobs), { preparationId: prepared.preparationId, retrievalToken: prepared.stagingSessionToken ?? "" });
+      if (run.code !== grpc.status.OK) {
+        if (!ACCEPTABLE.has(run.code) || run.code === grpc.status.NOT_FOUND || !run.details) failures.push(`Run ${grpc.status[run.code]} ${run.details}: ${describe}`);
+        ends[`Run ${grpc.status[run.code]}`] = (ends[`Run ${grpc.status[run.code]}`] ?? 0) + 1;
+        continue;
+      }
+      // Each job must end by itself (DONE, or FAILED saying why): none may hang or take the server down.
+      const deadline = Date.now() + 120_000;
+      let state: JobState_Enum | undefined;
+      while (Date.now() < deadline) {
+        state = (await answer(jobs.getState.bind(jobs), { jobId: prepared.preparationId })).response?.state;
+        if (state !== undefined && TERMINAL.has(state)) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const end = state === undefined ? "no state" : JobState_Enum[state];
+      ends[end] = (ends[end] ?? 0) + 1;
+      if (state === JobState_Enum.FAILED) {
+        const error = server.registry.visibleTo(undefined).find((j) => j.id === prepared.preparationId)?.messages.filter((m) => m.importance === JobMessage_MessageImportance.JOB_MESSAGE_ERROR).pop();
+        console.log(`FAILED: ${describe.slice(0, 160)}: ${error?.messageText.split("\n", 1)[0]?.slice(0, 300)}`);
+      }
+      if (state === undefined || !TERMINAL.has(state)) {
+        failures.push(`still ${end} after 120 s: ${describe}`);
+        await answer(jobs.cancel.bind(jobs), { jobId: prepared.preparationId });
+      }
+    }
+    console.log(`fuzz seed ${SEED + 2}: ran ${ran} mutated pipelines that prepared; ends ${JSON.stringify(ends)}`);
+    expect(ran).toBe(RUNS);
+    expect(failures).toEqual([]);
+
+    // A real job afterwards, from the Python SDK: the server still runs pipelines, and right.
+    const workdir = mkdtempSync(join(tmpdir(), "fuzz-after-"));
+    const [ours, reference] = await Promise.all([
+      runCases("portable", ["combiners"], { workdir, extra: ["--job_endpoint", server.address] }),
+      runCases("fnapi", ["combiners"], { workdir }),
+    ]);
+    expect(ours.combiners!.error).toBeNull();
+    expect(reference.combiners!.lines!.length).toBeGreaterThan(0);
+    expect(ours.combiners!.lines).toEqual(reference.combiners!.lines);
+  }, 600_000);
 
   it("answers job-API calls about jobs it never prepared with NOT_FOUND, and empty or undecodable requests with INVALID_ARGUMENT", async () => {
     random = rng(SEED + 1);
