@@ -51,6 +51,8 @@ export interface SortModelOptions {
   outputPartBytes: number;
   /** Lambda's timeout (the CDK construct's 15 minutes). */
   timeoutSeconds: number;
+  /** The job server's memory (the CDK construct's Fargate task: 4096 MiB). */
+  driverMemoryMb: number;
 }
 
 /** The CDK construct's defaults, the measured shuffle bounded by the assumed S3 bandwidth. */
@@ -69,6 +71,7 @@ export const DEFAULT_SORT_MODEL: Omit<SortModelOptions, "bytes"> = {
   inputReadBytes: 16 * MiB,
   outputPartBytes: 5 * MiB,
   timeoutSeconds: 900,
+  driverMemoryMb: 4096,
 };
 
 /** S3 requests of one kind of traffic. */
@@ -177,12 +180,13 @@ export function modelSort(options: SortModelOptions): SortModel {
     usage,
     cost,
     usdPerTerabyte: cost.totalUsd / (o.bytes / 1e12),
-    warnings: warnings(o, taskInputBytes, mergeFactor, taskSeconds),
+    warnings: warnings(o, partitions, mergeFactor, taskSeconds),
   };
 }
 
-function warnings(o: SortModelOptions, taskInputBytes: number, mergeFactor: number | undefined, taskSeconds: SortModel["taskSeconds"]): string[] {
+function warnings(o: SortModelOptions, partitions: number, mergeFactor: number | undefined, taskSeconds: SortModel["taskSeconds"]): string[] {
   const found: string[] = [];
+  const taskInputBytes = o.bytes / partitions;
   // merge.ts reads a group's inputs whole into memory before writing the merged object.
   if (mergeFactor && mergeFactor * taskInputBytes > o.memoryMb * MiB) {
     found.push(`a merge task holds ${mergeFactor} map outputs (${gb(mergeFactor * taskInputBytes)}) in memory, more than the function's ${o.memoryMb} MB`);
@@ -191,6 +195,11 @@ function warnings(o: SortModelOptions, taskInputBytes: number, mergeFactor: numb
   if (taskInputBytes > o.ephemeralStorageMb * MiB) found.push(`a task's ${gb(taskInputBytes)} spill exceeds /tmp (${o.ephemeralStorageMb} MB)`);
   const longest = Math.max(taskSeconds.map, taskSeconds.reduce, taskSeconds.merge);
   if (longest > o.timeoutSeconds) found.push(`a task runs ${Math.round(longest)} s, past the ${o.timeoutSeconds} s timeout`);
+  // The driver keeps every committed map output's R + 1 offsets (TaskOutputResult.offsets) until the job ends.
+  const offsetBytes = partitions * (partitions + 1) * 8;
+  if (offsetBytes > (o.driverMemoryMb * MiB) / 2) {
+    found.push(`the job server would hold M × (R + 1) partition offsets, ${gb(offsetBytes)}, over half its ${o.driverMemoryMb} MB`);
+  }
   return found;
 }
 

@@ -24,6 +24,7 @@ const HAND: SortModelOptions = {
   inputReadBytes: 100e6,
   outputPartBytes: 100e6,
   timeoutSeconds: 900,
+  driverMemoryMb: 4096,
 };
 
 describe("modelSort, worked by hand", () => {
@@ -90,6 +91,10 @@ describe("modelSort, worked by hand", () => {
     expect(modelSort({ ...HAND, ephemeralStorageMb: 10240, merge: false }).warnings).toEqual([]);
     expect(modelSort({ ...HAND, ephemeralStorageMb: 10240, merge: false, reduceBytesPerSecond: 1e6 }).warnings).toEqual([
       "a task runs 1001 s, past the 900 s timeout",
+    ]);
+    // The driver keeps 100 × 101 offsets × 8 bytes = 80,800 bytes: over half of 0.1 MB (52,429 bytes).
+    expect(modelSort({ ...HAND, ephemeralStorageMb: 10240, merge: false, driverMemoryMb: 0.1 }).warnings).toEqual([
+      "the job server would hold M × (R + 1) partition offsets, 0.00 GB, over half its 0.1 MB",
     ]);
   });
 
