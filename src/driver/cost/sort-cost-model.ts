@@ -4,6 +4,7 @@
 // reading their inputs whole), and Lambda time from a per-task throughput. docs/cost.md
 // describes the assumptions; bench/cost-model.ts prints its tables.
 import { type AwsCostEstimate, type AwsUsage, type LambdaArchitecture, estimateAwsCost } from "../../common/aws-cost.js";
+import { CONFIG } from "../../common/config.js";
 import { predictedRequests } from "../../shuffle/index.js";
 import { DEFAULT_MERGE, type MergeOptions, defaultPartitions } from "../scheduler/index.js";
 
@@ -16,6 +17,16 @@ const MiB = 2 ** 20;
  * only: the objects stayed in the page cache.
  */
 export const MEASURED_SHUFFLE_BYTES_PER_SECOND = { map: 1e9 / 1.54 / 2, reduce: 1e9 / 1.77 / 2 };
+
+/**
+ * A reduce task past its memory budget sorts, spills and merges runs instead: measured by
+ * `npm run bench:shuffle -- --gigabytes 2 --maps 2 --reducers 2 --workers 1 --memory-mb 256`
+ * (1 GB reduce tasks, the default budget) on 2026-12-01 at 28.4 MB/s (2 GB in 70.43 s), on the
+ * 2-core development machine shared with other benchmarks (load average 7): likely pessimistic.
+ * The same sitting's 500 MB tasks reduced at 223 MB/s with the budget above them, and at
+ * 28.6–40.9 MB/s with a 64 MiB budget (docs/cost.md).
+ */
+export const MEASURED_SPILLING_REDUCE_BYTES_PER_SECOND = 2e9 / 70.43;
 
 /** One Lambda worker's S3 bandwidth, assumed (docs/shuffle.md: "on the order of 100 MB/s"); not measured here. */
 export const ASSUMED_S3_BYTES_PER_SECOND = 100e6;
@@ -37,8 +48,12 @@ export interface SortModelOptions {
   merge: MergeOptions | false;
   /** Bytes per second one map task moves (read input, partition, write its object). */
   mapBytesPerSecond: number;
-  /** Bytes per second one reduce task moves (fetch its ranges, group, write output). */
+  /** Bytes per second one reduce task moves (fetch its ranges, group, write output) when its input fits its memory budget. */
   reduceBytesPerSecond: number;
+  /** The same when it does not, and spills sorted runs to /tmp. */
+  spillingReduceBytesPerSecond: number;
+  /** A task's shuffle memory budget (BEAM_LAMBDA_SHUFFLE_MEMORY_MB). */
+  shuffleMemoryBytes: number;
   /** Bytes per second one merge task copies (S3 in and out, no parsing). */
   mergeBytesPerSecond: number;
   /** Seconds each invocation spends before its first byte. */
@@ -65,6 +80,8 @@ export const DEFAULT_SORT_MODEL: Omit<SortModelOptions, "bytes"> = {
   merge: DEFAULT_MERGE,
   mapBytesPerSecond: Math.min(MEASURED_SHUFFLE_BYTES_PER_SECOND.map, ASSUMED_S3_BYTES_PER_SECOND),
   reduceBytesPerSecond: Math.min(MEASURED_SHUFFLE_BYTES_PER_SECOND.reduce, ASSUMED_S3_BYTES_PER_SECOND),
+  spillingReduceBytesPerSecond: Math.min(MEASURED_SPILLING_REDUCE_BYTES_PER_SECOND, ASSUMED_S3_BYTES_PER_SECOND),
+  shuffleMemoryBytes: CONFIG.shuffleMemoryMb.parse(undefined, CONFIG.shuffleMemoryMb.name) * MiB,
   mergeBytesPerSecond: ASSUMED_S3_BYTES_PER_SECOND,
   taskStartSeconds: MEASURED_TASK_START_SECONDS,
   runnerPartBytes: 16 * MiB,
@@ -118,7 +135,7 @@ export function modelSort(options: SortModelOptions): SortModel {
 
   const taskSeconds = {
     map: o.taskStartSeconds + taskInputBytes / o.mapBytesPerSecond,
-    reduce: o.taskStartSeconds + taskInputBytes / o.reduceBytesPerSecond,
+    reduce: o.taskStartSeconds + taskInputBytes / (taskInputBytes > o.shuffleMemoryBytes ? o.spillingReduceBytesPerSecond : o.reduceBytesPerSecond),
     merge: mergeTasks ? o.taskStartSeconds + mergedObjectBytes / o.mergeBytesPerSecond : 0,
   };
   const waves = (tasks: number) => Math.ceil(tasks / o.concurrency);

@@ -18,6 +18,8 @@ const HAND: SortModelOptions = {
   merge: { threshold: 4096, factor: 10 },
   mapBytesPerSecond: 100e6,
   reduceBytesPerSecond: 50e6,
+  spillingReduceBytesPerSecond: 10e6,
+  shuffleMemoryBytes: 2e9, // above the 1 GB tasks: no spill
   mergeBytesPerSecond: 200e6,
   taskStartSeconds: 1,
   runnerPartBytes: 100e6,
@@ -107,10 +109,20 @@ describe("modelSort, worked by hand", () => {
   });
 });
 
+describe("a reduce task past its memory budget", () => {
+  it("runs at the spilling rate", () => {
+    // reduce: 1 s + 1 GB / 10 MB/s = 101 s (the map side is unchanged: 11 s)
+    const spilling = modelSort({ ...HAND, shuffleMemoryBytes: 256 * 2 ** 20 });
+    expect(spilling.taskSeconds.reduce).toBe(101);
+    expect(spilling.taskSeconds.map).toBe(11);
+  });
+});
+
 describe("the model's defaults", () => {
   it("are the code's: the store's part size, push-merge's defaults, the job server's partitions", () => {
     expect(DEFAULT_SORT_MODEL.runnerPartBytes).toBe(MULTIPART_THRESHOLD);
     expect(DEFAULT_SORT_MODEL.merge).toBe(DEFAULT_MERGE);
+    expect(DEFAULT_SORT_MODEL.shuffleMemoryBytes).toBe(256 * 2 ** 20); // BEAM_LAMBDA_SHUFFLE_MEMORY_MB's default
     // 1 TB at the CDK construct's 100 invocations: 200 partitions of 5 GB, merged (40,000 ≥ 4,096).
     const terabyte = modelSort({ ...DEFAULT_SORT_MODEL, bytes: 1e12 });
     expect(terabyte.partitions).toBe(defaultPartitions(100));
