@@ -24,7 +24,7 @@ import type { Job } from "./job.js";
 import { JobJournal, type JournaledJob } from "./journal/job-journal.js";
 import { restoreJournaledJobs } from "./journal/resume-jobs.js";
 import { planPipeline } from "./planner/index.js";
-import { ATTEMPTS_PER_RUN, DEFAULT_INFRASTRUCTURE_RETRY, EarlyTaskSlots, type InfrastructureRetryOptions, type MergeOptions, type SmallInputOptions, runPlan } from "./scheduler/index.js";
+import { ATTEMPTS_PER_RUN, DEFAULT_INFRASTRUCTURE_RETRY, EarlyTaskSlots, type InfrastructureRetryOptions, type MergeOptions, type SmallInputOptions, defaultPartitions, runPlan } from "./scheduler/index.js";
 import { DEFAULT_SPECULATION, type SpeculationOptions } from "./scheduler/speculation.js";
 
 /** A job an earlier server ran on this store: its journal, and what it held at this server's start. */
@@ -233,7 +233,7 @@ export class JobServer {
       : grpc.ServerCredentials.createInsecure();
     const definition = backendDefinition(options.backend ?? "local");
     const { concurrency: workers, storeUrl } = definition.place({ workers: options.workers, storeUrl: options.storeUrl, configs: options });
-    const partitions = options.partitions ?? Math.max(2, workers * 2);
+    const partitions = options.partitions ?? defaultPartitions(workers);
     // Before anything starts: bad limits are refused at once.
     const admission = new JobAdmission(options.maxRunningJobs ?? defaultMaxRunningJobs(workers), options.maxQueuedJobs);
     const python = options.python ?? defaultPython();

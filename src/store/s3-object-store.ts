@@ -20,7 +20,7 @@ import { type ByteRange, type ObjectData, ObjectNotFoundError, type ObjectStore 
 import { s3StoreUrl, shardPrefixes, shardedKey } from "./s3-location.js";
 
 /** Objects above this go up as a multipart upload, in parts of this size. */
-const MULTIPART_THRESHOLD = 16 << 20;
+export const MULTIPART_THRESHOLD = 16 << 20;
 const DELETE_BATCH = 1000;
 
 export interface S3ObjectStoreOptions {

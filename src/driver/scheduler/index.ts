@@ -1,4 +1,4 @@
-export { runPlan, type RunOptions } from "./run-plan.js";
+export { defaultPartitions, runPlan, type RunOptions } from "./run-plan.js";
 export { EarlyTaskSlots } from "./early-task-slots.js";
 export { DEFAULT_MERGE, type MergeOptions } from "./push-merge.js";
 export { DEFAULT_SMALL_INPUT, type SmallInputOptions } from "./materializations.js";

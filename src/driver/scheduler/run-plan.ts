@@ -29,6 +29,11 @@ import type { SpeculationOptions } from "./speculation.js";
 import { type StageRun, StageRuns } from "./stage-state.js";
 import { type BundleSettings, type BundleTemplate, bundleTemplate } from "./task-template.js";
 
+/** Partitions per shuffle when none are given: two per attempt the backend runs at once. */
+export function defaultPartitions(attemptsAtOnce: number): number {
+  return Math.max(2, attemptsAtOnce * 2);
+}
+
 export interface RunOptions {
   jobId: string;
   pipelineOptionsJson: string;
