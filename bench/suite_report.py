@@ -96,6 +96,11 @@ def print_table(results):
             print(f"{name}: the runners' outputs differ or a run failed, so no ratio is given")
 
 
+def load_range(results):
+    loads = [r["load_before"] for p in results["pipelines"].values() for rs in p["runs"].values() for r in rs]
+    return f"{min(loads):.2f} to {max(loads):.2f} (median {statistics.median(loads):.2f})" if loads else "not recorded"
+
+
 def markdown(results):
     m, header_rows = results["machine"], table_rows(results)
     header, rows = header_rows
@@ -108,6 +113,8 @@ def markdown(results):
         f"Prism {m['versions']['prism']}, beam-lambda {m['versions']['beam_lambda_commit']}.",
         f"Load average before the suite: {' / '.join(str(x) for x in m['load_average_before'])} (1 / 5 / 15 min)"
         + (f"; {results['note']}" if results.get("note") else "") + ".",
+        f"1-minute load average before each run: {load_range(results)}; after the suite: "
+        f"{' / '.join(str(x) for x in results.get('load_average_after', [])) or 'not recorded'}.",
         f"{results['repetitions']} runs of each pipeline on each runner, the runners' order rotated every repetition; "
         f"scale {results['scale']}; suite wall time {results['suite_minutes']:.1f} min.",
         "",
