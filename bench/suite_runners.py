@@ -28,16 +28,16 @@ class TreeRss(threading.Thread):
         self.roots = set(roots)
         self.interval = interval
         self.peak_bytes = 0
-        self._stop = threading.Event()
+        self._done = threading.Event()
 
     def run(self):
         while True:
             self.peak_bytes = max(self.peak_bytes, self.sample())
-            if self._stop.wait(self.interval):
+            if self._done.wait(self.interval):
                 return
 
     def stop(self):
-        self._stop.set()
+        self._done.set()
         self.join()
         self.peak_bytes = max(self.peak_bytes, self.sample())
         return self.peak_bytes
