@@ -19,7 +19,7 @@ import { ProcessBundleDescriptor } from "apache-beam/proto/beam_fn_api";
 import { LOCALSTACK_ENV, createRunnerResources } from "../localstack/resources.js";
 import { AwsBackend } from "../src/backends/aws/aws-backend.js";
 import type { ExecutionPlan, Stage } from "../src/driver/planner/index.js";
-import { EarlyTaskSlots, runPlan } from "../src/driver/scheduler/index.js";
+import { DEFAULT_SPECULATION, EarlyTaskSlots, runPlan } from "../src/driver/scheduler/index.js";
 import { openObjectStore } from "../src/store/index.js";
 import { FUNCTION_NAME } from "./fanout/synthetic-function.js";
 import { CpuMeter, localStackPid } from "./fanout/cpu-meter.js";
@@ -125,6 +125,8 @@ try {
     pipelining: false,
     smallInput: { elements: 0, bytes: 0 },
     earlySlots: new EarlyTaskSlots(),
+    // As the job server runs jobs on --backend aws: stragglers get copies.
+    speculation: DEFAULT_SPECULATION,
     onStageStarted: (stage) => {
       if (stage.id !== "fanout") return;
       samples.length = 0;
