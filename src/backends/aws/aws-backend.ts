@@ -108,8 +108,8 @@ export class AwsBackend implements Backend {
     return this.config.concurrency;
   }
 
-  invoke(spec: WorkerTask): Promise<TaskResult> {
-    return this.attempts.submit(spec);
+  invoke(spec: WorkerTask, started?: () => void): Promise<TaskResult> {
+    return this.attempts.submit(spec, started);
   }
 
   /** The job's attempts fail now; a running invocation cannot be stopped, and `forgetJob` drops its completion. */

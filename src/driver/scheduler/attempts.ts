@@ -87,7 +87,9 @@ export interface PlannedTask {
 export type CommittedResult = Extract<TaskResult, { ok: true }>;
 
 interface RunningAttempt {
-  startedAt: number;
+  launchedAt: number;
+  /** When the backend started it (it may queue it first): only a started attempt can straggle. */
+  startedAt?: number;
   done: Promise<{ attempt: number; result: TaskResult }>;
 }
 
@@ -121,7 +123,10 @@ export class AttemptRunner {
     const launch = () => {
       const attempt = nextAttempt++;
       const spec = attemptSpec(template, attempt, attemptKey(attemptsPrefix, attempt));
-      running.set(attempt, { startedAt: Date.now(), done: backend.invoke(spec).then((result) => ({ attempt, result })) });
+      const timing: Omit<RunningAttempt, "done"> = { launchedAt: Date.now() };
+      const done = backend.invoke(spec, () => (timing.startedAt ??= Date.now())).then((result) => ({ attempt, result }));
+      // The same object: `started` may set its startedAt later.
+      running.set(attempt, Object.assign(timing, { done }));
     };
     const stageName = template.kind === "merge" ? `${stage.name} (${template.stageName})` : stage.name;
     const fail = () => new StageFailedError(stage.id, stageName, template.taskIndex, lastError);
@@ -144,14 +149,14 @@ export class AttemptRunner {
       clearTimeout(check);
       if (next === "check") {
         const [only] = running.values();
-        if (only && durations.isStraggler(only.startedAt, stageTasks!(), speculation!)) {
+        if (only?.startedAt !== undefined && durations.isStraggler(only.startedAt, stageTasks!(), speculation!)) {
           speculated = true;
           launch();
           this.options.onSpeculativeStart?.(stage, template.taskIndex);
         }
         continue;
       }
-      const { startedAt } = running.get(next.attempt)!;
+      const { launchedAt, startedAt = launchedAt } = running.get(next.attempt)!;
       running.delete(next.attempt);
       const poolAddress = template.kind === "bundle" && template.environment.kind === "external" ? template.environment.address : undefined;
       if (next.result.ok) {
