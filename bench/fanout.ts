@@ -114,6 +114,7 @@ const sampler = setInterval(() => {
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
 }, 1000);
 const jobId = `fanout-${Date.now()}`;
+const attempts = { speculative: 0, failed: 0 };
 let ran: Error | undefined;
 try {
   await runPlan(fanoutPlan(), backend, openObjectStore(resources.store), {
@@ -127,6 +128,8 @@ try {
     earlySlots: new EarlyTaskSlots(),
     // As the job server runs jobs on --backend aws: stragglers get copies.
     speculation: DEFAULT_SPECULATION,
+    onSpeculativeStart: () => attempts.speculative++,
+    onAttemptFailed: () => attempts.failed++,
     onStageStarted: (stage) => {
       if (stage.id !== "fanout") return;
       samples.length = 0;
@@ -169,6 +172,7 @@ const rows: [string, string][] = [
   ["machine CPU (2 cores = 200%)", pct(share(used.machine))],
   ["saturated", verdict],
   ["load average at the end (1/5/15 min)", loadavg().map((l) => l.toFixed(2)).join(" / ")],
+  ["speculative copies / failed attempts", `${attempts.speculative} / ${attempts.failed}`],
   ["driver completion stats", JSON.stringify(backend.stats)],
   ["emulator stats", emulatorStats],
 ];
