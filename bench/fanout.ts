@@ -159,6 +159,8 @@ const share = (cpuSeconds: number) => cpuSeconds / seconds;
 const ideal = inFlight / (sleepMs / 1000);
 const shares = { driver: share(used.driver), emulator: share(used.emulator), localstack: share(used.localstack) };
 const [busiest, busiestShare] = Object.entries(shares).sort((a, b) => b[1] - a[1])[0]!;
+/** Tasks per second each would sustain on a core of its own, from its CPU per task. */
+const ceiling = (s: number) => Math.round(achieved / s);
 const achieved = stageTasks / seconds;
 const machineShare = share(used.machine);
 // Each of the three is one event loop (LocalStack one interpreter under its GIL): a core is its limit.
@@ -170,6 +172,7 @@ const verdict =
       : machineShare >= 1.8
         ? `the machine's 2 cores (${pct(machineShare / 2)} busy; ${busiest} uses most, ${pct(busiestShare)} of a core)`
         : `no CPU: the run waits on latency (${busiest} busiest at ${pct(busiestShare)} of a core)`;
+const lowest = Object.entries(shares).sort((a, b) => b[1] - a[1])[0]![0];
 const rows: [string, string][] = [
   ["tasks / in flight / sleep / bytes", `${stageTasks} / ${inFlight} / ${sleepMs} ms / ${bytes} B`],
   ["fan-out stage wall time", `${seconds.toFixed(1)} s (${Math.round(achieved)} tasks/s)`],
@@ -179,6 +182,14 @@ const rows: [string, string][] = [
   ["driver peak RSS", `${Math.round(peakRss / 2 ** 20)} MiB`],
   ["CPU, share of one core: driver / emulator / LocalStack", `${pct(shares.driver)} / ${pct(shares.emulator)} / ${pct(shares.localstack)}`],
   ["machine CPU (2 cores = 200%)", pct(machineShare)],
+  [
+    "CPU per task: driver / emulator / LocalStack",
+    [shares.driver, shares.emulator, shares.localstack].map((s) => `${((s * 1000) / achieved).toFixed(2)} ms`).join(" / "),
+  ],
+  [
+    "tasks/s each would sustain on a core of its own: driver / emulator / LocalStack",
+    `${ceiling(shares.driver)} / ${ceiling(shares.emulator)} / ${ceiling(shares.localstack)} (first to saturate: ${lowest})`,
+  ],
   ["saturated", verdict],
   ["load average at the end (1/5/15 min)", loadavg().map((l) => l.toFixed(2)).join(" / ")],
   ["speculative copies / failed attempts", `${attempts.speculative} / ${attempts.failed}`],
