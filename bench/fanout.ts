@@ -172,7 +172,7 @@ const verdict =
       : machineShare >= 1.8
         ? `the machine's 2 cores (${pct(machineShare / 2)} busy; ${busiest} uses most, ${pct(busiestShare)} of a core)`
         : `no CPU: the run waits on latency (${busiest} busiest at ${pct(busiestShare)} of a core)`;
-const lowest = Object.entries(shares).sort((a, b) => b[1] - a[1])[0]![0];
+const firstToSaturate = Object.entries(shares).sort((a, b) => b[1] - a[1])[0]![0];
 const rows: [string, string][] = [
   ["tasks / in flight / sleep / bytes", `${stageTasks} / ${inFlight} / ${sleepMs} ms / ${bytes} B`],
   ["fan-out stage wall time", `${seconds.toFixed(1)} s (${Math.round(achieved)} tasks/s)`],
@@ -188,7 +188,7 @@ const rows: [string, string][] = [
   ],
   [
     "tasks/s each would sustain on a core of its own: driver / emulator / LocalStack",
-    `${ceiling(shares.driver)} / ${ceiling(shares.emulator)} / ${ceiling(shares.localstack)} (first to saturate: ${lowest})`,
+    `${ceiling(shares.driver)} / ${ceiling(shares.emulator)} / ${ceiling(shares.localstack)} (first to saturate: ${firstToSaturate})`,
   ],
   ["saturated", verdict],
   ["load average at the end (1/5/15 min)", loadavg().map((l) => l.toFixed(2)).join(" / ")],
