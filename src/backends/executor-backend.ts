@@ -51,8 +51,8 @@ export class ExecutorBackend implements Backend {
     return Promise.all(this.executors.map((e) => e.actor));
   }
 
-  invoke(spec: WorkerTask): Promise<TaskResult> {
-    return this.attempts.submit(spec);
+  invoke(spec: WorkerTask, started?: () => void): Promise<TaskResult> {
+    return this.attempts.submit(spec, started);
   }
 
   cancelJob(jobId: string): void {

@@ -51,8 +51,8 @@ export class LocalBackend implements Backend {
     return { running: this.attempts.runningCount, busyWorkers: this.workers.filter((w) => w.busy).length };
   }
 
-  invoke(spec: WorkerTask): Promise<TaskResult> {
-    return this.attempts.submit(spec);
+  invoke(spec: WorkerTask, started?: () => void): Promise<TaskResult> {
+    return this.attempts.submit(spec, started);
   }
 
   cancelJob(jobId: string): void {

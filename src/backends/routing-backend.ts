@@ -23,8 +23,8 @@ export class RoutingBackend implements Backend {
     return this.primary.concurrency;
   }
 
-  invoke(spec: WorkerTask): Promise<TaskResult> {
-    return needsExecutor(spec, this.limitBytes) ? this.executors.invoke(spec) : this.primary.invoke(spec);
+  invoke(spec: WorkerTask, started?: () => void): Promise<TaskResult> {
+    return needsExecutor(spec, this.limitBytes) ? this.executors.invoke(spec, started) : this.primary.invoke(spec, started);
   }
 
   cancelJob(jobId: string): void {

@@ -37,6 +37,8 @@ interface Entry<Work, Outcome> {
   job: string;
   resolve(outcome: Outcome): void;
   reject(error: unknown): void;
+  /** Told when the work leaves its line and starts. */
+  started?(): void;
 }
 
 interface Line<Work, Outcome> {
@@ -65,12 +67,15 @@ export class WorkQueue<Work, Outcome> {
     return this.running.size;
   }
 
-  /** Queues `work`; resolves with its outcome, or with a failure if it is cancelled or shut down first. */
-  submit(work: Work): Promise<Outcome> {
+  /**
+   * Queues `work`; resolves with its outcome, or with a failure if it is cancelled or shut down
+   * first. `started` is called when it leaves the line and starts.
+   */
+  submit(work: Work, started?: () => void): Promise<Outcome> {
     if (this.isClosed) return Promise.resolve(this.options.failure(this.shutDown));
     return new Promise((resolve, reject) => {
       const job = this.options.jobOf(work);
-      const entry = { work, job, resolve, reject };
+      const entry = { work, job, resolve, reject, started };
       let line = this.waiting.get(job);
       if (!line) this.waiting.set(job, (line = { entries: [], turn: ++this.turns }));
       if (this.options.goesFirst?.(work)) line.entries.unshift(entry);
@@ -124,6 +129,7 @@ export class WorkQueue<Work, Outcome> {
       if (!started) return;
       this.removeWaiting(entry);
       this.addRunning(entry);
+      entry.started?.();
       // A rejection is the owner's error, not a failed attempt: it reaches the caller as it is.
       started.then(
         (outcome) => this.finish(entry, () => entry.resolve(outcome)),

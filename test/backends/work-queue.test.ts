@@ -43,6 +43,18 @@ describe("WorkQueue", () => {
     expect(await outcomes[1]).toBe("b done");
   });
 
+  it("tells the submitter when its work leaves the line and starts, not before", async () => {
+    const { queue, finish } = queueOf(1);
+    const told: string[] = [];
+    for (const name of ["a", "b"]) void queue.submit({ job: "j", name }, () => told.push(name));
+    expect(told).toEqual(["a"]);
+
+    finish("a");
+    await settled();
+
+    expect(told).toEqual(["a", "b"]);
+  });
+
   it("puts work that goes first at the front of the line", async () => {
     const fifo = queueOf(1);
     const ordered = queueOf(1, { goesFirst: (work) => work.name.startsWith("retry") });

@@ -10,6 +10,8 @@ import type { ObjectStore } from "../../src/store/index.js";
 /** What one attempt does; the default is to succeed after `DEFAULT_DELAY_MS`. */
 export interface AttemptScript {
   delayMs?: number;
+  /** Waits this long in the backend's queue (not started) before it runs. */
+  queuedMs?: number;
   failure?: { error: string; retryable: boolean; cause?: FailureCause };
 }
 
@@ -41,12 +43,18 @@ export class FakeBackend implements Backend {
     readonly concurrency = 4,
   ) {}
 
-  invoke(task: WorkerTask): Promise<TaskResult> {
+  /** Attempts start at once, unless their script queues them. */
+  invoke(task: WorkerTask, started?: () => void): Promise<TaskResult> {
     const pid = this.invocations.push(task) - 1;
     this.startTimes.push(Date.now());
     this.events.push(`start ${labelOf(task)}`);
     this.onInvoke?.(task);
-    const attempt = this.run(task, pid).then((result) => {
+    const queuedMs = this.script[labelOf(task)]?.queuedMs ?? 0;
+    const start = queuedMs > 0 ? new Promise<void>((resolve) => setTimeout(resolve, queuedMs)) : Promise.resolve();
+    const attempt = start.then(() => {
+      started?.();
+      return this.run(task, pid);
+    }).then((result) => {
       this.events.push(`end ${labelOf(task)} ${result.ok ? "ok" : "failed"}`);
       return result;
     });

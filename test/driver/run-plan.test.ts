@@ -271,6 +271,18 @@ const cases: Case[] = [
     },
   },
   {
+    name: "times an attempt from when the backend starts it: one queued behind others is no straggler",
+    plan: chain,
+    options: { pipelining: false, partitions: 3, speculation: { quantile: 0.5, multiplier: 1.5, minRuntimeMs: 100 } },
+    // Queued for 700 ms (a backend at its concurrency), then quick like the others.
+    script: { "B/2#0": { queuedMs: 700 } },
+    check: (o) => {
+      expect(o.error).toBeUndefined();
+      expect(o.speculativeStarts).toEqual([]);
+      expect(o.commits).toContain("B/2#0");
+    },
+  },
+  {
     name: "cancelling mid-job stops scheduling (no retry, no next stage) and the job ends cancelled",
     plan: chain,
     options: { pipelining: false },

@@ -19,7 +19,7 @@ import { AttemptQueue, failedAttempt } from "../attempt-queue.js";
 import type { Backend } from "../backend.js";
 import { encodeTaskPayload } from "../encode-task-payload.js";
 import type { AwsBackendConfig } from "./aws-config.js";
-import { CompletionListener, type MessageVerdict } from "./completion-listener.js";
+import { CompletionListener, type MessageVerdict, pollersFor } from "./completion-listener.js";
 
 /** Lambda errors no retry fixes: the function or the permission to call it is missing. */
 const PERMANENT_INVOKE_ERRORS = new Set(["ResourceNotFoundException", "AccessDeniedException", "InvalidParameterValueException"]);
@@ -95,7 +95,7 @@ export class AwsBackend implements Backend {
     this.lambda = new LambdaClient({ maxAttempts: 8, retryMode: "adaptive" });
     this.sqs = new SQSClient({ maxAttempts: 5 });
     this.store = openObjectStore(config.storeUrl);
-    this.listener = new CompletionListener(this.sqs, config.resultsQueueUrl, config.pollWaitSeconds, (body) => this.receive(body));
+    this.listener = new CompletionListener(this.sqs, config.resultsQueueUrl, config.pollWaitSeconds, (body) => this.receive(body), pollersFor(config.concurrency));
   }
 
   static async start(config: AwsBackendConfig): Promise<AwsBackend> {
@@ -108,8 +108,8 @@ export class AwsBackend implements Backend {
     return this.config.concurrency;
   }
 
-  invoke(spec: WorkerTask): Promise<TaskResult> {
-    return this.attempts.submit(spec);
+  invoke(spec: WorkerTask, started?: () => void): Promise<TaskResult> {
+    return this.attempts.submit(spec, started);
   }
 
   /** The job's attempts fail now; a running invocation cannot be stopped, and `forgetJob` drops its completion. */
@@ -171,9 +171,15 @@ export class AwsBackend implements Backend {
       return "handled";
     }
     const result = await this.resultOf(parsed);
+    // Settled while its result was fetched: by a duplicate another poller read, or by its timeout.
+    const attempt = this.forget(invocationId, "completed");
+    if (!attempt) {
+      this.stats.duplicateCompletions++;
+      return "handled";
+    }
     if ("fromLambda" in parsed) this.stats.lambdaFailureRecords++;
     this.stats.completions++;
-    this.settle(invocationId, "completed", result);
+    attempt.resolve(result);
     return "handled";
   }
 

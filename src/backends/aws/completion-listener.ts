@@ -2,13 +2,25 @@
 // handled (matched, duplicate, late or for no known attempt) is deleted; one it cannot read is
 // left alone, so after the queue's maxReceiveCount it moves to the dead-letter queue for a person
 // to look at, and never blocks the queue.
+//
+// Throughput: a receive returns at most 10 messages, so with a thousand invocations in flight one
+// poller waiting on each round trip caps completions near 10 per round trip. Several pollers
+// receive at once, a batch's messages are handled together, and its delete goes out without
+// holding up the next receive (bench/fanout.ts measures it; docs/performance.md).
 import { DeleteMessageBatchCommand, GetQueueAttributesCommand, type Message, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 
 export type MessageVerdict = "handled" | "unreadable";
 
+/** Pollers for `concurrency` invocations in flight: one per 250, from 1 to 8. */
+export function pollersFor(concurrency: number): number {
+  return Math.min(8, Math.max(1, Math.ceil(concurrency / 250)));
+}
+
 export class CompletionListener {
   private readonly abort = new AbortController();
-  private loop?: Promise<void>;
+  private loops: Promise<void>[] = [];
+  /** Deletes sent and not yet answered; `stop` waits for them. */
+  private readonly deletes = new Set<Promise<void>>();
   /** Receive errors in a row (logged once per streak). */
   private failures = 0;
 
@@ -17,6 +29,7 @@ export class CompletionListener {
     private readonly queueUrl: string,
     private readonly waitSeconds: number,
     private readonly onMessage: (body: string) => Promise<MessageVerdict>,
+    private readonly pollers = 1,
   ) {}
 
   /** Checks the queue exists (a clear error now beats every task timing out later), then polls. */
@@ -26,7 +39,7 @@ export class CompletionListener {
     } catch (e) {
       throw new Error(`the results queue ${this.queueUrl} cannot be read: ${(e as Error).message}`, { cause: e });
     }
-    this.loop = this.poll();
+    this.loops = Array.from({ length: this.pollers }, () => this.poll());
   }
 
   private async poll(): Promise<void> {
@@ -45,27 +58,32 @@ export class CompletionListener {
         await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** this.failures)));
         continue;
       }
-      const handled: Message[] = [];
-      for (const m of messages) if ((await this.onMessage(m.Body ?? "")) === "handled") handled.push(m);
-      if (handled.length > 0) await this.delete(handled);
+      const verdicts = await Promise.all(messages.map((m) => this.onMessage(m.Body ?? "")));
+      const handled = messages.filter((_, i) => verdicts[i] === "handled");
+      if (handled.length > 0) this.delete(handled);
     }
   }
 
-  private async delete(messages: Message[]): Promise<void> {
-    try {
-      await this.sqs.send(
+  private delete(messages: Message[]): void {
+    const sent = this.sqs
+      .send(
         new DeleteMessageBatchCommand({
           QueueUrl: this.queueUrl,
           Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
         }),
+      )
+      .then(
+        () => undefined,
+        // Not deleted: the messages come back after the visibility timeout, and are duplicates then.
+        () => undefined,
       );
-    } catch {
-      // Not deleted: the messages come back after the visibility timeout, and are duplicates then.
-    }
+    this.deletes.add(sent);
+    void sent.finally(() => this.deletes.delete(sent));
   }
 
   async stop(): Promise<void> {
     this.abort.abort();
-    await this.loop;
+    await Promise.all(this.loops);
+    await Promise.all([...this.deletes]);
   }
 }

@@ -51,8 +51,8 @@ export class LambdaEmulatorBackend implements Backend {
     return this.pool.emulatorPids();
   }
 
-  invoke(spec: WorkerTask): Promise<TaskResult> {
-    return this.attempts.submit(spec);
+  invoke(spec: WorkerTask, started?: () => void): Promise<TaskResult> {
+    return this.attempts.submit(spec, started);
   }
 
   cancelJob(jobId: string): void {

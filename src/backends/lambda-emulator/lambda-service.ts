@@ -16,7 +16,8 @@ import { EnvironmentPool, type EnvironmentPoolOptions, type InvocationOutcome } 
 /** Lambda's limit for synchronous request payloads. */
 const SYNC_PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024;
 
-export interface LambdaServiceOptions extends EnvironmentPoolOptions {
+/** The service's own settings, whatever runs the function. */
+export interface LambdaFrontOptions {
   functionName: string;
   /** 0 picks a free port. */
   port?: number;
@@ -27,8 +28,18 @@ export interface LambdaServiceOptions extends EnvironmentPoolOptions {
   region?: string;
 }
 
-export class LambdaServiceEmulator {
-  readonly pool: EnvironmentPool;
+export interface LambdaServiceOptions extends EnvironmentPoolOptions, LambdaFrontOptions {
+  functionName: string;
+}
+
+/** What runs the function's invocations: the emulated environments, or a stand-in (bench/fanout). */
+export interface FunctionRunner {
+  invoke(payload: Buffer): Promise<InvocationOutcome>;
+  close(): Promise<void>;
+}
+
+export class LambdaServiceEmulator<Runner extends FunctionRunner = EnvironmentPool> {
+  readonly pool: Runner;
   /** Counts for tests and operators. */
   readonly stats = { asyncAccepted: 0, asyncRetried: 0, asyncFailed: 0, failureRecordsSent: 0 };
   private readonly sqs = new SQSClient({ maxAttempts: 5 });
@@ -36,23 +47,28 @@ export class LambdaServiceEmulator {
   private constructor(
     private readonly server: Server,
     readonly endpoint: string,
-    private readonly options: LambdaServiceOptions,
-    pool: EnvironmentPool,
+    private readonly options: LambdaFrontOptions,
+    pool: Runner,
   ) {
     this.pool = pool;
   }
 
-  static async start(options: LambdaServiceOptions): Promise<LambdaServiceEmulator> {
-    const pool = new EnvironmentPool(options);
+  /** The service in front of emulated execution environments running the worker bundle. */
+  static start(options: LambdaServiceOptions): Promise<LambdaServiceEmulator> {
+    return LambdaServiceEmulator.startWith(new EnvironmentPool(options), options);
+  }
+
+  /** The service in front of `pool`, which it closes when it closes. */
+  static async startWith<R extends FunctionRunner>(pool: R, options: LambdaFrontOptions): Promise<LambdaServiceEmulator<R>> {
     // The handler needs the emulator, which needs the server's port: bound once both exist.
     // eslint-disable-next-line prefer-const
-    let self!: LambdaServiceEmulator;
+    let self!: LambdaServiceEmulator<R>;
     const server = createServer((req, res) => void self.handle(req, res));
     const port = await new Promise<number>((resolve, reject) => {
       server.once("error", reject);
       server.listen(options.port ?? 0, "127.0.0.1", () => resolve((server.address() as { port: number }).port));
     });
-    self = new LambdaServiceEmulator(server, `http://127.0.0.1:${port}`, options, pool);
+    self = new LambdaServiceEmulator<R>(server, `http://127.0.0.1:${port}`, options, pool);
     return self;
   }
 

@@ -87,8 +87,9 @@ export interface PlannedTask {
 export type CommittedResult = Extract<TaskResult, { ok: true }>;
 
 interface RunningAttempt {
-  startedAt: number;
-  done: Promise<{ attempt: number; result: TaskResult }>;
+  launchedAt: number;
+  /** When the backend started it (it may queue it first): only a started attempt can straggle. */
+  startedAt?: number;
 }
 
 /** Runs the attempts of one job's tasks; it keeps each stage's committed durations. */
@@ -118,10 +119,28 @@ export class AttemptRunner {
     let notBefore = 0;
     let speculated = false;
     let lastError = "";
+    // Attempts report here as they start and end. One reaction per attempt, and the loop sleeps on
+    // a fresh promise each time: racing every attempt's promise at each straggler check left a
+    // reaction behind per check, a thousand attempts in flight piling up a gigabyte (bench/fanout.ts).
+    const finished: { attempt: number; result: TaskResult }[] = [];
+    /** A backend's rejection (its own error, not a failed attempt) fails the task as it is. */
+    let rejected: { error: unknown } | undefined;
+    let wake = () => {};
     const launch = () => {
       const attempt = nextAttempt++;
       const spec = attemptSpec(template, attempt, attemptKey(attemptsPrefix, attempt));
-      running.set(attempt, { startedAt: Date.now(), done: backend.invoke(spec).then((result) => ({ attempt, result })) });
+      const timing: RunningAttempt = { launchedAt: Date.now() };
+      running.set(attempt, timing);
+      void backend
+        .invoke(spec, () => {
+          timing.startedAt ??= Date.now();
+          wake();
+        })
+        .then(
+          (result) => finished.push({ attempt, result }),
+          (error: unknown) => (rejected ??= { error }),
+        )
+        .finally(() => wake());
     };
     const stageName = template.kind === "merge" ? `${stage.name} (${template.stageName})` : stage.name;
     const fail = () => new StageFailedError(stage.id, stageName, template.taskIndex, lastError);
@@ -137,21 +156,34 @@ export class AttemptRunner {
         }
         launch();
       }
-      let check: NodeJS.Timeout | undefined;
-      const waits: Promise<{ attempt: number; result: TaskResult } | "check">[] = [...running.values()].map((r) => r.done);
-      if (speculation && !speculated) waits.push(new Promise((resolve) => (check = setTimeout(() => resolve("check"), SPECULATION_CHECK_MS))));
-      const next = await Promise.race(waits);
-      clearTimeout(check);
-      if (next === "check") {
+      if (finished.length === 0 && !rejected) {
+        // A started attempt is checked for straggling every SPECULATION_CHECK_MS, from the floor under which none straggles.
         const [only] = running.values();
-        if (only && durations.isStraggler(only.startedAt, stageTasks!(), speculation!)) {
+        const checkInMs =
+          speculation && !speculated && only?.startedAt !== undefined
+            ? Math.max(SPECULATION_CHECK_MS, only.startedAt + speculation.minRuntimeMs - Date.now())
+            : undefined;
+        let check: NodeJS.Timeout | undefined;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          if (checkInMs !== undefined) check = setTimeout(resolve, checkInMs);
+        });
+        wake = () => {};
+        clearTimeout(check);
+      }
+      if (rejected) throw rejected.error;
+      const next = finished.shift();
+      if (!next) {
+        // Woken by a start, or to check for a straggler.
+        const [only] = running.values();
+        if (speculation && !speculated && only?.startedAt !== undefined && durations.isStraggler(only.startedAt, stageTasks!(), speculation)) {
           speculated = true;
           launch();
           this.options.onSpeculativeStart?.(stage, template.taskIndex);
         }
         continue;
       }
-      const { startedAt } = running.get(next.attempt)!;
+      const { launchedAt, startedAt = launchedAt } = running.get(next.attempt)!;
       running.delete(next.attempt);
       const poolAddress = template.kind === "bundle" && template.environment.kind === "external" ? template.environment.address : undefined;
       if (next.result.ok) {

@@ -2,6 +2,7 @@
 // longer than the typical one gets a second attempt, and whichever commits first wins (outputs
 // are attempt-scoped, so the loser's are never read). On Lambda a straggler is usually a slow or
 // stuck execution environment, not slow data, so a copy elsewhere finishes sooner.
+import { RunningMedian } from "./running-median.js";
 
 export interface SpeculationOptions {
   /** Fraction of a stage's tasks that must have committed before any copy is launched. */
@@ -20,17 +21,15 @@ export const SPECULATION_CHECK_MS = 250;
 
 /** Durations of committed attempts of one stage. */
 export class StageDurations {
-  private readonly durations: number[] = [];
+  private readonly durations = new RunningMedian();
 
   record(ms: number): void {
-    this.durations.push(ms);
+    this.durations.add(ms);
   }
 
   /** Whether an attempt that started at `startedAt` is a straggler, given `tasks` in the stage. */
   isStraggler(startedAt: number, tasks: number, options: SpeculationOptions, now = Date.now()): boolean {
-    if (tasks < 2 || this.durations.length < Math.max(1, Math.ceil(options.quantile * tasks))) return false;
-    const sorted = [...this.durations].sort((a, b) => a - b);
-    const median = sorted[Math.floor(sorted.length / 2)]!;
-    return now - startedAt > Math.max(options.minRuntimeMs, options.multiplier * median);
+    if (tasks < 2 || this.durations.count < Math.max(1, Math.ceil(options.quantile * tasks))) return false;
+    return now - startedAt > Math.max(options.minRuntimeMs, options.multiplier * this.durations.median!);
   }
 }
