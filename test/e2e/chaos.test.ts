@@ -6,7 +6,7 @@
 import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { JobServer } from "../../src/driver/index.js";
 import { type Target, describeChaos, expectSurvived, runUnderChaos } from "./chaos-run.js";
 import { parentOf } from "./run-cases.js";
@@ -65,6 +65,24 @@ function killOne(): Target | undefined {
   }
 }
 
+/** Live SDK harnesses started by any of the worker processes `workers` (by their semi-persistent directory, w<pid>-<n>). */
+function harnessesOf(workers: number[]): number[] {
+  const owners = new Set(workers);
+  return readdirSync("/proc")
+    .map(Number)
+    .filter((pid) => Number.isInteger(pid) && commandLine(pid).includes("sdk_worker_main"))
+    .filter((pid) => {
+      try {
+        const env = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+        const dir = env.find((v) => v.startsWith("SEMI_PERSISTENT_DIRECTORY="));
+        const owner = /\/w(\d+)-\d+$/.exec(dir ?? "")?.[1];
+        return owner !== undefined && owners.has(Number(owner));
+      } catch {
+        return false; // It ended while we looked.
+      }
+    });
+}
+
 let server: JobServer | undefined;
 const workdir = mkdtempSync(join(tmpdir(), "beam-lambda-chaos-"));
 
@@ -82,6 +100,11 @@ describe("a job whose workers and harnesses keep being killed", () => {
       const outcome = await runUnderChaos({ server, caseName: CASE, workdir, killOne, windowMs: KILL_WINDOW_MS });
       console.log(`chaos: ${describeChaos(outcome)}`);
       expectSurvived(outcome);
+      // A killed worker's harnesses die with it (harness-boot.ts): none lives on, reparented.
+      const killedWorkers = outcome.kills.filter((k) => k.kind === "worker").map((k) => k.pid);
+      expect(killedWorkers.length).toBeGreaterThan(0);
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      expect(harnessesOf(killedWorkers)).toEqual([]);
     },
     240_000,
   );

@@ -1,0 +1,27 @@
+// How a worker starts a Python SDK harness so that the harness dies with it. A worker that is
+// SIGKILLed (a lost Lambda environment, the OOM killer, a cancelled job's attempt) cannot stop
+// its harnesses, and the Python harness does not exit when its control stream breaks: it lived
+// on, reparented to init, for as long as the machine ran. So the harness is started through a
+// few lines of Python that ask Linux to SIGKILL it when its parent dies (PR_SET_PDEATHSIG) and
+// then run sdk_worker_main in the same process. Elsewhere (no prctl) it starts as before.
+
+/** The worker's pid, for the boot code to see whether its parent is already gone. */
+const PARENT_PID_VARIABLE = "BEAM_LAMBDA_HARNESS_PARENT_PID";
+
+const BOOT = `
+import ctypes, os, runpy, signal, sys
+parent = int(os.environ.pop(${JSON.stringify(PARENT_PID_VARIABLE)}, "0"))
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+except (AttributeError, OSError):
+    pass
+if parent and os.getppid() != parent:
+    os._exit(1)  # the worker died before the request took effect
+sys.argv = ["sdk_worker_main"]
+runpy.run_module("apache_beam.runners.worker.sdk_worker_main", run_name="__main__", alter_sys=True)
+`;
+
+/** The interpreter's arguments and extra environment that start a harness bound to this process's life. */
+export function harnessCommand(): { args: string[]; env: Record<string, string> } {
+  return { args: ["-c", BOOT], env: { [PARENT_PID_VARIABLE]: String(process.pid) } };
+}
