@@ -28,6 +28,8 @@ describe("planning wordcount (ReadFromText, Count.PerElement, WriteToText)", () 
     const split = p.stages.find((s) => urnsOf(s).includes(Transforms.splitAndSizeRestrictions))!;
     expect(urnsOf(split)).toContain(Transforms.pairWithRestriction);
     expect(process.upstream).toContain(split.id);
+    // However few the restrictions, the scheduler spreads them (no small-input shortcut).
+    expect(p.stages.filter((s) => s.splitsRestrictions).map((s) => s.id)).toEqual([process.id]);
   });
 
   it("reads each GroupByKey's output as a grouped edge partitioned by key", () => {

@@ -116,7 +116,31 @@ const position = (o: Outcome, event: string) => {
   return at;
 };
 
+/** `chain` with B as a splittable DoFn's Process step: its main input is restrictions. */
+const splittable: ExecutionPlan = {
+  ...chain,
+  stages: chain.stages.map((s) => (s.id === "B" ? { ...s, splitsRestrictions: true } : s)),
+};
+
 const cases: Case[] = [
+  {
+    name: "runs a small input as one task",
+    plan: chain,
+    options: { smallInput: { elements: 1000, bytes: 1 << 20 }, pipelining: false },
+    check: (o) => {
+      expect(o.error).toBeUndefined();
+      expect(o.commits.filter((l) => l.startsWith("B/"))).toEqual(["B/0#0"]);
+    },
+  },
+  {
+    name: "spreads a splittable DoFn's restrictions over tasks, however small they are",
+    plan: splittable,
+    options: { smallInput: { elements: 1000, bytes: 1 << 20 }, pipelining: false },
+    check: (o) => {
+      expect(o.error).toBeUndefined();
+      expect(o.commits.filter((l) => l.startsWith("B/")).sort()).toEqual(["B/0#0", "B/1#0"]);
+    },
+  },
   {
     name: "runs every stage and commits one attempt per task",
     plan: chain,

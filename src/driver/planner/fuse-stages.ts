@@ -120,6 +120,7 @@ class Fuser {
       const existing = shareable ? this.roots.get(rootKey) : undefined;
       stage = existing ?? this.newStage(t, main, stateful);
       if (shareable && !existing) this.roots.set(rootKey, stage);
+      if (this.spreadInput.has(id)) stage.splitsRestrictions = true;
     }
     stage.transformIds.push(id);
     this.stageOf.set(id, stage);

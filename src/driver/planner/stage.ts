@@ -45,6 +45,12 @@ export interface Stage {
   environmentId: string;
   transformIds: string[];
   sourceTransformId: string;
+  /**
+   * Set when the main input is a splittable DoFn's restrictions (the Process step): a few of them
+   * (a file each, say) may stand for most of the job's work, so they are spread over tasks
+   * however few they are, never run as one small input.
+   */
+  splitsRestrictions?: boolean;
   /** The one transform reading the main input, if only one does (see TaskSpec.mainConsumer). */
   mainConsumer?: string;
   main: { kind: "impulse" } | { kind: "edge"; edge: Edge };

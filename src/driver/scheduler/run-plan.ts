@@ -204,7 +204,8 @@ class JobScheduler {
     const { stage, early } = run;
     const templates: BundleTemplate[] = [];
     const whole =
-      stage.main.kind === "edge" && (this.seeded.whole.has(stage.id) || (early.size === 0 && this.materializations.isSmall(stage.main.edge)));
+      stage.main.kind === "edge" &&
+      (this.seeded.whole.has(stage.id) || (early.size === 0 && !stage.splitsRestrictions && this.materializations.isSmall(stage.main.edge)));
     if (whole) this.seeded.whole.add(stage.id);
     const taskCount = stage.main.kind === "impulse" || whole ? 1 : this.options.partitions;
     for (let partition = 0; partition < taskCount; partition++) {
