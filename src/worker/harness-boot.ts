@@ -5,12 +5,9 @@
 // few lines of Python that ask Linux to SIGKILL it when its parent dies (PR_SET_PDEATHSIG) and
 // then run sdk_worker_main in the same process. Elsewhere (no prctl) it starts as before.
 
-/** The worker's pid, for the boot code to see whether its parent is already gone. */
-const PARENT_PID_VARIABLE = "BEAM_LAMBDA_HARNESS_PARENT_PID";
-
 const BOOT = `
 import ctypes, os, runpy, signal, sys
-parent = int(os.environ.pop(${JSON.stringify(PARENT_PID_VARIABLE)}, "0"))
+parent = int(sys.argv[1]) if len(sys.argv) > 1 else 0  # the worker's pid
 try:
     ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
 except (AttributeError, OSError):
@@ -21,7 +18,7 @@ sys.argv = ["sdk_worker_main"]
 runpy.run_module("apache_beam.runners.worker.sdk_worker_main", run_name="__main__", alter_sys=True)
 `;
 
-/** The interpreter's arguments and extra environment that start a harness bound to this process's life. */
-export function harnessCommand(): { args: string[]; env: Record<string, string> } {
-  return { args: ["-c", BOOT], env: { [PARENT_PID_VARIABLE]: String(process.pid) } };
+/** The interpreter's arguments that start a harness bound to this process's life. */
+export function harnessArgs(): string[] {
+  return ["-c", BOOT, String(process.pid)];
 }

@@ -17,7 +17,7 @@ import { type HarnessConnection, HarnessError, HarnessLostError, WorkerPoolUnrea
 import { harnessDirectory } from "./harness-directories.js";
 import { installStagedDependencies } from "./python-dependencies.js";
 import { redactSecrets } from "../common/redact.js";
-import { harnessCommand } from "./harness-boot.js";
+import { harnessArgs } from "./harness-boot.js";
 
 const HARNESS_START_TIMEOUT_MS = 120_000;
 /** A worker pool that does not answer StartWorker by then (a host that drops packets) counts as unreachable. */
@@ -125,12 +125,10 @@ async function startPythonProcess(
     }
   }
   const descriptor = `url: "${server.address}"`;
-  const boot = harnessCommand();
-  const child: ChildProcess = spawn(python, boot.args, {
+  const child: ChildProcess = spawn(python, harnessArgs(), {
     // User code: not the secrets of whoever started this worker (common/worker-env.ts).
     env: {
       ...userCodeEnv(process.env),
-      ...boot.env,
       CONTROL_API_SERVICE_DESCRIPTOR: descriptor,
       LOGGING_API_SERVICE_DESCRIPTOR: descriptor,
       PIPELINE_OPTIONS: job.pipelineOptionsJson,
