@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { EnvironmentPool } from "../../src/backends/lambda-emulator/environment-pool.js";
 import { sessionMembers } from "../../src/backends/lambda-emulator/process-session.js";
+import { alive, until } from "./process-helpers.js";
 
 const STAND_IN = `#!/usr/bin/env bash
 # --runtime-api-address ADDR --runtime-interface-emulator-address 127.0.0.1:PORT RUNTIME...
@@ -38,23 +39,6 @@ const runtimes = (file: string): number[] => {
   }
 };
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 let pool: EnvironmentPool | undefined;
 afterEach(async () => {
   await pool?.close();
@@ -69,7 +53,7 @@ describe("an emulated environment that dies under an invocation", () => {
     // Queued behind the first: it must wait for the replacement, not be sent into the dead environment.
     let secondSettled = false;
     void pool.invoke(Buffer.from("{}"), "job").finally(() => (secondSettled = true));
-    await until(() => pool!.busyEmulatorPids().length === 1 && runtimes(runtimePids).length === 1, "the first invocation to run");
+    await until(() => pool!.busyEmulatorPids().length === 1 && runtimes(runtimePids).length === 1, "the first invocation to run", 10_000);
     const [emulator] = pool.busyEmulatorPids();
     const [runtime] = runtimes(runtimePids);
 
@@ -78,11 +62,11 @@ describe("an emulated environment that dies under an invocation", () => {
     const outcome = await first;
     expect(outcome.functionError).toBe("Unhandled");
     expect(outcome.payload.toString()).toMatch(/Runtime exited with error/);
-    await until(() => !alive(runtime!), "the dead environment's runtime to be killed");
+    await until(() => !alive(runtime!), "the dead environment's runtime to be killed", 10_000);
     expect(sessionMembers(emulator!)).toEqual([]);
 
     // A fresh environment took the queued invocation, which runs (the stand-in never answers).
-    await until(() => runtimes(runtimePids).length === 2 && pool!.busyEmulatorPids().length === 1, "the replacement to take the second invocation");
+    await until(() => runtimes(runtimePids).length === 2 && pool!.busyEmulatorPids().length === 1, "the replacement to take the second invocation", 10_000);
     expect(pool.busyEmulatorPids()[0]).not.toBe(emulator);
     expect(secondSettled).toBe(false);
   });
@@ -97,18 +81,18 @@ describe("an emulated environment that dies under an invocation", () => {
     // Each ran in an environment of its own: the broken one was killed (runtime and all) and replaced.
     expect(second.emulatorPid).not.toBe(first.emulatorPid);
     expect(runtimes(runtimePids).length).toBeGreaterThanOrEqual(2);
-    await until(() => !alive(runtimes(runtimePids)[0]!), "the broken environment's runtime to be killed");
+    await until(() => !alive(runtimes(runtimePids)[0]!), "the broken environment's runtime to be killed", 10_000);
   });
 
   it("close leaves no process of any environment behind", async () => {
     const { root, runtimePids } = standInRoot();
     pool = new EnvironmentPool({ environments: 2, functionEnv: { RUNTIME_PIDS: runtimePids }, projectRoot: root });
     void pool.invoke(Buffer.from("{}"), "job");
-    await until(() => runtimes(runtimePids).length === 2, "both environments to start");
+    await until(() => runtimes(runtimePids).length === 2, "both environments to start", 10_000);
     const emulators = pool.emulatorPids();
     await pool.close();
     pool = undefined;
-    await until(() => runtimes(runtimePids).every((pid) => !alive(pid)), "the runtimes to be gone");
+    await until(() => runtimes(runtimePids).every((pid) => !alive(pid)), "the runtimes to be gone", 10_000);
     for (const pid of emulators) expect(sessionMembers(pid)).toEqual([]);
   });
 });

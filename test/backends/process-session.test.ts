@@ -3,23 +3,7 @@
 import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { killSession, sessionMembers } from "../../src/backends/lambda-emulator/process-session.js";
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-async function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { alive, until } from "./process-helpers.js";
 
 describe("killSession", () => {
   it("kills the leader's group and the processes in other groups of its session, nothing else", async () => {
@@ -33,7 +17,7 @@ describe("killSession", () => {
     await exited;
     expect(alive(child)).toBe(true);
     killSession(leader.pid!);
-    await until(() => !alive(child), "the child to die");
+    await until(() => !alive(child), "the child to die", 5000);
     expect(sessionMembers(leader.pid!)).toEqual([]);
     // This process's own session is untouched.
     expect(alive(process.pid)).toBe(true);
