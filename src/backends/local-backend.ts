@@ -58,7 +58,7 @@ export class LocalBackend implements Backend {
   cancelJob(jobId: string): void {
     this.attempts.cancelJob(jobId);
     // Idle workers may keep the job's harnesses warm: they stop them (and remove their directories).
-    for (const worker of this.workers) if (worker.ready && worker.child.connected) worker.child.send({ endJob: jobId });
+    for (const worker of this.workers) if (worker.ready) sendToWorker(worker, { endJob: jobId });
   }
 
   async close(): Promise<void> {
@@ -85,6 +85,11 @@ export class LocalBackend implements Backend {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     const worker: WorkerProcess = { child, ready: false };
+    // An 'error' event left unheard would take the job server down (a failed send is one: see
+    // sendToWorker). A worker in error is killed; its exit settles its attempt.
+    child.on("error", () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    });
     child.on("message", (m: { ready?: boolean; id?: number; result?: TaskResult }) => {
       if (m.ready) {
         worker.ready = true;
@@ -119,7 +124,18 @@ export class LocalBackend implements Backend {
     const id = ++this.nextId;
     return new Promise((resolve) => {
       worker.busy = { id, jobId: spec.jobId, resolve };
-      worker.child.send({ id, spec });
+      sendToWorker(worker, { id, spec });
     });
   }
+}
+
+/**
+ * Sends a message to a worker. One that died can look connected for a moment, and the send then
+ * fails (EPIPE): such a worker is killed to be sure, and its exit settles its attempt.
+ */
+function sendToWorker(worker: WorkerProcess, message: object): void {
+  if (!worker.child.connected) return;
+  worker.child.send(message, (e) => {
+    if (e && worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill("SIGKILL");
+  });
 }

@@ -245,7 +245,14 @@ async function run(args: string[]): Promise<number> {
     const child = spawn(defaultPython(), [file, "--runner=PortableRunner", `--job_endpoint=${server.address}`, ...pipelineArgs], {
       stdio: "inherit",
     });
-    return await new Promise<number>((resolve) => child.on("exit", (code) => resolve(code ?? 1)));
+    return await new Promise<number>((resolve) => {
+      child.on("exit", (code) => resolve(code ?? 1));
+      // No Python to run the pipeline with (ENOENT): said plainly, not as a crash.
+      child.on("error", (e) => {
+        process.stderr.write(`beam-lambda: cannot run ${file} with ${defaultPython()}: ${e.message}\n`);
+        resolve(1);
+      });
+    });
   } finally {
     await server.stop();
   }

@@ -45,6 +45,30 @@ describe("LocalBackend", () => {
     }
   });
 
+  it("cancelling a job while a worker is dying neither throws nor leaves an unheard error (EPIPE) to take the server down", async () => {
+    const { backend, store } = localBackend(2);
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown) => uncaught.push(e);
+    process.on("uncaughtException", onUncaught);
+    try {
+      const { spec } = await mergeTaskOver(store, { jobId: "local-test", records: ["a"], copies: 1 });
+      const { workerPid } = await backend.invoke(spec);
+      process.kill(workerPid, "SIGKILL");
+      // Until the worker's exit is seen, every cancel sends to it; some of those sends fail.
+      const until = Date.now() + 1000;
+      while (Date.now() < until) {
+        backend.cancelJob(`job-${Date.now()}`);
+        await new Promise((r) => setImmediate(r));
+      }
+      expect(uncaught).toEqual([]);
+      expect((await backend.invoke({ ...spec, attempt: 1 })).ok).toBe(true);
+    } finally {
+      process.off("uncaughtException", onUncaught);
+      await backend.close();
+      await rm(store.root, { recursive: true, force: true });
+    }
+  });
+
   it("when closed, it fails the attempts still waiting for a worker, and refuses new ones", async () => {
     const { backend, store } = localBackend(1);
     const { spec } = await mergeTaskOver(store, { jobId: "local-test", records: ["a"], copies: 1 });
