@@ -1,7 +1,6 @@
 // The artifact staging stream's bounds: artifacts stream to the store (a 500 MB artifact through
 // a job-server process whose memory is measured), and a client that half-closes, goes silent or
 // answers with the wrong message gets a status and leaves nothing stored.
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -12,10 +11,9 @@ import type { ArtifactRequestWrapper, ArtifactResponseWrapper } from "apache-bea
 import { JobServiceClient } from "apache-beam/proto/beam_job_api.grpc-client";
 import type { PrepareJobResponse } from "apache-beam/proto/beam_job_api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pipelineWithArtifact, unary } from "./job-api.js";
+import { pipelineWithArtifact, startJobServerProcess, unary } from "./job-api.js";
 import { JobServer } from "../../src/driver/index.js";
 
-const root = new URL("../..", import.meta.url).pathname;
 
 
 function chunk(data: Uint8Array, isLast = false): ArtifactResponseWrapper {
@@ -117,19 +115,8 @@ function memoryOf(pid: number): { rss: number; hwm: number } {
 describe("a 500 MB artifact", () => {
   it("streams to the store: the job-server process grows by less than 64 MB", async () => {
     const storeDir = await mkdtemp(join(tmpdir(), "beam-lambda-staging-store-"));
-    const child = spawn("node", [join(root, "bin/beam-lambda.js"), "job-server", "--port", "0", "--workers", "1", "--store", storeDir], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const { child, address } = await startJobServerProcess(["--workers", "1", "--store", storeDir]);
     try {
-      const line = await new Promise<string>((resolve, reject) => {
-        let out = "";
-        child.stdout.on("data", (d: Buffer) => {
-          out += d.toString();
-          if (out.includes("\n")) resolve(out);
-        });
-        child.on("exit", (code) => reject(new Error(`exited early with ${code}`)));
-      });
-      const address = /listening on (\S+)/.exec(line)![1]!;
       const jobs = new JobServiceClient(address, grpc.credentials.createInsecure());
       const prepared = await unary(jobs.prepare.bind(jobs), { pipeline: pipelineWithArtifact("big.bin"), jobName: "job" });
       jobs.close();

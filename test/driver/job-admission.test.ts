@@ -1,7 +1,7 @@
 // Admission control through the Job API: beyond maxRunningJobs a job waits STARTING (and says
 // so), beyond maxQueuedJobs Run answers RESOURCE_EXHAUSTED; finished, failed and cancelled jobs
 // free their slots, and a cancelled waiting job leaves the line.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
 import { JobServiceClient } from "apache-beam/proto/beam_job_api.grpc-client";
@@ -12,7 +12,7 @@ import type { Job } from "../../src/driver/job.js";
 import type { ExecutionPlan } from "../../src/driver/planner/index.js";
 import { JobAdmission } from "../../src/driver/jobservice/job-admission.js";
 import { JobRegistry, addJobService } from "../../src/driver/jobservice/job-service.js";
-import { unary } from "./job-api.js";
+import { startJobServerProcess, unary } from "./job-api.js";
 
 const pipeline = Pipeline.fromBinary(readFileSync(new URL("../fixtures/windowing.pb", import.meta.url)));
 
@@ -115,19 +115,9 @@ describe("beam-lambda job-server", () => {
   });
 
   it("takes --max-running-jobs and --max-queued-jobs: with 1 and 0, a second Run while the first job runs is refused", async () => {
-    const child = spawn("node", [bin, "job-server", "--port", "0", "--workers", "1", "--max-running-jobs", "1", "--max-queued-jobs", "0"], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const { child, address } = await startJobServerProcess(["--workers", "1", "--max-running-jobs", "1", "--max-queued-jobs", "0"]);
     try {
-      const line = await new Promise<string>((resolve, reject) => {
-        let out = "";
-        child.stdout.on("data", (d: Buffer) => {
-          out += d.toString();
-          if (out.includes("\n")) resolve(out);
-        });
-        child.on("exit", (code) => reject(new Error(`exited early with ${code}`)));
-      });
-      const cli = new JobServiceClient(/listening on (\S+)/.exec(line)![1]!, grpc.credentials.createInsecure());
+      const cli = new JobServiceClient(address, grpc.credentials.createInsecure());
       const prepared = [];
       for (const name of ["first", "second"]) prepared.push((await unary(cli.prepare.bind(cli), { pipeline, jobName: name })).preparationId);
       await unary(cli.run.bind(cli), { preparationId: prepared[0]!, retrievalToken: "" });

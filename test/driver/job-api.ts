@@ -1,6 +1,9 @@
-// Helpers the job-service tests share: a callback-style gRPC call as a promise, and a captured
-// pipeline whose environment asks for one staged artifact.
+// Helpers the job-service tests share: a callback-style gRPC call as a promise, a captured
+// pipeline whose environment asks for one staged artifact, and `beam-lambda job-server` started
+// as a user starts it.
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import type * as grpc from "@grpc/grpc-js";
 import { ArtifactStagingToRolePayload, Pipeline } from "apache-beam/proto/beam_runner_api";
 
@@ -21,4 +24,20 @@ export function pipelineWithArtifact(stagedName: string): Pipeline {
     },
   ];
   return pipeline;
+}
+
+const BIN = fileURLToPath(new URL("../../bin/beam-lambda.js", import.meta.url));
+
+/** `beam-lambda job-server --port 0 ARGS...`, once it has printed its one line: its process, the line and its address. */
+export async function startJobServerProcess(args: string[]): Promise<{ child: ChildProcessWithoutNullStreams; line: string; address: string }> {
+  const child = spawn("node", [BIN, "job-server", "--port", "0", ...args], { stdio: ["ignore", "pipe", "inherit"] }) as unknown as ChildProcessWithoutNullStreams;
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (out.includes("\n")) resolve(out);
+    });
+    child.on("exit", (code) => reject(new Error(`exited early with ${code}`)));
+  });
+  return { child, line, address: /listening on (\S+)/.exec(line)![1]! };
 }

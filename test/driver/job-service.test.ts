@@ -1,5 +1,5 @@
 // The Job and Artifact services through a real gRPC client, and the job-server command.
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,7 +12,7 @@ import { Pipeline } from "apache-beam/proto/beam_runner_api";
 import { Struct } from "apache-beam/proto/google/protobuf/struct";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REDACTED } from "../../src/common/redact.js";
-import { pipelineWithArtifact, unary } from "./job-api.js";
+import { pipelineWithArtifact, startJobServerProcess, unary } from "./job-api.js";
 import { JobServer } from "../../src/driver/index.js";
 import { JobRegistry, addJobService, endpointFor } from "../../src/driver/jobservice/job-service.js";
 
@@ -205,16 +205,7 @@ describe("the job service over a planner that throws", () => {
 
 describe("beam-lambda job-server", () => {
   it("prints one line when ready, serves, and stops cleanly on SIGTERM", async () => {
-    const child = spawn("node", [join(root, "bin/beam-lambda.js"), "job-server", "--port", "0", "--workers", "1"], { stdio: ["ignore", "pipe", "inherit"] });
-    const line = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      child.stdout.on("data", (d: Buffer) => {
-        out += d.toString();
-        if (out.includes("\n")) resolve(out);
-      });
-      child.on("exit", (code) => reject(new Error(`exited early with ${code}`)));
-    });
-    const address = /listening on (\S+)/.exec(line)![1]!;
+    const { child, line, address } = await startJobServerProcess(["--workers", "1"]);
     expect(line.trim().split("\n")).toHaveLength(1);
     const client = new JobServiceClient(address, grpc.credentials.createInsecure());
     await expect(unary(client.getState.bind(client), { jobId: "[fake]" })).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
@@ -225,18 +216,8 @@ describe("beam-lambda job-server", () => {
   });
 
   it("takes the job registry's bounds as flags", async () => {
-    const child = spawn("node", [join(root, "bin/beam-lambda.js"), "job-server", "--port", "0", "--workers", "1", "--max-prepared-jobs", "0", "--job-retention", "60"], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    const line = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      child.stdout.on("data", (d: Buffer) => {
-        out += d.toString();
-        if (out.includes("\n")) resolve(out);
-      });
-      child.on("exit", (code) => reject(new Error(`exited early with ${code}`)));
-    });
-    const client = new JobServiceClient(/listening on (\S+)/.exec(line)![1]!, grpc.credentials.createInsecure());
+    const { child, address } = await startJobServerProcess(["--workers", "1", "--max-prepared-jobs", "0", "--job-retention", "60"]);
+    const client = new JobServiceClient(address, grpc.credentials.createInsecure());
     const pipeline = Pipeline.fromBinary(readFileSync(join(root, "test/fixtures/windowing.pb")));
     await expect(unary(client.prepare.bind(client), { pipeline, jobName: "job" })).rejects.toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED });
     client.close();
@@ -412,19 +393,9 @@ describe("binding beyond loopback", () => {
     const dir = mkdtempSync(join(tmpdir(), "job-server-tokens-"));
     const tokens = join(dir, "tokens");
     writeFileSync(tokens, "# one per line\ncli-token-0123456789abcdef\n");
-    const child = spawn("node", [join(root, "bin/beam-lambda.js"), "job-server", "--host", "0.0.0.0", "--port", "0", "--workers", "1", "--auth-token-file", tokens], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const { child, address } = await startJobServerProcess(["--host", "0.0.0.0", "--workers", "1", "--auth-token-file", tokens]);
     try {
-      const line = await new Promise<string>((resolve, reject) => {
-        let out = "";
-        child.stdout.on("data", (d: Buffer) => {
-          out += d.toString();
-          if (out.includes("\n")) resolve(out);
-        });
-        child.on("exit", (code) => reject(new Error(`exited early with ${code}`)));
-      });
-      const port = /listening on \S+:(\d+)/.exec(line)![1]!;
+      const port = address.split(":").pop()!;
       const withToken = new JobServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), bearer("cli-token-0123456789abcdef"));
       const without = new JobServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
       await expect(unary(withToken.getState.bind(withToken), { jobId: "[fake]" })).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
