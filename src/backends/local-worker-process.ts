@@ -1,7 +1,7 @@
 // Entry point of a local worker process: receives TaskSpecs over IPC and answers with
 // TaskResults, through the very handler the Lambda backend invokes.
 import type { WorkerTask } from "../common/task-spec.js";
-import { endJob, handler, shutdown } from "../worker/handler.js";
+import { endJob, handler, prewarm, shutdown } from "../worker/handler.js";
 
 /**
  * The backend may shut down, or its job server be killed, while a worker is starting or finishing
@@ -19,4 +19,5 @@ process.on("disconnect", () => {
   setTimeout(() => process.exit(0), 5000).unref();
   void shutdown().finally(() => process.exit(0));
 });
+prewarm();
 reply({ ready: true });

@@ -21,6 +21,15 @@ function startTaskRunner(): Promise<TaskRunner> {
   return TaskRunner.create(openObjectStore(storeUrl), { python, shuffleMemoryBytes, noProgressTimeoutMs });
 }
 
+/**
+ * Starts the task runner before the first task (at a Lambda environment's init, a local worker's
+ * start): its Fn API server and a Python interpreter importing Beam are then ready or on their way.
+ * A runner that fails to start is started again by the first task, which reports why.
+ */
+export function prewarm(): void {
+  taskRunner().catch(() => (runner = undefined));
+}
+
 /** The object store tasks read and write (opened with the task runner). */
 export async function workerStore(): Promise<ObjectStore> {
   return (await taskRunner()).store;

@@ -5,7 +5,10 @@ import { type TaskPayload, isTaskReference } from "../common/task-payload.js";
 import type { TaskResult } from "../common/task-spec.js";
 import { jobIdOfTaskReference } from "../store/index.js";
 import { reportCompletion } from "./completion-reporter.js";
-import { handler as runTask, workerStore } from "./handler.js";
+import { prewarm, handler as runTask, workerStore } from "./handler.js";
+
+// At the environment's init (which Lambda runs with a full CPU), not on the first invocation's clock.
+prewarm();
 
 /**
  * `event` is a task, or a reference to one in the object store (too large for a payload). An

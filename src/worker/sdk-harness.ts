@@ -1,6 +1,6 @@
 // Starting and keeping SDK harnesses. A harness serves one job's environment and stays warm
 // between tasks (and, on Lambda, between invocations of the same execution environment).
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
@@ -10,14 +10,14 @@ import { Struct } from "apache-beam/proto/google/protobuf/struct";
 import type { JsonObject } from "@protobuf-ts/runtime";
 import { readSetting } from "../common/config.js";
 import type { EnvironmentSpec } from "../common/task-spec.js";
-import { userCodeEnv } from "../common/worker-env.js";
 import type { ObjectStore } from "../store/index.js";
 import type { FnApiServer } from "./fn-api-server.js";
 import { type HarnessConnection, HarnessError, HarnessLostError, WorkerPoolUnreachableError } from "./harness-connection.js";
 import { harnessDirectory } from "./harness-directories.js";
 import { installStagedDependencies } from "./python-dependencies.js";
 import { redactSecrets } from "../common/redact.js";
-import { harnessArgs } from "./harness-boot.js";
+import { harnessEnvironmentLine } from "./harness-boot.js";
+import type { SpareInterpreters } from "./spare-interpreters.js";
 
 const HARNESS_START_TIMEOUT_MS = 120_000;
 /** A worker pool that does not answer StartWorker by then (a host that drops packets) counts as unreachable. */
@@ -26,6 +26,8 @@ const START_WORKER_DEADLINE_MS = 30_000;
 export interface HarnessOptions {
   /** Python interpreter with apache-beam installed, for python-process environments. */
   python: string;
+  /** Where interpreters come from: started ahead, Beam imported, for the interpreters a worker keeps. */
+  interpreters: SpareInterpreters;
 }
 
 export interface SdkHarness {
@@ -125,10 +127,11 @@ async function startPythonProcess(
     }
   }
   const descriptor = `url: "${server.address}"`;
-  const child: ChildProcess = spawn(python, harnessArgs(), {
-    // User code: not the secrets of whoever started this worker (common/worker-env.ts).
-    env: {
-      ...userCodeEnv(process.env),
+  // An interpreter of the user-code environment (common/worker-env.ts) that has imported Beam or
+  // soon will; it becomes this harness on reading these variables (harness-boot.ts).
+  const child: ChildProcess = options.interpreters.take(python);
+  child.stdin!.end(
+    harnessEnvironmentLine({
       CONTROL_API_SERVICE_DESCRIPTOR: descriptor,
       LOGGING_API_SERVICE_DESCRIPTOR: descriptor,
       PIPELINE_OPTIONS: job.pipelineOptionsJson,
@@ -136,9 +139,8 @@ async function startPythonProcess(
       WORKER_ID: workerId,
       RUNNER_CAPABILITIES: "",
       JOB_ID: job.jobId,
-    },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+    }),
+  );
   const stderr: string[] = [];
   child.stderr!.on("data", (chunk: Buffer) => {
     const text = redactSecrets(chunk.toString());

@@ -20,6 +20,7 @@ import { TaskStateStore } from "./state-store.js";
 import { HarnessPool } from "./harness-pool.js";
 import { PendingTimers } from "./pending-timers.js";
 import { watchProgress } from "./progress-watchdog.js";
+import { SpareInterpreters } from "./spare-interpreters.js";
 
 /** Guards against a timer that keeps re-setting itself forever. */
 const MAX_TIMER_ROUNDS = 10_000;
@@ -28,7 +29,7 @@ const MAX_RESUME_ROUNDS = 100_000;
 /** Pause before resuming deferred work; batch has no reason to honour longer requested delays. */
 const RESUME_DELAY_MS = 10;
 
-export interface TaskRunnerOptions extends HarnessOptions {
+export interface TaskRunnerOptions extends Omit<HarnessOptions, "interpreters"> {
   /** Shuffle data a task holds in memory before spilling sorted runs to local disk (Lambda: /tmp). */
   shuffleMemoryBytes: number;
   /** A bundle with no data or state traffic with its harness for this long fails as an infrastructure loss. */
@@ -54,12 +55,17 @@ export class TaskRunner {
   readonly harnesses: HarnessPool;
   private readonly descriptors = new Map<string, Promise<ProcessBundleDescriptor>>();
 
+  /** Interpreters of the worker's Python started ahead of need (spare-interpreters.ts). */
+  readonly interpreters = new SpareInterpreters();
+
   private constructor(
     private readonly server: FnApiServer,
     readonly store: ObjectStore,
     private readonly options: TaskRunnerOptions,
   ) {
-    this.harnesses = new HarnessPool(store, (spec) => startHarness(server, spec.environment satisfies EnvironmentSpec, spec, store, options));
+    const harnessOptions = { ...options, interpreters: this.interpreters };
+    this.harnesses = new HarnessPool(store, (spec) => startHarness(server, spec.environment satisfies EnvironmentSpec, spec, store, harnessOptions));
+    this.interpreters.keep(options.python);
   }
 
   static async create(store: ObjectStore, options: TaskRunnerOptions): Promise<TaskRunner> {
@@ -67,7 +73,12 @@ export class TaskRunner {
   }
 
   async run(task: WorkerTask): Promise<TaskResult> {
-    return task.kind === "merge" ? this.merge(task) : this.runBundleTask(task);
+    this.interpreters.taskStarted();
+    try {
+      return await (task.kind === "merge" ? this.merge(task) : this.runBundleTask(task));
+    } finally {
+      this.interpreters.taskEnded();
+    }
   }
 
   private async merge(spec: MergeTaskSpec): Promise<TaskResult> {
@@ -108,6 +119,7 @@ export class TaskRunner {
   }
 
   async close(): Promise<void> {
+    this.interpreters.close();
     await this.harnesses.close();
     await this.server.stop();
   }

@@ -65,18 +65,20 @@ function killOne(): Target | undefined {
   }
 }
 
-/** Live SDK harnesses started by any of the worker processes `workers` (by their semi-persistent directory, w<pid>-<n>). */
+/**
+ * Live SDK harnesses (and interpreters waiting to become one) started by any of the worker
+ * processes `workers`: a harness's command line ends with its worker's pid (worker/harness-boot.ts),
+ * which stays there after the worker is gone and the harness is reparented.
+ */
 function harnessesOf(workers: number[]): number[] {
   const owners = new Set(workers);
   return readdirSync("/proc")
     .map(Number)
-    .filter((pid) => Number.isInteger(pid) && commandLine(pid).includes("sdk_worker_main"))
+    .filter((pid) => Number.isInteger(pid))
     .filter((pid) => {
       try {
-        const env = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
-        const dir = env.find((v) => v.startsWith("SEMI_PERSISTENT_DIRECTORY="));
-        const owner = /\/w(\d+)-\d+$/.exec(dir ?? "")?.[1];
-        return owner !== undefined && owners.has(Number(owner));
+        const args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+        return args.some((a) => a.includes("sdk_worker_main")) && owners.has(Number(args.at(-1)));
       } catch {
         return false; // It ended while we looked.
       }
