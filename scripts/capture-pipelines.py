@@ -16,6 +16,7 @@ from cases import CASES  # noqa: E402
 CAPTURED = [
     "wordcount_files",
     "side_inputs",
+    "side_input_of_its_own_input",
     "windowing",
     "stateful_timer",
     "flatten_partition_multi_output",

@@ -94,6 +94,31 @@ describe("planning side inputs", () => {
       }
     }
   });
+
+  it("fuses the reader of side inputs into its main input's stage, which waits for them and is ordered after their stages", () => {
+    const p = plan("side_inputs");
+    const consumer = p.stages.find((s) => s.sideInputs.length > 0)!;
+    const names = consumer.transformIds.map((id) => consumer.descriptor.transforms[id]!.uniqueName);
+    // Main's Create (its FlatMap after the Impulse) and the Map that reads the side inputs: one stage.
+    expect(names.some((n) => n.startsWith("Main/"))).toBe(true);
+    expect(names.some((n) => n.startsWith("Map(use)"))).toBe(true);
+    const order = p.stages.map((s) => s.id);
+    for (const u of consumer.upstream) expect(order.indexOf(u)).toBeLessThan(order.indexOf(consumer.id));
+  });
+
+  it("does not fuse a reader whose side input is computed from its own main input (that stage would wait for itself)", () => {
+    const p = plan("side_input_of_its_own_input");
+    const namesOf = (s: Stage) => s.transformIds.map((id) => s.descriptor.transforms[id]!.uniqueName);
+    const reader = p.stages.find((s) => namesOf(s).includes("Share"))!;
+    expect(reader.sideInputs).toHaveLength(1);
+    expect(namesOf(reader)).toEqual(["Share"]);
+    expect(reader.upstream).toContain(p.stages.find((s) => namesOf(s).includes("Double"))!.id);
+    // And no stage reads, however indirectly, what it writes itself.
+    const byId = new Map(p.stages.map((s) => [s.id, s]));
+    const reaches = (from: string, to: string, seen = new Set<string>()): boolean =>
+      from === to || (!seen.has(from) && (seen.add(from), byId.get(from)!.upstream.some((u) => reaches(u, to, seen))));
+    for (const s of p.stages) for (const u of s.upstream) expect(reaches(u, s.id), `${s.id} depends on itself through ${u}`).toBe(false);
+  });
 });
 
 describe("planning a stateful DoFn with a timer", () => {

@@ -138,6 +138,15 @@ def side_inputs(p, workdir):
     )
 
 
+@case
+def side_input_of_its_own_input(p, workdir):
+    # The side input is computed from the very PCollection the Map reads as its main input: the
+    # Map cannot join the stage that produces that input (the stage would wait for itself).
+    nums = p | "Nums" >> beam.Create(list(range(1, 201))) | "Double" >> beam.Map(lambda x: 2 * x)
+    total = nums | "Total" >> beam.CombineGlobally(sum)
+    return nums | "Share" >> beam.Map(lambda x, t: (x, round(x / t, 6)), t=beam.pvalue.AsSingleton(total))
+
+
 def timestamped(p, label, items):
     return p | label >> beam.Create(items) | f"{label}Stamp" >> beam.Map(lambda kv: window.TimestampedValue(kv, kv[1]))
 

@@ -20,6 +20,7 @@ const CASES = [
   "cogroupbykey",
   "flatten_partition_multi_output",
   "side_inputs",
+  "side_input_of_its_own_input",
   "windowing",
   "stateful_timer",
   "reshuffle_two_gbks",
