@@ -15,9 +15,17 @@ process.on("message", (message: { id: number; spec: WorkerTask } | { endJob: str
   if ("endJob" in message) void endJob(message.endJob);
   else void handler(message.spec).then((result) => reply({ id: message.id, result }));
 });
-process.on("disconnect", () => {
+/** The job server is gone (or stopping): stop the harnesses and leave. */
+function leave(): void {
   setTimeout(() => process.exit(0), 5000).unref();
   void shutdown().finally(() => process.exit(0));
-});
-prewarm();
-reply({ ready: true });
+}
+process.on("disconnect", leave);
+if (process.connected) {
+  prewarm();
+  reply({ ready: true });
+} else {
+  // The job server died while this process was loading, before the listener above: no event
+  // will come, and the prewarmed harness machinery would keep an orphan alive for good.
+  leave();
+}

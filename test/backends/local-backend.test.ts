@@ -8,6 +8,10 @@ import { LocalBackend } from "../../src/backends/local-backend.js";
 import { defaultPython } from "../../src/driver/index.js";
 import { LocalObjectStore } from "../../src/store/index.js";
 import { mergeTaskOver } from "./merge-task.js";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { workerEnv } from "../../src/common/worker-env.js";
+import { alive, until } from "./process-helpers.js";
 
 function localBackend(workers: number): { backend: LocalBackend; store: LocalObjectStore } {
   const store = new LocalObjectStore(mkdtempSync(join(tmpdir(), "local-backend-")));
@@ -68,6 +72,29 @@ describe("LocalBackend", () => {
       await rm(store.root, { recursive: true, force: true });
     }
   });
+
+  it("a worker whose job server dies while the worker is still loading exits (no orphan holding its harness machinery)", async () => {
+    const store = new LocalObjectStore(mkdtempSync(join(tmpdir(), "local-backend-")));
+    const entry = fileURLToPath(new URL("../../src/backends/local-worker-process.ts", import.meta.url));
+    // A parent that forks a worker and dies at once, as a SIGKILLed job server does.
+    const parent = `
+      const { fork } = require("node:child_process");
+      const child = fork(${JSON.stringify(entry)}, [], { execArgv: ["--import", "tsx"], stdio: ["ignore", "ignore", "ignore", "ipc"] });
+      console.log(child.pid);
+      process.exit(0);`;
+    const out = spawnSync(process.execPath, ["-e", parent], {
+      env: { ...process.env, ...workerEnv({ storeUrl: store.url, python: defaultPython() }) },
+      encoding: "utf8",
+    });
+    const worker = Number(out.stdout.trim());
+    expect(Number.isInteger(worker) && worker > 0, out.stderr).toBe(true);
+    try {
+      await until(() => !alive(worker), `worker ${worker} to exit after its parent died`, 20_000);
+    } finally {
+      if (alive(worker)) process.kill(worker, "SIGKILL");
+      await rm(store.root, { recursive: true, force: true });
+    }
+  }, 30_000);
 
   it("when closed, it fails the attempts still waiting for a worker, and refuses new ones", async () => {
     const { backend, store } = localBackend(1);
