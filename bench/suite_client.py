@@ -1,11 +1,12 @@
 """One run of one suite pipeline on one runner, in a process of its own (bench/suite.py starts it).
 
     python bench/suite_client.py --pipeline NAME --size N --runner ours|fnapi|prism
-        [--endpoint HOST:PORT] --inputs PATTERN --output PREFIX
+        [--endpoint HOST:PORT] --inputs PATTERN --output PREFIX [--profile-dir DIR]
 
 A fresh process per run keeps one run's memory out of the next run's measurement and makes each
 run pay what a user's `python my_pipeline.py` pays. Prints one JSON line: the seconds from
-run() to the job's end, the lines written and their checksum.
+run() to the job's end, the lines written and their checksum. With --profile-dir, the SDK
+harnesses of a portable run write a cProfile file per bundle there (Beam's --profile_cpu).
 """
 import argparse
 import hashlib
@@ -42,9 +43,12 @@ def main():
     ap.add_argument("--endpoint")
     ap.add_argument("--inputs", default="")
     ap.add_argument("--output", required=True)
+    ap.add_argument("--profile-dir", help="harnesses profile each bundle into DIR (portable runs)")
     args = ap.parse_args()
 
     runner, options = runner_and_options(args.runner, args.endpoint)
+    if args.profile_dir:
+        options += ["--profile_cpu", f"--profile_location={args.profile_dir}"]
     p = beam.Pipeline(runner=runner, options=PipelineOptions(options))
     suite_pipelines.BY_NAME[args.pipeline].build(p, args.size, args.inputs, args.output)
     started = time.perf_counter()
