@@ -15,14 +15,19 @@ export interface S3Location {
   spread: number;
 }
 
+/** More hashed prefixes than this gain nothing (S3 scales each prefix on its own) and cost a LIST each. */
+const MAX_SPREAD = 4096;
+
 /** Reads `s3://bucket/prefix?spread=N`. */
 export function parseS3StoreUrl(url: string): S3Location {
   const parsed = new URL(url);
-  return {
-    bucket: parsed.hostname,
-    prefix: parsed.pathname.replace(/^\//, ""),
-    spread: Math.max(1, Number(parsed.searchParams.get("spread") ?? 1)),
-  };
+  const spreadText = parsed.searchParams.get("spread") ?? "1";
+  const spread = Number(spreadText);
+  // A fractional spread would hash keys to shards that listing never visits: refuse, not lose data.
+  if (!/^\d+$/.test(spreadText) || spread < 1 || spread > MAX_SPREAD) {
+    throw new Error(`the store URL's spread must be a whole number from 1 to ${MAX_SPREAD}, got '${spreadText}' in ${url}`);
+  }
+  return { bucket: parsed.hostname, prefix: parsed.pathname.replace(/^\//, ""), spread };
 }
 
 /** The store's URL, as workers are handed it; a spread of 1 is left out. */

@@ -28,4 +28,11 @@ describe("the S3 store's location", () => {
     expect(s3StoreUrl({ bucket: "my-bucket", prefix: "some/prefix/", spread: 16 })).toBe("s3://my-bucket/some/prefix/?spread=16");
     expect(s3StoreUrl({ bucket: "my-bucket", prefix: "runner/", spread: 1 })).toBe("s3://my-bucket/runner/");
   });
+
+  it("refuses a spread that is not a whole number from 1 to 4096, naming the URL (a fractional one would hide keys from listings)", () => {
+    for (const spread of ["2.5", "abc", "0", "-3", "", "4097", "1e3"]) {
+      expect(() => parseS3StoreUrl(`s3://b/p/?spread=${spread}`), spread).toThrow(`got '${spread}' in s3://b/p/?spread=${spread}`);
+    }
+    expect(parseS3StoreUrl("s3://b/p/?spread=4096").spread).toBe(4096);
+  });
 });
