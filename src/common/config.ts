@@ -138,6 +138,13 @@ export const CONFIG = {
     meaning: "The WebAssembly grouping kernel; without the file, grouping runs in JavaScript, more slowly. Read on first use.",
     ...textOr("path", "build/wasm/grouping.wasm in the project", () => join(PROJECT_ROOT, "build", "wasm", "grouping.wasm")),
   },
+  noSpareInterpreter: {
+    name: "BEAM_LAMBDA_NO_SPARE_INTERPRETER",
+    readBy: "worker",
+    meaning:
+      "Keep no Python interpreter waiting with Beam imported for the next SDK harness (it holds about 100 MB of its own per worker; without it a job that finds no warm harness waits about a second for one). Read when the worker starts.",
+    ...flag,
+  },
   // --- The worker's liveness ---
   taskNoProgressTimeoutMs: {
     name: "BEAM_LAMBDA_TASK_NO_PROGRESS_TIMEOUT_MS",

@@ -64,6 +64,8 @@ export interface WorkerEnvironment {
   shuffleMemoryBytes: number;
   /** A bundle with no traffic with its harness for this long is failed as an infrastructure loss. */
   noProgressTimeoutMs: number;
+  /** Whether to keep a Python interpreter waiting, Beam imported, for the next harness. */
+  spareInterpreter: boolean;
 }
 
 /** The worker's settings from `env`; throws, naming the variable, when one is missing or unusable. */
@@ -75,5 +77,6 @@ export function readWorkerEnv(env: NodeJS.ProcessEnv = process.env): WorkerEnvir
     python: readSetting("python", env),
     shuffleMemoryBytes: readSetting("shuffleMemoryMb", env) * 2 ** 20,
     noProgressTimeoutMs: readSetting("taskNoProgressTimeoutMs", env),
+    spareInterpreter: !readSetting("noSpareInterpreter", env),
   };
 }

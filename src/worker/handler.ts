@@ -17,8 +17,8 @@ function taskRunner(): Promise<TaskRunner> {
 
 /** Reads the worker's environment as it is now: a runner that failed to start is started afresh. */
 function startTaskRunner(): Promise<TaskRunner> {
-  const { storeUrl, python, shuffleMemoryBytes, noProgressTimeoutMs } = readWorkerEnv();
-  return TaskRunner.create(openObjectStore(storeUrl), { python, shuffleMemoryBytes, noProgressTimeoutMs });
+  const { storeUrl, python, shuffleMemoryBytes, noProgressTimeoutMs, spareInterpreter } = readWorkerEnv();
+  return TaskRunner.create(openObjectStore(storeUrl), { python, shuffleMemoryBytes, noProgressTimeoutMs, spareInterpreter });
 }
 
 /**

@@ -34,6 +34,8 @@ export interface TaskRunnerOptions extends Omit<HarnessOptions, "interpreters"> 
   shuffleMemoryBytes: number;
   /** A bundle with no data or state traffic with its harness for this long fails as an infrastructure loss. */
   noProgressTimeoutMs: number;
+  /** Keep an interpreter of `python` waiting, Beam imported, for the next harness (spare-interpreters.ts). */
+  spareInterpreter?: boolean;
 }
 
 type FiringTimers = { transformId: string; timerFamilyId: string; timers: Uint8Array[] }[];
@@ -65,7 +67,7 @@ export class TaskRunner {
   ) {
     const harnessOptions = { ...options, interpreters: this.interpreters };
     this.harnesses = new HarnessPool(store, (spec) => startHarness(server, spec.environment satisfies EnvironmentSpec, spec, store, harnessOptions));
-    this.interpreters.keep(options.python);
+    if (options.spareInterpreter !== false) this.interpreters.keep(options.python);
   }
 
   static async create(store: ObjectStore, options: TaskRunnerOptions): Promise<TaskRunner> {

@@ -27,7 +27,11 @@ describe("the worker's environment", () => {
 
     const worker = readWorkerEnv({ ...inherited, ...workerEnv({ storeUrl: "/new", python: "py" }) });
 
-    expect(worker).toEqual({ storeUrl: "/new", python: "py", shuffleMemoryBytes: 64 * 2 ** 20, noProgressTimeoutMs: 600_000 });
+    expect(worker).toEqual({ storeUrl: "/new", python: "py", shuffleMemoryBytes: 64 * 2 ** 20, noProgressTimeoutMs: 600_000, spareInterpreter: true });
+  });
+
+  it("keeps a spare interpreter unless BEAM_LAMBDA_NO_SPARE_INTERPRETER is set", () => {
+    expect(readWorkerEnv({ BEAM_LAMBDA_STORE: "/s", BEAM_LAMBDA_NO_SPARE_INTERPRETER: "1" }).spareInterpreter).toBe(false);
   });
 
   it("gives the shuffle memory's default in bytes", () => {

@@ -9,6 +9,7 @@ import { LocalObjectStore } from "../../src/store/index.js";
 import { FnApiServer } from "../../src/worker/fn-api-server.js";
 import { startHarness } from "../../src/worker/sdk-harness.js";
 import { SpareInterpreters } from "../../src/worker/spare-interpreters.js";
+import { TaskRunner } from "../../src/worker/task-runner.js";
 import { alive, until } from "../backends/process-helpers.js";
 
 const python = defaultPython();
@@ -73,6 +74,17 @@ describe("spare interpreters", () => {
     cleanups.push(() => void taken.kill("SIGKILL"));
     expect(taken.pid).not.toBe(waiting);
     expect(alive(taken.pid!)).toBe(true);
+  });
+
+  it("a worker keeps one waiting from its start, or none when told not to (BEAM_LAMBDA_NO_SPARE_INTERPRETER)", async () => {
+    const store = new LocalObjectStore(mkdtempSync(join(tmpdir(), "spare-interpreters-")));
+    cleanups.push(() => rm(store.root, { recursive: true, force: true }));
+    const settings = { python, shuffleMemoryBytes: 1 << 20, noProgressTimeoutMs: 60_000 };
+    for (const [spareInterpreter, waiting] of [[true, 1], [false, 0]] as const) {
+      const runner = await TaskRunner.create(store, { ...settings, spareInterpreter });
+      cleanups.push(() => runner.close());
+      expect(runner.interpreters.pids).toHaveLength(waiting);
+    }
   });
 
   it("an interpreter that cannot start gives an error to whoever takes it, and never an unheard one", async () => {
