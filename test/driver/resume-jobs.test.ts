@@ -93,6 +93,30 @@ describe("restoring journaled jobs at a job server's start", () => {
     expect(new Set(running.messages.map((m) => m.messageId)).size).toBe(running.messages.length);
   });
 
+  it("does not resume a job with commits when this server plans its pipeline differently (another planner version), saying why", async () => {
+    const root = mkdtempSync(join(tmpdir(), "resume-jobs-test-"));
+    roots.push(root);
+    const store = new LocalObjectStore(root);
+    await journalJob(store, "replanned", [JobState_Enum.RUNNING], 1);
+    expect((await JobJournal.read(store, "replanned"))!.planDigest).toMatch(/^[0-9a-f]{64}$/);
+    const registry = new JobRegistry();
+    let resumed = 0;
+    await restoreJournaledJobs({
+      store,
+      registry,
+      // Stage B now also runs what was a stage of its own: the commit of B's task 0 means something else.
+      plan: () => handBuiltPlan({ A: {}, B: { reads: "A", grouped: true }, C: { reads: "B" } }),
+      journalFor: (id, events) => new JobJournal(store, id, events),
+      resume: async () => {
+        resumed++;
+      },
+    });
+    const job = registry.get("replanned", "owner-hash");
+    expect(resumed).toBe(0);
+    expect(job.state).toBe(JobState_Enum.FAILED);
+    expect(job.messages.at(-1)!.messageText).toMatch(/plans this job's pipeline differently .* its 1 committed task cannot be reused/);
+  });
+
   it("fails a job whose SDK worker pool was its client's (LOOPBACK), saying why", async () => {
     const root = mkdtempSync(join(tmpdir(), "resume-jobs-test-"));
     roots.push(root);

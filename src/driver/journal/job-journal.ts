@@ -4,11 +4,13 @@
 // it from its committed tasks (resume-jobs.ts).
 // Every record is an object of its own, never read, changed and written back: events are
 // numbered in order, and a task's commit has one key, written once.
+import { createHash } from "node:crypto";
 import type { JobMessage, JobState_Enum } from "apache-beam/proto/beam_job_api";
 import { Pipeline } from "apache-beam/proto/beam_runner_api";
 import { JOURNAL_FOLDER, JournalKeys, type ObjectStore, journaledJobIds } from "../../store/index.js";
 import type { JobOwner } from "../jobservice/caller-auth.js";
 import { type Job, type JobEvent, TERMINAL_STATES } from "../job.js";
+import type { ExecutionPlan } from "../planner/index.js";
 import type { CommittedTask } from "../scheduler/index.js";
 
 /** A committed task as recorded: its outputs and the metrics of its committed attempt. */
@@ -29,6 +31,8 @@ export interface JournaledJob {
   commits: CommitRecord[];
   /** Runs of the job so far: 1 after the first, one more per resume. */
   runs: number;
+  /** The shape of the plan its commits refer to (`planDigest`); absent in journals written before it was recorded. */
+  planDigest?: string;
 }
 
 interface JobRecord {
@@ -36,6 +40,23 @@ interface JobRecord {
   pipelineOptions: Record<string, unknown>;
   owner?: string;
   partitions: number;
+  planDigest?: string;
+}
+
+/**
+ * What a committed task's record means depends on the plan: which stage an id names, which
+ * transforms it runs, which materializations it writes. A server that plans the same pipeline
+ * differently (another version of the planner) must not reuse the commits: this digest tells.
+ */
+export function planDigest(plan: ExecutionPlan): string {
+  const shape = plan.stages.map((s) => [
+    s.id,
+    s.transformIds,
+    s.main.kind === "edge" ? s.main.edge.sources : "impulse",
+    s.sideInputs.map((si) => si.edge.sources),
+    s.outputs.map((o) => [o.id, o.partitionBy]),
+  ]);
+  return createHash("sha256").update(JSON.stringify(shape)).digest("hex");
 }
 
 type EventRecord = { kind: "state"; state: JobState_Enum; at: string } | { kind: "message"; message: JobMessage };
@@ -68,7 +89,13 @@ export class JobJournal {
   /** Records the job as Run received it, with its history so far, then follows its events. */
   async begin(job: Job, owner: JobOwner, partitions: number): Promise<void> {
     await this.store.put(this.keys.pipeline, Pipeline.toBinary(job.pipeline));
-    const record: JobRecord = { name: job.name, pipelineOptions: job.pipelineOptions, ...(owner !== undefined && { owner }), partitions };
+    const record: JobRecord = {
+      name: job.name,
+      pipelineOptions: job.pipelineOptions,
+      ...(owner !== undefined && { owner }),
+      partitions,
+      planDigest: planDigest(job.plan),
+    };
     await this.store.put(this.keys.job, json(record));
     for (const message of job.messages) this.append({ kind: "message", message });
     this.append({ kind: "state", state: job.state, at: job.stateTimestamp });
@@ -138,7 +165,7 @@ export class JobJournal {
       (e): JobEvent => (e.kind === "state" ? { kind: "state", state: e.state, at: new Date(e.at) } : e),
     );
     const commits = await Promise.all(commitKeys.map((k) => readJson<CommitRecord>(k)));
-    const { name, pipelineOptions, owner, partitions } = record;
-    return { id: jobId, name, pipelineOptions, owner, partitions, pipeline, events, commits, runs: runKeys.length };
+    const { name, pipelineOptions, owner, partitions, planDigest } = record;
+    return { id: jobId, name, pipelineOptions, owner, partitions, pipeline, events, commits, runs: runKeys.length, ...(planDigest && { planDigest }) };
   }
 }

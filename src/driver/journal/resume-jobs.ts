@@ -10,7 +10,7 @@ import { Job } from "../job.js";
 import type { JobRegistry } from "../jobservice/job-registry.js";
 import { executeToEnd } from "../jobservice/job-service.js";
 import type { ExecutionPlan } from "../planner/index.js";
-import { JobJournal, type JournaledJob } from "./job-journal.js";
+import { JobJournal, type JournaledJob, planDigest } from "./job-journal.js";
 
 export interface ResumeDeps {
   store: ObjectStore;
@@ -60,6 +60,15 @@ function resumeOrEnd(job: Job, journal: JobJournal, journaled: JournaledJob, dep
     job.fail(
       `the job server restarted while this job ran; its SDK worker pool (${pools.map((p) => p.address).join(", ")}, a LOOPBACK or EXTERNAL environment) ` +
         "belongs to its client, so the job is not resumed: submit it again",
+    );
+    return;
+  }
+  const committed = journaled.commits.length;
+  if (committed > 0 && journaled.planDigest !== planDigest(job.plan)) {
+    // Its commits name stages and outputs of another plan: reusing them could give a wrong answer.
+    job.fail(
+      `the job server restarted as a version that plans this job's pipeline differently from the one that started it, ` +
+        `so its ${committed} committed task${committed === 1 ? "" : "s"} cannot be reused and the job is not resumed: submit it again`,
     );
     return;
   }
