@@ -31,8 +31,9 @@ export class SpareInterpreters {
   }
 
   /**
-   * An interpreter of `python` on its way to becoming a harness: the spare if one waits (a new
-   * one follows shortly), else one started now. Its stdin takes the harness's environment.
+   * An interpreter of `python` on its way to becoming a harness: the spare if one waits (another
+   * is started once the worker is idle), else one started now. Its stdin takes the harness's
+   * environment.
    */
   take(python: string): ChildProcess {
     const spare = this.waiting.get(python);
