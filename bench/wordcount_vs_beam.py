@@ -10,7 +10,6 @@ Prism, which is not reachable here, so FnApiRunner is the Beam baseline.
 import argparse
 import glob
 import os
-import random
 import re
 import shutil
 import subprocess
@@ -22,17 +21,9 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
+import suite_pipelines  # the suite's text generator, so both benchmarks read the same files
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def generate(directory, lines, files):
-    rng = random.Random(42)
-    vocabulary = [f"w{i}" for i in range(5000)]
-    for f in range(files):
-        with open(os.path.join(directory, f"part-{f}.txt"), "w") as out:
-            for _ in range(lines // files):
-                out.write(" ".join(rng.choice(vocabulary) for _ in range(10)) + "\n")
-    return os.path.join(directory, "part-*.txt")
 
 
 def wordcount(runner, options, pattern, output):
@@ -78,7 +69,7 @@ def main():
     work = tempfile.mkdtemp(prefix="bench-wordcount-")
     server = None
     try:
-        pattern = generate(work, args.lines, args.files)
+        pattern = suite_pipelines.prepare_wordcount(args.lines, work, args.files)
         size = sum(os.path.getsize(f) for f in glob.glob(pattern))
         server, endpoint = start_job_server(args.workers)
         results = {"FnApiRunner (Beam, in-process)": [], f"beam-lambda embedded ({args.workers} workers)": []}
