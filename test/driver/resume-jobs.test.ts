@@ -41,6 +41,29 @@ async function journalJob(store: LocalObjectStore, id: string, states: JobState_
   await journal.detach();
 }
 
+/**
+ * Journals job `id` as RUNNING with one committed task, then restores it as a server whose
+ * planner gives `plan` would: the job as restored, the resumes asked for, and the store.
+ */
+async function restoreRunningJob(id: string, plan: ExecutionPlan): Promise<{ job: Job; resumed: number; store: LocalObjectStore }> {
+  const root = mkdtempSync(join(tmpdir(), "resume-jobs-test-"));
+  roots.push(root);
+  const store = new LocalObjectStore(root);
+  await journalJob(store, id, [JobState_Enum.RUNNING], 1);
+  const registry = new JobRegistry();
+  let resumed = 0;
+  await restoreJournaledJobs({
+    store,
+    registry,
+    plan: () => plan,
+    journalFor: (jobId, events) => new JobJournal(store, jobId, events),
+    resume: async () => {
+      resumed++;
+    },
+  });
+  return { job: registry.get(id, "owner-hash"), resumed, store };
+}
+
 describe("restoring journaled jobs at a job server's start", () => {
   it("serves finished jobs, resumes running ones and ends cancelling ones", async () => {
     const root = mkdtempSync(join(tmpdir(), "resume-jobs-test-"));
@@ -94,46 +117,16 @@ describe("restoring journaled jobs at a job server's start", () => {
   });
 
   it("does not resume a job with commits when this server plans its pipeline differently (another planner version), saying why", async () => {
-    const root = mkdtempSync(join(tmpdir(), "resume-jobs-test-"));
-    roots.push(root);
-    const store = new LocalObjectStore(root);
-    await journalJob(store, "replanned", [JobState_Enum.RUNNING], 1);
+    // Stage B now also runs what was a stage of its own: the commit of B's task 0 means something else.
+    const { job, resumed, store } = await restoreRunningJob("replanned", handBuiltPlan({ A: {}, B: { reads: "A", grouped: true }, C: { reads: "B" } }));
     expect((await JobJournal.read(store, "replanned"))!.planDigest).toMatch(/^[0-9a-f]{64}$/);
-    const registry = new JobRegistry();
-    let resumed = 0;
-    await restoreJournaledJobs({
-      store,
-      registry,
-      // Stage B now also runs what was a stage of its own: the commit of B's task 0 means something else.
-      plan: () => handBuiltPlan({ A: {}, B: { reads: "A", grouped: true }, C: { reads: "B" } }),
-      journalFor: (id, events) => new JobJournal(store, id, events),
-      resume: async () => {
-        resumed++;
-      },
-    });
-    const job = registry.get("replanned", "owner-hash");
     expect(resumed).toBe(0);
     expect(job.state).toBe(JobState_Enum.FAILED);
     expect(job.messages.at(-1)!.messageText).toMatch(/plans this job's pipeline differently .* its 1 committed task cannot be reused/);
   });
 
   it("fails a job whose SDK worker pool was its client's (LOOPBACK), saying why", async () => {
-    const root = mkdtempSync(join(tmpdir(), "resume-jobs-test-"));
-    roots.push(root);
-    const store = new LocalObjectStore(root);
-    await journalJob(store, "loopback", [JobState_Enum.RUNNING], 1);
-    const registry = new JobRegistry();
-    let resumed = 0;
-    await restoreJournaledJobs({
-      store,
-      registry,
-      plan: () => loopbackPlan,
-      journalFor: (id, events) => new JobJournal(store, id, events),
-      resume: async () => {
-        resumed++;
-      },
-    });
-    const job = registry.get("loopback", "owner-hash");
+    const { job, resumed } = await restoreRunningJob("loopback", loopbackPlan);
     expect(resumed).toBe(0);
     expect(job.state).toBe(JobState_Enum.FAILED);
     expect(job.messages.at(-1)!.messageText).toMatch(/SDK worker pool \(localhost:50000, a LOOPBACK or EXTERNAL environment\).*not resumed/);
