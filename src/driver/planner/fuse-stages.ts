@@ -41,6 +41,7 @@ class Fuser {
   private readonly producer = new Map<string, string>();
   private readonly stageOf = new Map<string, StageBuilder>();
   private readonly stages: StageBuilder[] = [];
+  private readonly stageById = new Map<string, StageBuilder>();
   private readonly roots = new Map<string, StageBuilder>();
   private readonly materializedBy = new Map<string, StageBuilder>();
 
@@ -68,7 +69,7 @@ class Fuser {
     const visit = (stage: StageBuilder): void => {
       if (placed.has(stage.id)) return;
       placed.add(stage.id);
-      for (const id of stage.upstream) visit(this.stages.find((s) => s.id === id)!);
+      for (const id of stage.upstream) visit(this.stageById.get(id)!);
       ordered.push(stage);
     };
     for (const stage of this.stages) visit(stage);
@@ -179,7 +180,7 @@ class Fuser {
     if (from === to) return true;
     if (seen.has(from.id)) return false;
     seen.add(from.id);
-    return [...from.upstream].some((id) => this.reaches(this.stages.find((s) => s.id === id)!, to, seen));
+    return [...from.upstream].some((id) => this.reaches(this.stageById.get(id)!, to, seen));
   }
 
   private newStage(t: PTransform, main: string, stateful: boolean): StageBuilder {
@@ -202,6 +203,7 @@ class Fuser {
     };
     if (stage.main.kind === "edge") this.linkUpstream(stage, stage.main.edge);
     this.stages.push(stage);
+    this.stageById.set(id, stage);
     return stage;
   }
 
