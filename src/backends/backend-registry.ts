@@ -47,13 +47,21 @@ export interface BackendStartOptions {
   configs: BackendConfigs;
 }
 
-/** Command-line values as `node:util` parseArgs gives them. */
+/** Command-line values by flag name (`function-name`): a string, or `true` for a flag without a value. */
 export type FlagValues = Record<string, string | boolean | undefined>;
+
+/** One command-line flag: `--name VALUE` when it has a value placeholder, else a switch. */
+export interface FlagSpec {
+  name: string;
+  /** The placeholder of its value in help (`FILE`); absent for a switch. */
+  value?: string;
+  description: string;
+}
 
 export interface BackendDefinition {
   readonly traits: BackendTraits;
-  /** Its own job-server flags (parseArgs options) and their usage lines. */
-  readonly flags?: { options: Record<string, { type: "string" | "boolean" }>; usage: string };
+  /** Its own job-server flags, shown in help under the backend's name. */
+  readonly flags?: FlagSpec[];
   /** Its settings from the command line (and the environment). */
   configsFromFlags?(values: FlagValues): BackendConfigs;
   /** Checks the request (no I/O) and settles concurrency and store; throws what is missing. */
@@ -87,19 +95,15 @@ const lambdaEmulator: BackendDefinition = {
 
 const aws: BackendDefinition = {
   traits: { speculatesByDefault: true },
-  flags: {
-    options: {
-      "aws-config": { type: "string" },
-      "function-name": { type: "string" },
-      "results-queue-url": { type: "string" },
-      "task-timeout": { type: "string" },
-      "poll-wait": { type: "string" },
-      "timeout-grace": { type: "string" },
-    },
-    usage: `      with --backend aws (each also from the environment or an --aws-config JSON file; see README):
-                         [--aws-config FILE] [--function-name NAME] [--results-queue-url URL] [--store s3://BUCKET/PREFIX]
-                         [--workers INVOCATIONS_AT_ONCE] [--task-timeout SECONDS] [--poll-wait SECONDS]`,
-  },
+  // Each also from the environment or an --aws-config JSON file (see README).
+  flags: [
+    { name: "aws-config", value: "FILE", description: "JSON with the function, results queue and S3 store (localstack/resources.ts writes one)" },
+    { name: "function-name", value: "NAME", description: "the worker function's name or ARN" },
+    { name: "results-queue-url", value: "URL", description: "the SQS queue workers send their results to" },
+    { name: "task-timeout", value: "SECONDS", description: "the function's timeout: an attempt with no result this long after it (plus the grace) is retried" },
+    { name: "poll-wait", value: "SECONDS", description: "SQS long-poll wait on the results queue (at most 20)" },
+    { name: "timeout-grace", value: "SECONDS", description: "how long past the function's timeout a result may still come" },
+  ],
   configsFromFlags: (values) => ({ aws: loadAwsConfig(values) }),
   place({ workers, configs }) {
     if (!configs.aws) throw new Error("the aws backend needs its config (function, results queue, S3 store)");

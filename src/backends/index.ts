@@ -7,6 +7,7 @@ export {
   type BackendDefinition,
   type BackendName,
   type BackendTraits,
+  type FlagSpec,
   type FlagValues,
   backendDefinition,
   isBackendName,

@@ -99,6 +99,12 @@ export const CONFIG = {
       "File of bearer tokens, one per line, the job server requires on every call (`authorization: Bearer <token>`); each token's callers see only their own jobs. `--auth-token-file` wins. Needed to serve a non-loopback `--host`.",
     ...text("path", "unset: no token, every caller sees every job (loopback binds only)"),
   },
+  endpoint: {
+    name: "BEAM_LAMBDA_ENDPOINT",
+    readBy: "driver",
+    meaning: "The job server `beam-lambda jobs`, `status`, `cancel` and `logs` ask (HOST:PORT). `--endpoint` wins.",
+    ...text("host:port", "localhost:8099"),
+  },
   harnessEnvKeep: {
     name: "BEAM_LAMBDA_HARNESS_ENV_KEEP",
     readBy: "both",

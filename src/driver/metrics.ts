@@ -81,3 +81,39 @@ function encodeStringSet(values: Set<string>): Uint8Array {
   }
   return w.finish();
 }
+
+/** A user metric as people read it: where it was reported, its name, and its value in words. */
+export interface MetricView {
+  step: string;
+  namespace: string;
+  name: string;
+  kind: "counter" | "distribution" | "gauge" | "set" | "other";
+  value: string;
+}
+
+/**
+ * User metrics (MonitoringInfos) as MetricViews, sorted by step, namespace and name. `stepName`
+ * turns a transform id into the name the user gave it (the pipeline's unique name).
+ */
+export function describeMetrics(infos: MonitoringInfo[], stepName: (transformId: string) => string = (id) => id): MetricView[] {
+  return infos
+    .map((info) => {
+      const base = { step: stepName(info.labels.PTRANSFORM ?? ""), namespace: info.labels.NAMESPACE ?? "", name: info.labels.NAME ?? info.urn };
+      switch (info.type) {
+        case SUM_INT64:
+          return { ...base, kind: "counter" as const, value: String(varints(info.payload)[0] ?? 0n) };
+        case DISTRIBUTION_INT64: {
+          const [count = 0n, sum = 0n, min = 0n, max = 0n] = varints(info.payload);
+          const mean = count === 0n ? 0 : Number(sum) / Number(count);
+          return { ...base, kind: "distribution" as const, value: `count ${count}, sum ${sum}, min ${min}, max ${max}, mean ${mean.toFixed(2)}` };
+        }
+        case LATEST_INT64:
+          return { ...base, kind: "gauge" as const, value: String(varints(info.payload)[1] ?? 0n) };
+        case SET_STRING:
+          return { ...base, kind: "set" as const, value: decodeStringSet(info.payload).sort().join(", ") };
+        default:
+          return { ...base, kind: "other" as const, value: `${info.type} (${info.payload.length} bytes)` };
+      }
+    })
+    .sort((a, b) => a.step.localeCompare(b.step) || a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+}

@@ -87,6 +87,17 @@ describe("the job service", () => {
     expect(Object.keys(got.pipeline!.components!.transforms)).toEqual(Object.keys(pipeline.components!.transforms));
   });
 
+  it("names a job after the --job_name option Python sends, since Python prepares every job as 'job'", async () => {
+    const pipeline = Pipeline.fromBinary(readFileSync(join(root, "test/fixtures/windowing.pb")));
+    const pipelineOptions = Struct.fromJson({ "beam:option:job_name:v1": "nightly report" });
+    const named = await unary(jobs.prepare.bind(jobs), { pipeline, jobName: "job", pipelineOptions });
+    const explicit = await unary(jobs.prepare.bind(jobs), { pipeline, jobName: "from-request", pipelineOptions });
+    expect(named.preparationId).toMatch(/^nightly_report-/);
+    const names = new Map((await unary(jobs.getJobs.bind(jobs), {})).jobInfo.map((j) => [j.jobId, j.jobName]));
+    expect(names.get(named.preparationId)).toBe("nightly report");
+    expect(names.get(explicit.preparationId)).toBe("from-request");
+  });
+
   it("refuses to stream a job's state or messages before Run, so Python watches it after Run, without a deadline", async () => {
     const pipeline = Pipeline.fromBinary(readFileSync(join(root, "test/fixtures/windowing.pb")));
     const prepared = await unary(jobs.prepare.bind(jobs), { pipeline, jobName: "job" });

@@ -77,10 +77,11 @@ export function addJobService(server: grpc.Server, registry: JobRegistry, deps: 
       if (!req.pipeline) throw Object.assign(new Error("the request carries no pipeline"), { code: grpc.status.INVALID_ARGUMENT });
       const pipeline = req.pipeline;
       const plan = planOrReject(deps, pipeline);
-      // The preparation id is the job id. Job names repeat ('job' from Python): never key on them.
-      const id = `${(req.jobName || "job").replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 40)}-${randomUUID().slice(0, 8)}`;
       const options = pipelineOptions(req);
-      const stagingSessionToken = registry.add(new Job(id, req.jobName, pipeline, options, plan), caller);
+      const name = jobNameOf(req, options);
+      // The preparation id is the job id. Job names repeat: never key on them.
+      const id = `${name.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 40)}-${randomUUID().slice(0, 8)}`;
+      const stagingSessionToken = registry.add(new Job(id, name, pipeline, options, plan), caller);
       return { preparationId: id, artifactStagingEndpoint: { url: deps.artifactEndpoint(call.getHost()), authentication: undefined }, stagingSessionToken };
     }),
     run: unary(async (req: { preparationId: string }, caller) => {
@@ -162,6 +163,16 @@ export function executeToEnd(job: Job, execute: (job: Job) => Promise<void>): Pr
 }
 
 /** The request's pipeline options as JSON; a Struct that has no JSON form is the caller's error. */
+/**
+ * The job's name: the user's --job_name where the SDK sent one, since Python's PortableRunner
+ * prepares every job as 'job' and sends the user's name only among the options.
+ */
+function jobNameOf(req: PrepareJobRequest, options: Record<string, unknown>): string {
+  const option = options["beam:option:job_name:v1"] ?? options.job_name;
+  if (typeof option === "string" && option && (!req.jobName || req.jobName === "job")) return option;
+  return req.jobName || "job";
+}
+
 function pipelineOptions(req: PrepareJobRequest): Record<string, unknown> {
   if (!req.pipelineOptions) return {};
   try {
