@@ -10,6 +10,7 @@ import { CONFIG } from "../common/config.js";
 import { workerEnv } from "../common/worker-env.js";
 import { JobServer, defaultPython, isLoopback } from "../driver/index.js";
 import { DEFAULT_ENDPOINT, type EndpointFlags, cancelJob, jobServiceClient, jobStatus, listJobs, streamLogs } from "./job-client.js";
+import { ProgressDisplay } from "./progress-display.js";
 import { flagValuesOf, serverOptions, serverOptionsFor } from "./server-flags.js";
 
 /**
@@ -68,8 +69,11 @@ function program(): Command {
     .passThroughOptions()
     .addHelpText("after", "\nJob-server flags go before the file, e.g. beam-lambda run --backend aws --aws-config aws.json my_pipeline.py --input ...");
   for (const option of serverOptionsFor()) runCommand.addOption(option);
+  const progressOption = new Option("--no-progress", "no progress display (on a terminal a line redrawn in place; elsewhere a line per finished stage)");
+  runCommand.addOption(progressOption);
   runCommand.action(async (file: string, pipelineArgs: string[], parsed: Record<string, unknown>, command: Command) => {
-    exitCode = await run(file, pipelineArgs, flagValuesOf(command.options, parsed));
+    const serverFlags = command.options.filter((o) => o !== progressOption);
+    exitCode = await run(file, pipelineArgs, flagValuesOf(serverFlags, parsed), parsed.progress !== false);
   });
 
   cli
@@ -186,14 +190,22 @@ async function lambdaEmulator(opts: {
 }
 
 /** Runs `file` with the project's Python against an embedded job server; the pipeline's exit code. */
-async function run(file: string, pipelineArgs: string[], values: Parameters<typeof serverOptions>[0]): Promise<number> {
+async function run(file: string, pipelineArgs: string[], values: Parameters<typeof serverOptions>[0], showProgress: boolean): Promise<number> {
   const server = await JobServer.start({ ...(await serverOptions(values)), port: 0 });
+  const display = showProgress ? new ProgressDisplay({ out: process.stderr }) : undefined;
+  // The pipeline submits its job(s) to the embedded server: follow each one it runs.
+  const follow = display && setInterval(() => {
+    for (const job of server.registry.jobs.values()) if (job.state !== JobState_Enum.STOPPED && !job.terminal) display.watch(job);
+  }, 100);
   try {
     const child = spawn(defaultPython(), [file, "--runner=PortableRunner", `--job_endpoint=${server.address}`, ...pipelineArgs], {
-      stdio: "inherit",
+      stdio: display ? ["inherit", "pipe", "pipe"] : "inherit",
     });
+    // The pipeline's output goes through the display, which keeps it clear of the progress line.
+    child.stdout?.on("data", (chunk: Buffer) => display!.write(chunk, process.stdout));
+    child.stderr?.on("data", (chunk: Buffer) => display!.write(chunk, process.stderr));
     return await new Promise<number>((resolve) => {
-      child.on("exit", (code) => resolve(code ?? 1));
+      child.on("close", (code) => resolve(code ?? 1));
       // No Python to run the pipeline with (ENOENT): said plainly, not as a crash.
       child.on("error", (e) => {
         process.stderr.write(`beam-lambda: cannot run ${file} with ${defaultPython()}: ${e.message}\n`);
@@ -201,6 +213,8 @@ async function run(file: string, pipelineArgs: string[], values: Parameters<type
       });
     });
   } finally {
+    clearInterval(follow);
+    display?.close();
     await server.stop();
   }
 }

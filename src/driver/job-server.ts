@@ -308,10 +308,13 @@ export class JobServer {
     const journal = resumed?.journal ?? this.journals.get(job.id);
     job.abort.signal.addEventListener("abort", () => this.backend.cancelJob(job.id), { once: true });
     if (job.state === JobState_Enum.STARTING) job.transition(JobState_Enum.RUNNING);
+    let ended = false;
     try {
       // A resumed job's committed outputs are split in the partitions it was first run with.
       await this.runJob(job, resumed?.journaled.partitions ?? partitions, maxAttempts, journal, resumed?.journaled);
+      ended = true;
     } finally {
+      job.progress.jobEnded(!ended);
       // A failed job may leave attempts of other stages running: stop them first.
       this.backend.cancelJob(job.id);
       // A journaled job's scratch space goes once its end is recorded (a resumed run may need it until then).
@@ -341,12 +344,21 @@ export class JobServer {
       smallInput: this.options.smallInput,
       compressShuffle: this.options.compressShuffle,
       speculation: this.speculation || undefined,
-      onMergeCommitted: () => stats.mergeTasks++,
+      onMergeCommitted: (materializationId, inputs) => {
+        stats.mergeTasks++;
+        const stage = job.plan.stages.find((s) => s.outputs.some((o) => o.id === materializationId));
+        if (stage) job.progress.mergeCommitted(stage, inputs);
+      },
+      onAttemptEvent: (event) => job.progress.attemptEvent(event),
+      onStageDone: (stage) => job.progress.stageDone(stage),
       onSpeculativeStart: (stage, task) => {
         stats.speculativeTasks++;
         job.log(JobMessage_MessageImportance.JOB_MESSAGE_BASIC, `task ${task} of stage ${stage.id} [${stage.name}] is straggling: launched a speculative copy`);
       },
-      onEarlyStart: () => stats.earlyTasks++,
+      onEarlyStart: (stage) => {
+        stats.earlyTasks++;
+        job.progress.earlyStart(stage);
+      },
       onAttemptFailed: (stage, task, failure) => {
         const lost = failure.retryable && failure.cause === "infrastructure";
         if (lost) {
@@ -359,12 +371,15 @@ export class JobServer {
         const first = failure.error.split("\n", 1)[0];
         job.log(JobMessage_MessageImportance.JOB_MESSAGE_WARNING, `task ${task} of stage ${stage.id} [${stage.name}]: an attempt ${budget}: ${first}`);
       },
-      onStageStarted: (stage, taskCount) =>
-        job.log(JobMessage_MessageImportance.JOB_MESSAGE_DETAILED, `stage ${stage.id} [${stage.name}] started with ${taskCount} tasks`),
+      onStageTasks: (stage, taskCount) => job.progress.stageLaunched(stage, taskCount),
+      onStageStarted: (stage, taskCount) => {
+        job.log(JobMessage_MessageImportance.JOB_MESSAGE_DETAILED, `stage ${stage.id} [${stage.name}] started with ${taskCount} tasks`);
+      },
       resume: { committed: journaled?.commits ?? [], firstAttempt: run * ATTEMPTS_PER_RUN },
       commitLog: journal && ((_stage, task, monitoringInfos) => journal.recordCommit({ ...task, monitoringInfos })),
-      onTaskCommitted: (_stage, _task, result) => {
+      onTaskCommitted: (stage, _task, result) => {
         tasks++;
+        job.progress.taskCommitted(stage, result.outputs);
         job.workerPids.add(result.workerPid);
         job.metrics.add(result.monitoringInfos);
       },

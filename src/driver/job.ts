@@ -6,6 +6,7 @@ import type { Pipeline } from "apache-beam/proto/beam_runner_api";
 import { redactSecrets } from "../common/redact.js";
 import type { ExecutionPlan } from "./planner/index.js";
 import { MetricsAggregator } from "./metrics.js";
+import { JobProgress } from "./progress/job-progress.js";
 
 export const TERMINAL_STATES = new Set<JobState_Enum>([JobState_Enum.DONE, JobState_Enum.FAILED, JobState_Enum.CANCELLED]);
 
@@ -27,6 +28,10 @@ export class Job {
   private stateChangedAt = new Date();
   readonly messages: JobMessage[] = [];
   readonly metrics = new MetricsAggregator();
+  /** Its stages' tasks and attempts as they run (the CLI's progress line and the UI read it). */
+  readonly progress: JobProgress;
+  /** When it was created (prepared, or restored from its journal). */
+  readonly createdAt = new Date();
   /** Process ids of the workers that ran this job's committed tasks. */
   readonly workerPids = new Set<number>();
   readonly abort = new AbortController();
@@ -39,7 +44,9 @@ export class Job {
     readonly pipeline: Pipeline,
     readonly pipelineOptions: Record<string, unknown>,
     readonly plan: ExecutionPlan,
-  ) {}
+  ) {
+    this.progress = new JobProgress(plan);
+  }
 
   get state(): JobState_Enum {
     return this.currentState;

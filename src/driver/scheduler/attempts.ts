@@ -61,6 +61,21 @@ export interface AttemptOptions {
   onSpeculativeStart?: (stage: Stage, taskIndex: number) => void;
   /** An attempt failed; what the task has used of each budget so far (the attempt included). */
   onAttemptFailed?: (stage: Stage, taskIndex: number, failure: AttemptFailure) => void;
+  /** Every attempt as it is launched, started by the backend, and ended (progress and timelines). */
+  onAttemptEvent?: (event: AttemptEvent) => void;
+}
+
+/** One step of one attempt's life; `at` is Date.now(). */
+export interface AttemptEvent {
+  phase: "launched" | "started" | "ended";
+  stage: Stage;
+  template: TaskTemplate;
+  attempt: number;
+  /** A copy of a straggling attempt. */
+  speculative: boolean;
+  at: number;
+  /** With `ended`: how it ended. A result that arrives after its task committed through another attempt is reported too. */
+  result?: TaskResult;
 }
 
 export interface AttemptFailure {
@@ -126,19 +141,29 @@ export class AttemptRunner {
     /** A backend's rejection (its own error, not a failed attempt) fails the task as it is. */
     let rejected: { error: unknown } | undefined;
     let wake = () => {};
-    const launch = () => {
+    const launch = (speculative = false) => {
       const attempt = nextAttempt++;
       const spec = attemptSpec(template, attempt, attemptKey(attemptsPrefix, attempt));
       const timing: RunningAttempt = { launchedAt: Date.now() };
       running.set(attempt, timing);
+      const report = (phase: AttemptEvent["phase"], result?: TaskResult) =>
+        this.options.onAttemptEvent?.({ phase, stage, template, attempt, speculative, at: Date.now(), ...(result && { result }) });
+      report("launched");
       void backend
         .invoke(spec, () => {
+          if (timing.startedAt === undefined) report("started");
           timing.startedAt ??= Date.now();
           wake();
         })
         .then(
-          (result) => finished.push({ attempt, result }),
-          (error: unknown) => (rejected ??= { error }),
+          (result) => {
+            report("ended", result);
+            finished.push({ attempt, result });
+          },
+          (error: unknown) => {
+            report("ended", { ok: false, error: String(error), retryable: false, workerPid: 0 });
+            rejected ??= { error };
+          },
         )
         .finally(() => wake());
     };
@@ -178,7 +203,7 @@ export class AttemptRunner {
         const [only] = running.values();
         if (speculation && !speculated && only?.startedAt !== undefined && durations.isStraggler(only.startedAt, stageTasks!(), speculation)) {
           speculated = true;
-          launch();
+          launch(true);
           this.options.onSpeculativeStart?.(stage, template.taskIndex);
         }
         continue;

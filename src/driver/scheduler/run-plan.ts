@@ -58,8 +58,10 @@ export interface RunOptions {
   compressShuffle?: boolean;
   /** Launch a second attempt of straggling bundle tasks (off when absent); see speculation.ts. */
   speculation?: SpeculationOptions;
-  onTaskCommitted?(stage: Stage, taskIndex: number, result: { monitoringInfos: string[]; workerPid: number }): void;
+  onTaskCommitted?(stage: Stage, taskIndex: number, result: { monitoringInfos: string[]; workerPid: number; outputs: TaskOutputResult[] }): void;
   onStageStarted?(stage: Stage, tasks: number): void;
+  /** All of `stage`'s tasks are launched: how many it has (fewer than partitions when inputs are small or empty). */
+  onStageTasks?(stage: Stage, tasks: number): void;
   onMergeCommitted?(materializationId: string, inputs: number): void;
   /** A task of `stage` started before its input was complete. */
   onEarlyStart?(stage: Stage, taskIndex: number): void;
@@ -67,6 +69,10 @@ export interface RunOptions {
   onSpeculativeStart?: (stage: Stage, taskIndex: number) => void;
   /** An attempt failed (it may be retried); see attempts.ts. */
   onAttemptFailed?: AttemptOptions["onAttemptFailed"];
+  /** Every attempt's launch, start and end; see attempts.ts. */
+  onAttemptEvent?: AttemptOptions["onAttemptEvent"];
+  /** Every task of `stage` has committed, and so have its merges. */
+  onStageDone?(stage: Stage): void;
   /** The tasks an earlier run of this job committed (resume.ts). */
   resume?: ResumeOptions;
   /** Where each commit is recorded before downstream tasks get its outputs (the job's journal). */
@@ -118,6 +124,7 @@ class JobScheduler {
       jobFailed: () => this.failure !== undefined,
       onSpeculativeStart: options.onSpeculativeStart,
       onAttemptFailed: options.onAttemptFailed,
+      onAttemptEvent: options.onAttemptEvent,
     });
     this.seeded = seedCommitted(this.stages, this.materializations, options.resume?.committed ?? []);
     this.merges = new PushMerge(options.merge ?? DEFAULT_MERGE, options.partitions, options.jobId, keys, this.attempts);
@@ -223,6 +230,7 @@ class JobScheduler {
       if (!this.seeded.restored.has(stage.id)) this.merges.decide(m, tasks);
     }
     if (startedEarly === 0) this.options.onStageStarted?.(stage, templates.length);
+    this.options.onStageTasks?.(stage, tasks);
     for (const template of templates) this.track(run, this.runTask(template));
     // Early tasks may already have committed every output.
     this.afterCommit(run);
@@ -274,6 +282,7 @@ class JobScheduler {
     if (!run.allCommitted) return;
     if (!this.materializations.of(run.stage).every((m) => m.complete)) return;
     run.finish();
+    this.options.onStageDone?.(run.stage);
     this.notify();
   }
 

@@ -1,0 +1,222 @@
+// What a job is doing, for people: each stage's tasks (pending, running, done, failed attempts,
+// retries, speculative copies), the bytes and elements it read and wrote, and every attempt's
+// times for a timeline. The scheduler's events feed it (run-plan.ts, attempts.ts); the CLI's
+// progress line and the UI read snapshots of it. It decides nothing: the scheduler's own state
+// stays in scheduler/.
+import type { TaskOutputResult } from "../../common/task-spec.js";
+import type { ExecutionPlan, Stage } from "../planner/index.js";
+import type { AttemptEvent } from "../scheduler/index.js";
+
+/** How an attempt ended. `superseded`: it succeeded after another attempt of its task had committed. */
+export type AttemptOutcome = "committed" | "superseded" | "failed" | "lost";
+
+export interface AttemptRecord {
+  stageId: string;
+  /** `merge` for a push-merge task of the stage's outputs. */
+  task: "bundle" | "merge";
+  taskIndex: number;
+  attempt: number;
+  speculative: boolean;
+  /** Milliseconds since the epoch. */
+  launchedAt: number;
+  /** When the backend started running it (it may queue it first). */
+  startedAt?: number;
+  endedAt?: number;
+  outcome?: AttemptOutcome;
+  workerPid?: number;
+  /** The first line of a failed attempt's error. */
+  error?: string;
+}
+
+export interface StageProgress {
+  id: string;
+  name: string;
+  state: "waiting" | "running" | "done" | "failed";
+  /** Tasks the stage runs; undefined until it launches (one per partition, fewer for small inputs). */
+  tasks?: number;
+  running: number;
+  done: number;
+  /** Attempts that failed for their code. */
+  failed: number;
+  /** Attempts that lost their worker. */
+  lost: number;
+  /** Attempts beyond each task's first (after a failure, a loss, or as a copy). */
+  retried: number;
+  speculative: number;
+  /** Tasks started before their input was complete. */
+  early: number;
+  mergeTasks: number;
+  /** Map outputs merged by those tasks. */
+  mergedObjects: number;
+  bytesIn: number;
+  elementsOut: number;
+  bytesOut: number;
+  startedAt?: number;
+  endedAt?: number;
+}
+
+export interface ProgressSnapshot {
+  stages: StageProgress[];
+  attempts: AttemptRecord[];
+  /** Sums over the stages. */
+  totals: { stages: number; stagesDone: number; tasks: number; tasksDone: number; running: number; failed: number; lost: number };
+}
+
+const firstLine = (text: string) => text.split("\n", 1)[0]!.slice(0, 500);
+
+export class JobProgress {
+  private readonly stages = new Map<string, StageProgress>();
+  private readonly attempts: AttemptRecord[] = [];
+  /** Attempts by stage, task kind, task and attempt number. */
+  private readonly byKey = new Map<string, AttemptRecord>();
+  /** The attempt each task succeeded with first (the one the scheduler commits), by stage, task kind and task. */
+  private readonly winners = new Map<string, number>();
+  /** Tasks with an attempt launched, by stage, task kind and task. */
+  private readonly launchedTasks = new Set<string>();
+  private readonly listeners = new Set<() => void>();
+
+  constructor(plan: ExecutionPlan) {
+    for (const s of plan.stages) {
+      this.stages.set(s.id, {
+        id: s.id,
+        name: s.name,
+        state: "waiting",
+        running: 0,
+        done: 0,
+        failed: 0,
+        lost: 0,
+        retried: 0,
+        speculative: 0,
+        early: 0,
+        mergeTasks: 0,
+        mergedObjects: 0,
+        bytesIn: 0,
+        elementsOut: 0,
+        bytesOut: 0,
+      });
+    }
+  }
+
+  /** Called after every change (the UI's live stream throttles it). */
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private changed(): void {
+    for (const listener of this.listeners) listener();
+  }
+
+  private stage(id: string): StageProgress {
+    return this.stages.get(id)!;
+  }
+
+  stageLaunched(stage: Stage, tasks: number): void {
+    const s = this.stage(stage.id);
+    s.tasks = tasks;
+    if (s.state === "waiting") s.state = "running";
+    s.startedAt ??= Date.now();
+    this.changed();
+  }
+
+  earlyStart(stage: Stage): void {
+    const s = this.stage(stage.id);
+    s.early++;
+    if (s.state === "waiting") s.state = "running";
+    s.startedAt ??= Date.now();
+    this.changed();
+  }
+
+  stageDone(stage: Stage): void {
+    const s = this.stage(stage.id);
+    s.state = "done";
+    s.endedAt = Date.now();
+    this.changed();
+  }
+
+  /** The job failed or was cancelled: stages still going end with it. */
+  jobEnded(failed: boolean): void {
+    const now = Date.now();
+    for (const s of this.stages.values()) {
+      if (s.state === "running" && failed) s.state = "failed";
+      if (s.state !== "waiting") s.endedAt ??= now;
+    }
+    this.changed();
+  }
+
+  mergeCommitted(stage: Stage, inputs: number): void {
+    const s = this.stage(stage.id);
+    s.mergeTasks++;
+    s.mergedObjects += inputs;
+    this.changed();
+  }
+
+  /** A bundle task committed with these outputs. */
+  taskCommitted(stage: Stage, outputs: TaskOutputResult[]): void {
+    const s = this.stage(stage.id);
+    s.done++;
+    for (const o of outputs) {
+      s.elementsOut += o.elements;
+      s.bytesOut += o.offsets.at(-1) ?? 0;
+    }
+    this.changed();
+  }
+
+  attemptEvent(e: AttemptEvent): void {
+    const task = e.template.kind === "merge" ? "merge" : "bundle";
+    const taskKey = `${e.stage.id}/${task}/${e.template.taskIndex}`;
+    const key = `${taskKey}/${e.attempt}`;
+    const s = this.stage(e.stage.id);
+    if (e.phase === "launched") {
+      const record: AttemptRecord = { stageId: e.stage.id, task, taskIndex: e.template.taskIndex, attempt: e.attempt, speculative: e.speculative, launchedAt: e.at };
+      const earlier = this.launchedTasks.has(taskKey);
+      this.launchedTasks.add(taskKey);
+      this.attempts.push(record);
+      this.byKey.set(key, record);
+      if (task === "bundle") {
+        if (earlier) s.retried++;
+        if (e.speculative) s.speculative++;
+        if (!earlier && e.template.kind === "bundle" && e.template.main.kind === "edge") {
+          s.bytesIn += e.template.main.ranges.reduce((sum, r) => sum + Math.max(0, r.end - r.start), 0);
+        }
+      }
+    } else {
+      const record = this.byKey.get(key);
+      if (!record) return;
+      if (e.phase === "started") {
+        record.startedAt = e.at;
+        if (task === "bundle") s.running++;
+      } else {
+        record.endedAt = e.at;
+        if (task === "bundle" && record.startedAt !== undefined) s.running = Math.max(0, s.running - 1);
+        record.startedAt ??= e.at;
+        const result = e.result!;
+        record.workerPid = result.workerPid;
+        if (result.ok) {
+          // The scheduler commits the first attempt of a task to succeed; a later one is ignored.
+          record.outcome = this.winners.has(taskKey) ? "superseded" : "committed";
+          if (record.outcome === "committed") this.winners.set(taskKey, e.attempt);
+        } else {
+          record.outcome = result.retryable && result.cause === "infrastructure" ? "lost" : "failed";
+          record.error = firstLine(result.error);
+          if (task === "bundle") s[record.outcome]++;
+        }
+      }
+    }
+    this.changed();
+  }
+
+  snapshot(): ProgressSnapshot {
+    const stages = [...this.stages.values()].map((s) => ({ ...s }));
+    const totals = { stages: stages.length, stagesDone: 0, tasks: 0, tasksDone: 0, running: 0, failed: 0, lost: 0 };
+    for (const s of stages) {
+      if (s.state === "done") totals.stagesDone++;
+      totals.tasks += s.tasks ?? 0;
+      totals.tasksDone += s.done;
+      totals.running += s.running;
+      totals.failed += s.failed;
+      totals.lost += s.lost;
+    }
+    return { stages, attempts: this.attempts.map((a) => ({ ...a })), totals };
+  }
+}
