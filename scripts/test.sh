@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing (including the Lambda emulator and the
-# worker bundle), type-checks and lints (ESLint, dependency-cruiser), starts LocalStack (S3, SQS,
+# worker bundle, and Chromium for the UI test), type-checks and lints (ESLint, dependency-cruiser), starts LocalStack (S3, SQS,
 # CloudFormation for the tests) and moto's server (ECS for the Fargate actor host) unless they are up, starts Docker and builds the two images
 # `cdk deploy` ships (cached after the first build), runs every test with vitest, and stops what
 # it started.
@@ -12,6 +12,8 @@ npx tsc --noEmit
 npm run --silent lint
 # The emulated Lambda environments (tests of the Lambda backend need them).
 bash scripts/setup-lambda.sh
+# Debian's Chromium, for the UI test (Playwright drives it).
+bash scripts/setup-browser.sh > /dev/null
 started_localstack=0
 if ! curl -sf http://127.0.0.1:4566/_localstack/health > /dev/null 2>&1; then
   bash localstack/start.sh

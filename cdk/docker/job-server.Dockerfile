@@ -35,6 +35,6 @@ COPY src ./src
 # The shuffle's WebAssembly kernel, where the runner looks for it.
 COPY --from=wasm /src/build/wasm/grouping.wasm ./build/wasm/grouping.wasm
 ENV BEAM_LAMBDA_PYTHON=/app/.venv/bin/python
-EXPOSE 8099
+EXPOSE 8099 8098
 ENTRYPOINT ["node", "bin/beam-lambda.js"]
 CMD ["job-server", "--host", "0.0.0.0", "--port", "8099"]

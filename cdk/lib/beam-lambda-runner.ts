@@ -25,6 +25,8 @@ const SOURCE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 /** What the images never need: local installs, caches, outputs and tests. */
 const BUILD_EXCLUDES = ["node_modules", ".venv", ".cache", ".git", "cdk.out", "build", "test", "bench", "**/*.log"];
 export const JOB_SERVER_PORT = 8099;
+/** The job UI's port on the job server (its default --ui-port). */
+export const JOB_UI_PORT = 8098;
 
 export interface WorkerFunctionProps {
   /** MB of memory (also buys CPU: 1,769 MB is one vCPU). Default 3008. */
@@ -174,14 +176,15 @@ export class BeamLambdaRunner extends Construct {
     );
     const jobServerSecurityGroup = new ec2.SecurityGroup(this, "JobServerSecurityGroup", { vpc, description: "Beam job endpoint, from inside the VPC" });
     jobServerSecurityGroup.addIngressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.tcp(JOB_SERVER_PORT), "Beam job and artifact services");
+    jobServerSecurityGroup.addIngressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.tcp(JOB_UI_PORT), "the job UI");
     const executorSecurityGroup = new ec2.SecurityGroup(this, "ExecutorSecurityGroup", { vpc, description: "Fargate executors, reached by the job server" });
     executorSecurityGroup.addIngressRule(jobServerSecurityGroup, ec2.Port.tcp(8100), "tasks from the job server");
     jobServerTask.addContainer("job-server", {
       image,
       // Only the VPC reaches the endpoint (its security group), and Beam's Python client cannot
       // send a bearer token: the stack serves it without one, as before.
-      command: ["job-server", "--host", "0.0.0.0", "--port", String(JOB_SERVER_PORT), "--backend", "aws", "--allow-unauthenticated"],
-      portMappings: [{ containerPort: JOB_SERVER_PORT }],
+      command: ["job-server", "--host", "0.0.0.0", "--port", String(JOB_SERVER_PORT), "--ui-port", String(JOB_UI_PORT), "--backend", "aws", "--allow-unauthenticated"],
+      portMappings: [{ containerPort: JOB_SERVER_PORT }, { containerPort: JOB_UI_PORT }],
       environment: {
         BEAM_LAMBDA_FUNCTION_NAME: this.worker.functionName,
         BEAM_LAMBDA_RESULTS_QUEUE_URL: storage.resultsQueue.queueUrl,
@@ -208,14 +211,23 @@ export class BeamLambdaRunner extends Construct {
     });
     const nlbSecurityGroup = new ec2.SecurityGroup(this, "LoadBalancerSecurityGroup", { vpc, description: "Beam job endpoint load balancer" });
     nlbSecurityGroup.addIngressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.tcp(JOB_SERVER_PORT), "Beam clients inside the VPC");
+    nlbSecurityGroup.addIngressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.tcp(JOB_UI_PORT), "job UI browsers inside the VPC");
     jobServerSecurityGroup.addIngressRule(nlbSecurityGroup, ec2.Port.tcp(JOB_SERVER_PORT), "from the load balancer");
+    jobServerSecurityGroup.addIngressRule(nlbSecurityGroup, ec2.Port.tcp(JOB_UI_PORT), "the job UI from the load balancer");
     this.loadBalancer = new elbv2.NetworkLoadBalancer(this, "JobEndpoint", { vpc, internetFacing: false, securityGroups: [nlbSecurityGroup] });
     this.loadBalancer
       .addListener("Grpc", { port: JOB_SERVER_PORT, protocol: elbv2.Protocol.TCP })
       .addTargets("JobServer", { port: JOB_SERVER_PORT, protocol: elbv2.Protocol.TCP, targets: [this.jobServer], healthCheck: { protocol: elbv2.Protocol.TCP } });
     this.jobEndpoint = `${this.loadBalancer.loadBalancerDnsName}:${JOB_SERVER_PORT}`;
+    this.loadBalancer.addListener("JobUi", { port: JOB_UI_PORT, protocol: elbv2.Protocol.TCP }).addTargets("JobServerUi", {
+      port: JOB_UI_PORT,
+      protocol: elbv2.Protocol.TCP,
+      targets: [this.jobServer.loadBalancerTarget({ containerName: "job-server", containerPort: JOB_UI_PORT })],
+      healthCheck: { protocol: elbv2.Protocol.TCP },
+    });
 
     new CfnOutput(this, "JobEndpointOutput", { key: "JobEndpoint", value: this.jobEndpoint, description: "--job_endpoint for Beam pipelines (inside the VPC)" });
+    new CfnOutput(this, "JobUiOutput", { key: "JobUi", value: `http://${this.loadBalancer.loadBalancerDnsName}:${JOB_UI_PORT}`, description: "the job UI (inside the VPC)" });
     new CfnOutput(this, "BucketOutput", { key: "Bucket", value: storage.bucket.bucketName });
     new CfnOutput(this, "ResultsQueueOutput", { key: "ResultsQueueUrl", value: storage.resultsQueue.queueUrl });
     new CfnOutput(this, "WorkerFunctionOutput", { key: "WorkerFunction", value: this.worker.functionName });

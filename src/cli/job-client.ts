@@ -22,17 +22,15 @@ export function jobServiceClient(flags: EndpointFlags): JobServiceClient {
   const tokenFile = flags.authTokenFile ?? readSetting("authTokenFile");
   const token = tokenFile ? readTokenFile(tokenFile)[0] : undefined;
   const channel = flags.tlsCa ? grpc.credentials.createSsl(readFileSync(flags.tlsCa)) : grpc.credentials.createInsecure();
-  const credentials = token
-    ? grpc.credentials.combineChannelCredentials(
-        flags.tlsCa ? channel : grpc.credentials.createInsecure(),
-        grpc.credentials.createFromMetadataGenerator((_params, callback) => {
-          const metadata = new grpc.Metadata();
-          metadata.set("authorization", `Bearer ${token}`);
-          callback(null, metadata);
-        }),
-      )
-    : channel;
-  return new JobServiceClient(flags.endpoint, credentials);
+  // An interceptor, not call credentials: grpc-js sends those only over TLS, and a loopback server may take tokens without it.
+  const withToken: grpc.Interceptor = (options, next) =>
+    new grpc.InterceptingCall(next(options), {
+      start: (metadata, listener, start) => {
+        metadata.set("authorization", `Bearer ${token}`);
+        start(metadata, listener);
+      },
+    });
+  return new JobServiceClient(flags.endpoint, channel, token ? { interceptors: [withToken] } : {});
 }
 
 /** A unary call as a promise; an unreachable server or unknown job becomes an error that says so. */

@@ -56,7 +56,7 @@ function program(): Command {
       );
     }
     const signalled = untilSignalled();
-    process.stdout.write(`beam-lambda job server listening on ${server.address}\n`);
+    process.stdout.write(`beam-lambda job server listening on ${server.address}${server.uiUrl ? ` (job UI: ${server.uiUrl})` : ""}\n`);
     await signalled;
     await server.stop();
   });
@@ -193,6 +193,7 @@ async function lambdaEmulator(opts: {
 async function run(file: string, pipelineArgs: string[], values: Parameters<typeof serverOptions>[0], showProgress: boolean): Promise<number> {
   const server = await JobServer.start({ ...(await serverOptions(values)), port: 0 });
   const display = showProgress ? new ProgressDisplay({ out: process.stderr }) : undefined;
+  if (server.uiUrl) process.stderr.write(`beam-lambda: job UI on ${server.uiUrl} while the pipeline runs\n`);
   // The pipeline submits its job(s) to the embedded server: follow each one it runs.
   const follow = display && setInterval(() => {
     for (const job of server.registry.jobs.values()) if (job.state !== JobState_Enum.STOPPED && !job.terminal) display.watch(job);

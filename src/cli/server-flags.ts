@@ -7,10 +7,15 @@ import { CONFIG, readSetting } from "../common/config.js";
 import { type JobServerOptions, readTokenFile } from "../driver/index.js";
 import { DEFAULT_MERGE, DEFAULT_SMALL_INPUT } from "../driver/scheduler/index.js";
 
+/** The job UI's port when --ui-port is not given. */
+export const DEFAULT_UI_PORT = 8098;
+
 /** The job server's own flags, in the order help lists them. */
 export const SERVER_FLAGS: FlagSpec[] = [
   { name: "host", value: "HOST", description: "address to bind (default 127.0.0.1); any other needs --auth-token-file or --allow-unauthenticated" },
   { name: "port", value: "PORT", description: "the job endpoint's port (default 8099)" },
+  { name: "ui-port", value: "PORT", description: "the job UI's port on --host (default 8098; when taken, the server runs without it)" },
+  { name: "no-ui", description: "no job UI" },
   { name: "backend", value: "NAME", description: `where tasks run: ${BACKEND_NAMES.join(", ")} (default local)` },
   { name: "workers", value: "N", description: "worker processes, or Lambda invocations at once (default: one per core)" },
   { name: "partitions", value: "N", description: "partitions per shuffle (default: 2 per worker)" },
@@ -109,6 +114,7 @@ export async function serverOptions(values: FlagValues): Promise<JobServerOption
     ...(int("max-message-mb") !== undefined && { maxReceiveMessageBytes: int("max-message-mb")! * 1024 * 1024 }),
     ...(int("staging-idle-timeout") !== undefined && { stagingIdleTimeoutMs: int("staging-idle-timeout")! * 1000 }),
     ...(int("worker-pool-timeout") !== undefined && { workerPoolTimeoutMs: int("worker-pool-timeout")! * 1000 }),
+    ...(!values["no-ui"] && { ui: { port: int("ui-port") ?? DEFAULT_UI_PORT, optional: int("ui-port") === undefined } }),
   };
 }
 

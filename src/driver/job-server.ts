@@ -23,6 +23,7 @@ import { addJobService, endpointFor } from "./jobservice/job-service.js";
 import type { Job } from "./job.js";
 import { JobJournal, type JournaledJob } from "./journal/job-journal.js";
 import { restoreJournaledJobs } from "./journal/resume-jobs.js";
+import { UiServer } from "./ui/ui-server.js";
 import { planPipeline } from "./planner/index.js";
 import { ATTEMPTS_PER_RUN, DEFAULT_INFRASTRUCTURE_RETRY, EarlyTaskSlots, type InfrastructureRetryOptions, type MergeOptions, type SmallInputOptions, defaultPartitions, runPlan } from "./scheduler/index.js";
 import { DEFAULT_SPECULATION, type SpeculationOptions } from "./scheduler/speculation.js";
@@ -128,6 +129,11 @@ export interface JobServerOptions extends BackendConfigs {
    * fails its call with RESOURCE_EXHAUSTED. SDKs send artifacts in chunks of about 1 MB.
    */
   maxReceiveMessageBytes?: number;
+  /**
+   * The job UI (src/driver/ui/) on this port of `host`; `optional`: a port already taken is
+   * reported and the server runs without it. Absent: no UI.
+   */
+  ui?: { port: number; optional?: boolean };
 }
 
 /** Whether only this host can reach `host`: 127.0.0.0/8, ::1 or localhost. */
@@ -178,6 +184,13 @@ export class JobServer {
   private readonly earlySlots = new EarlyTaskSlots();
   /** The journals of the jobs this server runs, when its store outlives it. */
   private readonly journals = new Map<string, JobJournal>();
+  /** The job UI, when it serves one. */
+  private ui?: UiServer;
+
+  /** The job UI's address (http://HOST:PORT), when it serves one. */
+  get uiUrl(): string | undefined {
+    return this.ui?.url;
+  }
 
   private constructor(
     private readonly server: grpc.Server,
@@ -293,6 +306,17 @@ export class JobServer {
       admission: self.admission,
     });
     addArtifactStagingService(server, self.registry, store, { idleTimeoutMs: options.stagingIdleTimeoutMs ?? DEFAULT_STAGING_IDLE_TIMEOUT_MS }, auth);
+    if (options.ui) {
+      try {
+        self.ui = await UiServer.start({ host, port: options.ui.port, registry: self.registry, auth, backend: options.backend ?? "local", tls: options.tls });
+      } catch (e) {
+        if (!options.ui.optional) {
+          await self.stop();
+          throw new Error(`the job UI cannot serve ${host}:${options.ui.port}: ${(e as Error).message}`, { cause: e });
+        }
+        process.stderr.write(`beam-lambda: no job UI: ${host}:${options.ui.port} is not free (${(e as Error).message}); --ui-port picks another, --no-ui turns it off\n`);
+      }
+    }
     return self;
   }
 
@@ -397,6 +421,7 @@ export class JobServer {
   }
 
   async stop(): Promise<void> {
+    await this.ui?.close();
     this.registry.close();
     // Stopping the server is not the end of its jobs: a server started on the same store resumes them.
     await Promise.all([...this.journals.values()].map((j) => j.detach()));

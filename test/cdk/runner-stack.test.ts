@@ -11,7 +11,7 @@ import { Match, Template } from "aws-cdk-lib/assertions";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { describe, expect, it } from "vitest";
-import { BeamLambdaRunnerStack, JOB_SERVER_PORT, RunnerStorageStack } from "../../cdk/index.js";
+import { BeamLambdaRunnerStack, JOB_SERVER_PORT, JOB_UI_PORT, RunnerStorageStack } from "../../cdk/index.js";
 
 const run = promisify(execFile);
 
@@ -128,13 +128,23 @@ describe("the CDK app", () => {
   it("serves the job endpoint from Fargate behind an internal Network Load Balancer, with expiring logs", () => {
     runner.hasResourceProperties("AWS::ElasticLoadBalancingV2::LoadBalancer", { Type: "network", Scheme: "internal" });
     runner.hasResourceProperties("AWS::ElasticLoadBalancingV2::Listener", { Port: JOB_SERVER_PORT, Protocol: "TCP" });
+    // The job UI beside it, on its own listener and target group.
+    runner.hasResourceProperties("AWS::ElasticLoadBalancingV2::Listener", { Port: JOB_UI_PORT, Protocol: "TCP" });
+    runner.hasResourceProperties("AWS::ElasticLoadBalancingV2::TargetGroup", { Port: JOB_UI_PORT, Protocol: "TCP" });
+    expect(Object.keys(runner.findOutputs("*")).filter((id) => id.includes("JobUi"))).toHaveLength(1);
     runner.hasResourceProperties("AWS::ECS::Service", {
       LaunchType: "FARGATE",
       DesiredCount: 1,
       NetworkConfiguration: { AwsvpcConfiguration: Match.objectLike({ AssignPublicIp: "DISABLED" }) },
     });
     runner.hasResourceProperties("AWS::ECS::TaskDefinition", {
-      ContainerDefinitions: [Match.objectLike({ Name: "job-server", PortMappings: [Match.objectLike({ ContainerPort: JOB_SERVER_PORT })] })],
+      ContainerDefinitions: [
+        Match.objectLike({
+          Name: "job-server",
+          Command: Match.arrayWith(["--ui-port", String(JOB_UI_PORT)]),
+          PortMappings: [Match.objectLike({ ContainerPort: JOB_SERVER_PORT }), Match.objectLike({ ContainerPort: JOB_UI_PORT })],
+        }),
+      ],
     });
     runner.hasResourceProperties("AWS::ECS::TaskDefinition", { ContainerDefinitions: [Match.objectLike({ Name: "executor" })] });
     const logGroups = Object.values(runner.findResources("AWS::Logs::LogGroup"));

@@ -192,3 +192,21 @@ describe("beam-lambda jobs, status, cancel and logs against a running job server
     expect(nobody.stderr).toContain("beam-lambda: no job server answers at 127.0.0.1:1");
   });
 });
+
+describe("beam-lambda jobs against a job server that wants a token", () => {
+  it("sends the first token of --auth-token-file, and says so when none is given", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "cli-token-")), "tokens");
+    writeFileSync(file, "# callers\ncli-test-token-0123456789\n");
+    const server = await startJobServerProcess(["--workers", "1", "--auth-token-file", file]);
+    try {
+      const without = await cli(["jobs", "--endpoint", server.address]);
+      expect(without.code).toBe(1);
+      expect(without.stderr).toContain("beam-lambda: this job server needs 'authorization: Bearer <token>'");
+      const withToken = await cli(["jobs", "--endpoint", server.address, "--auth-token-file", file]);
+      expect(withToken.code, withToken.stderr).toBe(0);
+      expect(withToken.stdout.trim()).toBe("no jobs");
+    } finally {
+      server.child.kill("SIGTERM");
+    }
+  });
+});

@@ -28,9 +28,11 @@ export function pipelineWithArtifact(stagedName: string): Pipeline {
 
 const BIN = fileURLToPath(new URL("../../bin/beam-lambda.js", import.meta.url));
 
-/** `beam-lambda job-server --port 0 ARGS...`, once it has printed its one line: its process, the line and its address. */
+/** `beam-lambda job-server --port 0 ARGS...` (with --no-ui unless ARGS give --ui-port), once it has printed its one line: its process, the line and its address. */
 export async function startJobServerProcess(args: string[]): Promise<{ child: ChildProcessWithoutNullStreams; line: string; address: string }> {
-  const child = spawn("node", [BIN, "job-server", "--port", "0", ...args], { stdio: ["ignore", "pipe", "inherit"] }) as unknown as ChildProcessWithoutNullStreams;
+  // Servers of parallel tests would contend for the UI's default port: a test that wants the UI names one.
+  const ui = args.includes("--ui-port") ? [] : ["--no-ui"];
+  const child = spawn("node", [BIN, "job-server", "--port", "0", ...ui, ...args], { stdio: ["ignore", "pipe", "inherit"] }) as unknown as ChildProcessWithoutNullStreams;
   const line = await new Promise<string>((resolve, reject) => {
     let out = "";
     child.stdout.on("data", (d: Buffer) => {

@@ -26,6 +26,18 @@ export interface AttemptRecord {
   workerPid?: number;
   /** The first line of a failed attempt's error. */
   error?: string;
+  /** Object-store GETs it makes: its descriptor, and one per input range (main and side inputs, merge inputs). */
+  reads: number;
+  /** Objects it writes: one per output. */
+  writes: number;
+}
+
+/** The store requests one attempt of `template` makes, as docs/shuffle.md counts them (feeds of pipelined inputs aside). */
+function requestsOf(template: AttemptEvent["template"]): { reads: number; writes: number } {
+  if (template.kind === "merge") return { reads: template.inputs.length, writes: 1 };
+  const main = template.main.kind === "edge" ? template.main.ranges.length : 0;
+  const side = template.sideInputs.reduce((sum, s) => sum + s.input.ranges.length, 0);
+  return { reads: 1 + main + side, writes: template.outputs.length };
 }
 
 export interface StageProgress {
@@ -168,7 +180,15 @@ export class JobProgress {
     const key = `${taskKey}/${e.attempt}`;
     const s = this.stage(e.stage.id);
     if (e.phase === "launched") {
-      const record: AttemptRecord = { stageId: e.stage.id, task, taskIndex: e.template.taskIndex, attempt: e.attempt, speculative: e.speculative, launchedAt: e.at };
+      const record: AttemptRecord = {
+        stageId: e.stage.id,
+        task,
+        taskIndex: e.template.taskIndex,
+        attempt: e.attempt,
+        speculative: e.speculative,
+        launchedAt: e.at,
+        ...requestsOf(e.template),
+      };
       const earlier = this.launchedTasks.has(taskKey);
       this.launchedTasks.add(taskKey);
       this.attempts.push(record);
