@@ -9,5 +9,8 @@ export default defineConfig({
     testTimeout: 600_000,
     hookTimeout: 900_000,
     reporters: ["default"],
+    // Job servers and workers the tests start log only warnings and errors: a line per task
+    // attempt, over every test, would bury the summary. Tests of the logs ask for more.
+    env: { BEAM_LAMBDA_LOG_LEVEL: "warn" },
   },
 });

@@ -112,7 +112,8 @@ export class BeamLambdaRunner extends Construct {
       reservedConcurrentExecutions: reservedConcurrency,
       role: workerRole,
       logGroup: workerLogs,
-      environment: { BEAM_LAMBDA_STORE: storage.storeUrl },
+      // JSON log lines, with job, stage, task and attempt ids as fields CloudWatch Logs Insights can query.
+      environment: { BEAM_LAMBDA_STORE: storage.storeUrl, BEAM_LAMBDA_LOG_FORMAT: "json" },
       // The driver retries and speculates; Lambda only reports what it gave up on.
       retryAttempts: 0,
       onFailure: new SqsDestination(storage.resultsQueue),
@@ -141,7 +142,7 @@ export class BeamLambdaRunner extends Construct {
       image,
       command: ["executor", "--host", "0.0.0.0", "--port", "8100"],
       portMappings: [{ containerPort: 8100 }],
-      environment: { BEAM_LAMBDA_STORE: storage.storeUrl },
+      environment: { BEAM_LAMBDA_STORE: storage.storeUrl, BEAM_LAMBDA_LOG_FORMAT: "json" },
       logging: ecs.LogDrivers.awsLogs({ streamPrefix: "executor", logGroup: logGroup("Executor") }),
     });
 
@@ -186,6 +187,7 @@ export class BeamLambdaRunner extends Construct {
       command: ["job-server", "--host", "0.0.0.0", "--port", String(JOB_SERVER_PORT), "--ui-port", String(JOB_UI_PORT), "--backend", "aws", "--allow-unauthenticated"],
       portMappings: [{ containerPort: JOB_SERVER_PORT }, { containerPort: JOB_UI_PORT }],
       environment: {
+        BEAM_LAMBDA_LOG_FORMAT: "json",
         BEAM_LAMBDA_FUNCTION_NAME: this.worker.functionName,
         BEAM_LAMBDA_RESULTS_QUEUE_URL: storage.resultsQueue.queueUrl,
         BEAM_LAMBDA_STORE: storage.storeUrl,

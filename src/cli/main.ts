@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { JobState_Enum } from "apache-beam/proto/beam_job_api";
 import { CONFIG } from "../common/config.js";
+import { type LogLevel, configureLogging } from "../common/log.js";
 import { workerEnv } from "../common/worker-env.js";
 import { JobServer, defaultPython, isLoopback } from "../driver/index.js";
 import { DEFAULT_ENDPOINT, type EndpointFlags, cancelJob, jobServiceClient, jobStatus, listJobs, streamLogs } from "./job-client.js";
@@ -33,6 +34,25 @@ function integer(min: number) {
   };
 }
 
+/**
+ * --log-format and --log-level on a command that runs a server or worker. They set this process's
+ * logging and its environment, which worker processes inherit (and the Lambda emulator passes on).
+ * `quietDefault`: the level when neither the flag nor BEAM_LAMBDA_LOG_LEVEL says (`run` keeps the
+ * terminal for the pipeline and its progress).
+ */
+function withLogOptions(command: Command, quietDefault?: LogLevel): Command {
+  return command
+    .addOption(new Option("--log-format <FORMAT>", "the runner's log lines on stderr: text, or json (one object per line with job, stage, task and attempt ids)").choices(["text", "json"]))
+    .addOption(new Option("--log-level <LEVEL>", `the least important log lines written (default ${quietDefault ?? "info"})`).choices(["debug", "info", "warn", "error"]))
+    .hook("preAction", (_cli, action) => {
+      const { logFormat, logLevel } = action.opts<{ logFormat?: "text" | "json"; logLevel?: LogLevel }>();
+      const level = logLevel ?? (process.env[CONFIG.logLevel.name] ? undefined : quietDefault);
+      if (logFormat) process.env[CONFIG.logFormat.name] = logFormat;
+      if (level) process.env[CONFIG.logLevel.name] = level;
+      configureLogging({ ...(logFormat && { format: logFormat }), ...(level && { level }) });
+    });
+}
+
 /** The exit code commands report through; commander's own errors exit with theirs. */
 let exitCode = 0;
 
@@ -47,6 +67,7 @@ function program(): Command {
     .description("serve Beam's job endpoint (run pipelines with --runner=PortableRunner --job_endpoint=HOST:PORT)")
     .addHelpText("after", "\nWith --store, jobs are journaled in the store: a job server started again on it resumes unfinished jobs.");
   for (const option of serverOptionsFor()) jobServerCommand.addOption(option);
+  withLogOptions(jobServerCommand);
   jobServerCommand.action(async (parsed: Record<string, unknown>, command: Command) => {
     const options = await serverOptions(flagValuesOf(command.options, parsed));
     const server = await JobServer.start(options);
@@ -69,15 +90,15 @@ function program(): Command {
     .passThroughOptions()
     .addHelpText("after", "\nJob-server flags go before the file, e.g. beam-lambda run --backend aws --aws-config aws.json my_pipeline.py --input ...");
   for (const option of serverOptionsFor()) runCommand.addOption(option);
+  withLogOptions(runCommand, "warn");
   const progressOption = new Option("--no-progress", "no progress display (on a terminal a line redrawn in place; elsewhere a line per finished stage)");
   runCommand.addOption(progressOption);
   runCommand.action(async (file: string, pipelineArgs: string[], parsed: Record<string, unknown>, command: Command) => {
-    const serverFlags = command.options.filter((o) => o !== progressOption);
+    const serverFlags = command.options.filter((o) => o !== progressOption && !["--log-format", "--log-level"].includes(o.long!));
     exitCode = await run(file, pipelineArgs, flagValuesOf(serverFlags, parsed), parsed.progress !== false);
   });
 
-  cli
-    .command("lambda-emulator")
+  withLogOptions(cli.command("lambda-emulator"))
     .description("serve Lambda's Invoke API for the bundled worker in emulated environments (point AWS_ENDPOINT_URL_LAMBDA here)")
     .requiredOption("--store <s3://BUCKET/PREFIX>", "the function's object store (its BEAM_LAMBDA_STORE)")
     .option("--port <PORT>", "port to serve", integer(0), 9001)
@@ -88,8 +109,7 @@ function program(): Command {
     .option("--image <IMAGE>", "run each environment as a container of this worker image (bash scripts/docker.sh build makes it)")
     .action(lambdaEmulator);
 
-  cli
-    .command("executor")
+  withLogOptions(cli.command("executor"))
     .description("serve the worker handler over HTTP, as an executor actor (BEAM_LAMBDA_STORE names the store)")
     .option("--host <HOST>", "address to bind", "127.0.0.1")
     .option("--port <PORT>", "port to serve", integer(0), 8100)

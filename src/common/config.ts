@@ -51,6 +51,19 @@ function list(type: string): ValueKind<string[] | undefined> {
   return { type, defaultText: "unset", parse: (raw) => (raw ? raw.split(",") : undefined) };
 }
 
+/** One of `choices`; unset is the first. */
+function oneOf<const T extends string>(choices: readonly [T, ...T[]]): ValueKind<T> {
+  return {
+    type: choices.join(" | "),
+    defaultText: choices[0],
+    parse(raw, label) {
+      if (raw === undefined || raw === "") return choices[0];
+      if (!(choices as readonly string[]).includes(raw)) throw new Error(`${label} must be ${choices.join(", ")}, got '${raw}'`);
+      return raw as T;
+    },
+  };
+}
+
 /** On when set to anything but the empty string: "0" turns it on too, as it always has. */
 const flag: ValueKind<boolean> = { type: "flag (any non-empty value turns it on)", defaultText: "off", parse: (raw) => Boolean(raw) };
 
@@ -118,6 +131,18 @@ export const CONFIG = {
     readBy: "driver",
     meaning: "Print each job's messages and state changes, and the emulated Lambda environments' logs, to stderr.",
     ...flag,
+  },
+  logFormat: {
+    name: "BEAM_LAMBDA_LOG_FORMAT",
+    readBy: "both",
+    meaning: "The runner's own log lines on stderr (job server and workers): `text`, or `json` (one object per line, with job, stage, task and attempt ids as fields). `--log-format` sets it for a server and its workers.",
+    ...oneOf(["text", "json"] as const),
+  },
+  logLevel: {
+    name: "BEAM_LAMBDA_LOG_LEVEL",
+    readBy: "both",
+    meaning: "The least important log lines written: `info` (jobs' states and messages, every task attempt's end), `debug` (also attempt launches and detailed job messages), `warn`, `error`. `--log-level` sets it.",
+    ...oneOf(["info", "debug", "warn", "error"] as const),
   },
   harnessLogs: {
     name: "BEAM_LAMBDA_HARNESS_LOGS",

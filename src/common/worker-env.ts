@@ -19,7 +19,11 @@ export interface WorkerSettings {
 
 /** The variables that carry `settings` to a worker, to lay over (or into) its environment. */
 export function workerEnv(settings: WorkerSettings): Record<string, string> {
+  // A worker logs as its launcher does (the job server's --log-format and --log-level).
+  const logging: Record<string, string> = {};
+  for (const name of [CONFIG.logFormat.name, CONFIG.logLevel.name]) if (process.env[name]) logging[name] = process.env[name];
   return {
+    ...logging,
     [CONFIG.storeUrl.name]: settings.storeUrl,
     ...(settings.python !== undefined && { [CONFIG.python.name]: settings.python }),
   };

@@ -11,6 +11,7 @@ import type { Pipeline } from "apache-beam/proto/beam_runner_api";
 import type { ActorHost } from "../actors/actor.js";
 import { type Backend, type BackendConfigs, type BackendName, ExecutorBackend, RoutingBackend, backendDefinition } from "../backends/index.js";
 import { CONFIG, readSetting } from "../common/config.js";
+import { type Logger, log } from "../common/log.js";
 import { shutdownServer } from "../common/grpc.js";
 import { workerEnv } from "../common/worker-env.js";
 import { sweepStaleHarnessDirectories } from "../worker/harness-directories.js";
@@ -24,6 +25,7 @@ import type { Job } from "./job.js";
 import { JobJournal, type JournaledJob } from "./journal/job-journal.js";
 import { restoreJournaledJobs } from "./journal/resume-jobs.js";
 import { UiServer } from "./ui/ui-server.js";
+import { logAttempt, logJob } from "./job-log.js";
 import { planPipeline } from "./planner/index.js";
 import { ATTEMPTS_PER_RUN, DEFAULT_INFRASTRUCTURE_RETRY, EarlyTaskSlots, type InfrastructureRetryOptions, type MergeOptions, type SmallInputOptions, defaultPartitions, runPlan } from "./scheduler/index.js";
 import { DEFAULT_SPECULATION, type SpeculationOptions } from "./scheduler/speculation.js";
@@ -214,7 +216,7 @@ export class JobServer {
     this.journals.delete(job.id);
     for (const prefix of [artifactPrefix(job.id), journalPrefix(job.id)]) {
       void this.store.deletePrefix(prefix).catch((e: unknown) => {
-        process.stderr.write(`could not delete ${prefix} of released job ${job.id}: ${(e as Error).message}\n`);
+        log.warn(`could not delete ${prefix} of released job: ${(e as Error).message}`, { component: "driver", job: job.id });
       });
     }
   }
@@ -314,7 +316,7 @@ export class JobServer {
           await self.stop();
           throw new Error(`the job UI cannot serve ${host}:${options.ui.port}: ${(e as Error).message}`, { cause: e });
         }
-        process.stderr.write(`beam-lambda: no job UI: ${host}:${options.ui.port} is not free (${(e as Error).message}); --ui-port picks another, --no-ui turns it off\n`);
+        log.warn(`no job UI: ${host}:${options.ui.port} is not free (${(e as Error).message}); --ui-port picks another, --no-ui turns it off`, { component: "driver" });
       }
     }
     return self;
@@ -322,12 +324,7 @@ export class JobServer {
 
   /** Runs a job to its end; `resumed` when an earlier server ran it on this store (journal/resume-jobs.ts). */
   private async execute(job: Job, partitions: number, maxAttempts: number, resumed?: Resumed): Promise<void> {
-    if (readSetting("verbose")) {
-      job.subscribe((e) => {
-        if (e.kind === "message") process.stderr.write(`[${job.id}] ${e.message.messageText}\n`);
-        else process.stderr.write(`[${job.id}] state ${JobState_Enum[e.state]}\n`);
-      });
-    }
+    const jobLog = logJob(job);
     // With a store that outlives the server, the job was journaled at Run (or is resumed from its journal).
     const journal = resumed?.journal ?? this.journals.get(job.id);
     job.abort.signal.addEventListener("abort", () => this.backend.cancelJob(job.id), { once: true });
@@ -335,7 +332,7 @@ export class JobServer {
     let ended = false;
     try {
       // A resumed job's committed outputs are split in the partitions it was first run with.
-      await this.runJob(job, resumed?.journaled.partitions ?? partitions, maxAttempts, journal, resumed?.journaled);
+      await this.runJob(job, resumed?.journaled.partitions ?? partitions, maxAttempts, journal, resumed?.journaled, jobLog);
       ended = true;
     } finally {
       job.progress.jobEnded(!ended);
@@ -346,7 +343,7 @@ export class JobServer {
     }
   }
 
-  private async runJob(job: Job, partitions: number, maxAttempts: number, journal?: JobJournal, journaled?: JournaledJob): Promise<void> {
+  private async runJob(job: Job, partitions: number, maxAttempts: number, journal: JobJournal | undefined, journaled: JournaledJob | undefined, jobLog: Logger): Promise<void> {
     const started = Date.now();
     let tasks = 0;
     const stats: JobShuffleStats = { mergeTasks: 0, earlyTasks: 0, speculativeTasks: 0, lostAttempts: 0, mostLossesOfOneTask: 0, failedAttempts: 0 };
@@ -373,7 +370,10 @@ export class JobServer {
         const stage = job.plan.stages.find((s) => s.outputs.some((o) => o.id === materializationId));
         if (stage) job.progress.mergeCommitted(stage, inputs);
       },
-      onAttemptEvent: (event) => job.progress.attemptEvent(event),
+      onAttemptEvent: (event) => {
+        job.progress.attemptEvent(event);
+        logAttempt(jobLog, event);
+      },
       onStageDone: (stage) => job.progress.stageDone(stage),
       onSpeculativeStart: (stage, task) => {
         stats.speculativeTasks++;

@@ -3,11 +3,14 @@
 import { type TaskPayload, isTaskReference } from "../common/task-payload.js";
 import type { TaskResult, WorkerTask } from "../common/task-spec.js";
 import { TASK_SPEC_VERSION } from "../common/task-spec.js";
+import { log } from "../common/log.js";
 import { readWorkerEnv } from "../common/worker-env.js";
 import { type ObjectStore, openObjectStore } from "../store/index.js";
 import { TaskRunner } from "./task-runner.js";
 
 let runner: Promise<TaskRunner> | undefined;
+
+const workerLog = log.child({ component: "worker", worker: process.pid });
 
 /** Kept across invocations: the Fn API server and warm SDK harnesses outlive one task. */
 function taskRunner(): Promise<TaskRunner> {
@@ -50,12 +53,33 @@ export async function handler(payload: TaskPayload): Promise<TaskResult> {
   if (spec.version !== TASK_SPEC_VERSION) {
     return { ok: false, retryable: false, workerPid: process.pid, error: `task spec version ${String(spec.version)} is not ${String(TASK_SPEC_VERSION)}` };
   }
+  const taskLog = workerLog.child({
+    job: spec.jobId,
+    stage: spec.stageId,
+    task: spec.taskIndex,
+    attempt: spec.attempt,
+    ...(spec.kind === "merge" && { merge: spec.materializationId }),
+  });
   try {
-    return await (await taskRunner()).run(spec);
+    const started = Date.now();
+    taskLog.debug("attempt started");
+    const result = await (await taskRunner()).run(spec);
+    logResult(taskLog, result, Date.now() - started);
+    return result;
   } catch (e) {
     // The runner itself could not start (bad configuration): no retry will help.
     runner = undefined;
     return { ok: false, retryable: false, workerPid: process.pid, error: `the worker cannot run tasks: ${(e as Error).message}` };
+  }
+}
+
+function logResult(taskLog: typeof workerLog, result: TaskResult, ms: number): void {
+  if (result.ok) {
+    const elements = result.outputs.reduce((sum, o) => sum + o.elements, 0);
+    const bytes = result.outputs.reduce((sum, o) => sum + (o.offsets.at(-1) ?? 0), 0);
+    taskLog.info(`attempt succeeded in ${ms} ms`, { ms, elementsOut: elements, bytesOut: bytes });
+  } else {
+    taskLog.warn(`attempt failed in ${ms} ms: ${result.error.split("\n", 1)[0]}`, { ms, cause: result.cause ?? "user", retryable: result.retryable });
   }
 }
 

@@ -23,9 +23,13 @@ import type {
   StateResponse,
 } from "apache-beam/proto/beam_fn_api";
 import { LogEntry_Severity_Enum } from "apache-beam/proto/beam_fn_api";
+import { log } from "../common/log.js";
 import { readSetting } from "../common/config.js";
 import { redactSecrets } from "../common/redact.js";
 import type { FailureCause } from "../common/task-spec.js";
+
+/** Where harness log entries go when BEAM_LAMBDA_HARNESS_LOGS is on. */
+const harnessLog = log.child({ component: "harness" });
 
 export interface BundleReceiver {
   onData(transformId: string, data: Uint8Array, isLast: boolean): void;
@@ -184,7 +188,9 @@ export class HarnessConnection {
       this.logs.push(redactSecrets(entry.message + (entry.trace ? `\n${entry.trace}` : "")));
       if (this.logs.length > MAX_REMEMBERED_LOGS) this.logs.shift();
     }
-    if (readSetting("harnessLogs")) process.stderr.write(`[harness ${this.workerId}] ${redactSecrets(entry.message)}\n`);
+    if (readSetting("harnessLogs")) {
+      harnessLog.info(redactSecrets(entry.message), { harness: this.workerId, instruction: entry.instructionId || undefined, transform: entry.transformId || undefined });
+    }
   }
 
   descriptor(id: string): ProcessBundleDescriptor | undefined {

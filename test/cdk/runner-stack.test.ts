@@ -117,7 +117,7 @@ describe("the CDK app", () => {
       ReservedConcurrentExecutions: 50,
       EphemeralStorage: { Size: 10240 },
       Architectures: ["x86_64"],
-      Environment: { Variables: { BEAM_LAMBDA_STORE: Match.anyValue() } },
+      Environment: { Variables: { BEAM_LAMBDA_STORE: Match.anyValue(), BEAM_LAMBDA_LOG_FORMAT: "json" } },
     });
     runner.hasResourceProperties("AWS::Lambda::EventInvokeConfig", {
       MaximumRetryAttempts: 0,

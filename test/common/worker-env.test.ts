@@ -11,8 +11,21 @@ describe("the worker's environment", () => {
     expect(worker).toMatchObject(settings);
   });
 
-  it("carries the store and the interpreter under their declared names", () => {
-    expect(workerEnv({ storeUrl: "/tmp/store", python: "python3.11" })).toEqual({ BEAM_LAMBDA_STORE: "/tmp/store", BEAM_LAMBDA_PYTHON: "python3.11" });
+  it("carries the store and the interpreter under their declared names, and the launcher's log settings when it has them", () => {
+    const saved = { format: process.env.BEAM_LAMBDA_LOG_FORMAT, level: process.env.BEAM_LAMBDA_LOG_LEVEL };
+    try {
+      delete process.env.BEAM_LAMBDA_LOG_FORMAT;
+      delete process.env.BEAM_LAMBDA_LOG_LEVEL;
+      expect(workerEnv({ storeUrl: "/tmp/store", python: "python3.11" })).toEqual({ BEAM_LAMBDA_STORE: "/tmp/store", BEAM_LAMBDA_PYTHON: "python3.11" });
+      process.env.BEAM_LAMBDA_LOG_FORMAT = "json";
+      process.env.BEAM_LAMBDA_LOG_LEVEL = "debug";
+      expect(workerEnv({ storeUrl: "/tmp/store" })).toEqual({ BEAM_LAMBDA_STORE: "/tmp/store", BEAM_LAMBDA_LOG_FORMAT: "json", BEAM_LAMBDA_LOG_LEVEL: "debug" });
+    } finally {
+      for (const [name, value] of [["BEAM_LAMBDA_LOG_FORMAT", saved.format], ["BEAM_LAMBDA_LOG_LEVEL", saved.level]] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
   });
 
   it("when the launcher leaves the interpreter out, the worker uses the default the driver would", () => {

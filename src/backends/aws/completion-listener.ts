@@ -8,6 +8,7 @@
 // receive at once, a batch's messages are handled together, and its delete goes out without
 // holding up the next receive (bench/fanout.ts measures it; docs/performance.md).
 import { DeleteMessageBatchCommand, GetQueueAttributesCommand, type Message, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { log } from "../../common/log.js";
 
 export type MessageVerdict = "handled" | "unreadable";
 
@@ -54,7 +55,7 @@ export class CompletionListener {
         this.failures = 0;
       } catch (e) {
         if (this.abort.signal.aborted) return;
-        if (this.failures++ === 0) process.stderr.write(`beam-lambda: receiving from ${this.queueUrl} failed (retrying): ${(e as Error).message}\n`);
+        if (this.failures++ === 0) log.warn(`receiving from ${this.queueUrl} failed (retrying): ${(e as Error).message}`, { component: "aws-backend" });
         await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** this.failures)));
         continue;
       }

@@ -12,6 +12,7 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import { SQSClient, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { ASYNC_PAYLOAD_LIMIT_BYTES } from "../../common/task-payload.js";
 import { EnvironmentPool, type EnvironmentPoolOptions, type InvocationOutcome } from "./environment-pool.js";
+import { log } from "../../common/log.js";
 
 /** Lambda's limit for synchronous request payloads. */
 const SYNC_PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024;
@@ -126,7 +127,7 @@ export class LambdaServiceEmulator<Runner extends FunctionRunner = EnvironmentPo
       await this.sqs.send(new SendMessageCommand({ QueueUrl: this.options.onFailureQueueUrl, MessageBody: JSON.stringify(record) }));
       this.stats.failureRecordsSent++;
     } catch (e) {
-      process.stderr.write(`lambda emulator: cannot send the failure record of ${requestId}: ${(e as Error).message}\n`);
+      log.warn(`cannot send the failure record of ${requestId}: ${(e as Error).message}`, { component: "lambda-emulator" });
     }
   }
 

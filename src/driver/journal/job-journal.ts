@@ -12,6 +12,7 @@ import type { JobOwner } from "../jobservice/caller-auth.js";
 import { type Job, type JobEvent, TERMINAL_STATES } from "../job.js";
 import type { ExecutionPlan } from "../planner/index.js";
 import type { CommittedTask } from "../scheduler/index.js";
+import { log } from "../../common/log.js";
 
 /** A committed task as recorded: its outputs and the metrics of its committed attempt. */
 export interface CommitRecord extends CommittedTask {
@@ -149,7 +150,7 @@ export class JobJournal {
       .then(() => this.store.put(this.keys.event(seq), json(record)))
       .then(() => (ends && !this.detached ? this.onEndRecorded() : undefined))
       .catch((err: unknown) => {
-        process.stderr.write(`could not record event ${seq} of job ${this.jobId}: ${(err as Error).message}\n`);
+        log.warn(`could not record event ${seq} in the journal: ${(err as Error).message}`, { component: "driver", job: this.jobId });
       });
   }
 

@@ -11,6 +11,7 @@ import type { JobRegistry } from "../jobservice/job-registry.js";
 import { executeToEnd } from "../jobservice/job-service.js";
 import type { ExecutionPlan } from "../planner/index.js";
 import { JobJournal, type JournaledJob, planDigest } from "./job-journal.js";
+import { log } from "../../common/log.js";
 
 export interface ResumeDeps {
   store: ObjectStore;
@@ -33,7 +34,7 @@ export async function restoreJournaledJobs(deps: ResumeDeps): Promise<Job[]> {
     try {
       plan = deps.plan(journaled.pipeline);
     } catch (e) {
-      process.stderr.write(`journaled job ${id} could not be planned again, and is not taken back: ${(e as Error).message}\n`);
+      log.warn(`journaled job could not be planned again, and is not taken back: ${(e as Error).message}`, { component: "driver", job: id });
       continue;
     }
     const job = new Job(id, journaled.name, journaled.pipeline, journaled.pipelineOptions, plan);
