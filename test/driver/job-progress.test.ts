@@ -49,9 +49,15 @@ describe("JobProgress", () => {
     expect(attempts.find((r) => r.stageId === "B" && r.taskIndex === 0 && r.attempt === 0)).toMatchObject({ outcome: "failed", error: "ValueError: boom" });
     expect(attempts.find((r) => r.stageId === "B" && r.taskIndex === 1 && r.attempt === 0)).toMatchObject({ outcome: "lost" });
     for (const r of attempts) expect(r.launchedAt <= r.startedAt! && r.startedAt! <= r.endedAt!).toBe(true);
-    // Bytes out are the committed objects' sizes (the fake writes 10 bytes per partition); B read what A wrote.
+    // Bytes out are the committed objects' sizes (the fake writes 10 bytes per partition, a byte
+    // per element); B read what A wrote, through a GroupByKey, so A's output was shuffled.
     expect(a!.bytesOut).toBe(20);
-    expect(b!.bytesIn).toBe(a!.bytesOut);
+    expect(a!.elementsOut).toBe(20);
+    expect(b).toMatchObject({ bytesIn: a!.bytesOut, elementsIn: a!.elementsOut });
+    expect(a!.bytesShuffled).toBe(a!.bytesOut);
+    expect(b!.bytesShuffled).toBe(0);
+    expect(c).toMatchObject({ bytesIn: b!.bytesOut, elementsIn: b!.elementsOut });
+    expect(a!.elementsIn).toBe(0);
     expect(totals).toMatchObject({ stages: 3, stagesDone: 3, tasks: 5, tasksDone: 5, failed: 1, lost: 1 });
     // Listeners heard the counts grow to the end.
     expect(snapshots.at(-1)).toBe(5);

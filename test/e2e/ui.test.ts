@@ -132,6 +132,9 @@ describe("the job UI in Chromium", () => {
     expect(await page.getByTestId("metrics").locator("tr", { hasText: "gated:elements" }).locator("td").last().textContent()).toBe("5000");
     const elementsOut = await page.locator("[data-testid=stage-table] td[data-col=elements-out]").allTextContents();
     expect(elementsOut.map(Number)).toContain(5000);
+    // ...and the stage reading them took in all 5000.
+    const elementsIn = await page.locator("[data-testid=stage-table] td[data-col=elements-in]").allTextContents();
+    expect(elementsIn.map(Number)).toContain(5000);
     expect(await page.getByTestId("cost-total").textContent()).toMatch(/^\$\d/);
     await page.screenshot({ path: join(SCREENSHOTS, "job-done.png"), fullPage: true });
 

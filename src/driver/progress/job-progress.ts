@@ -60,9 +60,13 @@ export interface StageProgress {
   mergeTasks: number;
   /** Map outputs merged by those tasks. */
   mergedObjects: number;
+  /** What its committed producers wrote for its main input (side inputs aside). */
+  elementsIn: number;
   bytesIn: number;
   elementsOut: number;
   bytesOut: number;
+  /** The part of bytesOut written for a GroupByKey (outputs every reader groups). */
+  bytesShuffled: number;
   startedAt?: number;
   endedAt?: number;
 }
@@ -83,12 +87,17 @@ export class JobProgress {
   private readonly byKey = new Map<string, AttemptRecord>();
   /** The attempt each task succeeded with first (the one the scheduler commits), by stage, task kind and task. */
   private readonly winners = new Map<string, number>();
+  /** What committed tasks wrote, by materialization (TaskOutputResult.id). */
+  private readonly written = new Map<string, { elements: number; bytes: number }>();
+  /** Each stage's main-input materializations. */
+  private readonly mainSources = new Map<string, string[]>();
   /** Tasks with an attempt launched, by stage, task kind and task. */
   private readonly launchedTasks = new Set<string>();
   private readonly listeners = new Set<() => void>();
 
   constructor(plan: ExecutionPlan) {
     for (const s of plan.stages) {
+      this.mainSources.set(s.id, s.main.kind === "edge" ? s.main.edge.sources : []);
       this.stages.set(s.id, {
         id: s.id,
         name: s.name,
@@ -102,9 +111,11 @@ export class JobProgress {
         early: 0,
         mergeTasks: 0,
         mergedObjects: 0,
+        elementsIn: 0,
         bytesIn: 0,
         elementsOut: 0,
         bytesOut: 0,
+        bytesShuffled: 0,
       });
     }
   }
@@ -168,8 +179,12 @@ export class JobProgress {
     const s = this.stage(stage.id);
     s.done++;
     for (const o of outputs) {
+      const bytes = o.offsets.at(-1) ?? 0;
       s.elementsOut += o.elements;
-      s.bytesOut += o.offsets.at(-1) ?? 0;
+      s.bytesOut += bytes;
+      if (o.format === "keyed") s.bytesShuffled += bytes;
+      const written = this.written.get(o.id) ?? { elements: 0, bytes: 0 };
+      this.written.set(o.id, { elements: written.elements + o.elements, bytes: written.bytes + bytes });
     }
     this.changed();
   }
@@ -196,9 +211,6 @@ export class JobProgress {
       if (task === "bundle") {
         if (earlier) s.retried++;
         if (e.speculative) s.speculative++;
-        if (!earlier && e.template.kind === "bundle" && e.template.main.kind === "edge") {
-          s.bytesIn += e.template.main.ranges.reduce((sum, r) => sum + Math.max(0, r.end - r.start), 0);
-        }
       }
     } else {
       const record = this.byKey.get(key);
@@ -227,7 +239,10 @@ export class JobProgress {
   }
 
   snapshot(): ProgressSnapshot {
-    const stages = [...this.stages.values()].map((s) => ({ ...s }));
+    const stages = [...this.stages.values()].map((s) => {
+      const read = this.mainSources.get(s.id)!.map((id) => this.written.get(id) ?? { elements: 0, bytes: 0 });
+      return { ...s, elementsIn: read.reduce((sum, w) => sum + w.elements, 0), bytesIn: read.reduce((sum, w) => sum + w.bytes, 0) };
+    });
     const totals = { stages: stages.length, stagesDone: 0, tasks: 0, tasksDone: 0, running: 0, failed: 0, lost: 0 };
     for (const s of stages) {
       if (s.state === "done") totals.stagesDone++;

@@ -173,13 +173,14 @@ function stageTable(stages: StageProgress[]): string {
     return `<tr data-stage="${escape(s.id)}"><td>${escape(s.id)}</td><td title="${escape(s.name)}">${escape(s.name.length > 60 ? `${s.name.slice(0, 59)}…` : s.name)}</td>
       <td class="state">${s.state}</td><td class="num" data-col="tasks">${s.tasks ?? ""}</td><td class="num">${pending}</td><td class="num">${s.running}</td>
       <td class="num" data-col="done">${s.done}</td><td class="num">${s.failed}</td><td class="num">${s.lost}</td><td class="num">${s.retried}</td><td class="num">${s.speculative}</td>
-      <td class="num">${bytes(s.bytesIn)}</td><td class="num" data-col="elements-out">${s.elementsOut}</td><td class="num">${bytes(s.bytesOut)}</td>
+      <td class="num" data-col="elements-in">${s.elementsIn}</td><td class="num">${bytes(s.bytesIn)}</td>
+      <td class="num" data-col="elements-out">${s.elementsOut}</td><td class="num">${bytes(s.bytesOut)}</td><td class="num">${bytes(s.bytesShuffled)}</td>
       <td class="num">${s.mergeTasks} (${s.mergedObjects})</td>
       <td class="num">${s.startedAt ? seconds((s.endedAt ?? Date.now()) - s.startedAt) : ""}</td></tr>`;
   });
   return `<table data-testid="stage-table"><thead><tr><th>Stage</th><th>Transforms</th><th>State</th><th class="num">Tasks</th><th class="num">Pending</th>
     <th class="num">Running</th><th class="num">Done</th><th class="num">Failed</th><th class="num">Lost</th><th class="num">Retried</th><th class="num">Speculative</th>
-    <th class="num">Bytes in</th><th class="num">Elements out</th><th class="num">Bytes out</th><th class="num">Merges (objects)</th><th class="num">Time</th></tr></thead>
+    <th class="num">Elements in</th><th class="num">Bytes in</th><th class="num">Elements out</th><th class="num">Bytes out</th><th class="num">Bytes shuffled</th><th class="num">Merges (objects)</th><th class="num">Time</th></tr></thead>
     <tbody>${rows.join("")}</tbody></table>`;
 }
 
