@@ -65,14 +65,15 @@ export function jobSummary(job: Job, backend: string): JobSummary {
 
 /** The fused stages as a graph: an edge per stage that reads another's output, main or side. */
 export function stageGraph(job: Job): JobDetail["graph"] {
-  const transforms = job.pipeline.components?.transforms ?? {};
   const pcollections = job.pipeline.components?.pcollections ?? {};
   const producer = new Map<string, string>();
   for (const stage of job.plan.stages) for (const o of stage.outputs) producer.set(o.id, stage.id);
   const nodes = job.plan.stages.map((stage) => ({
     id: stage.id,
     name: stage.name,
-    transforms: stage.transformIds.flatMap((id) => (transforms[id]?.uniqueName ? [transforms[id].uniqueName] : [])),
+    // The stage's name joins its user transforms' names (the planner's own, such as a lifted
+    // combine's Precombine, are among them; the pipeline's components do not hold those).
+    transforms: stage.name.split(" + "),
     runnerOnly: stage.passThrough !== undefined,
   }));
   const edges: GraphEdge[] = [];
