@@ -349,6 +349,11 @@ export class JobServer {
     const stats: JobShuffleStats = { mergeTasks: 0, earlyTasks: 0, speculativeTasks: 0, lostAttempts: 0, mostLossesOfOneTask: 0, failedAttempts: 0 };
     this.shuffleStats.set(job.id, stats);
     const run = journal ? await journal.beginRun() : 0;
+    // What an earlier run committed counts as done on the job's progress, as it does for the scheduler.
+    for (const committed of journaled?.commits ?? []) {
+      const stage = job.plan.stages.find((s) => s.id === committed.stageId);
+      if (stage) job.progress.taskCommitted(stage, committed.outputs);
+    }
     await runPlan(job.plan, this.backend, this.store, {
       jobId: job.id,
       pipelineOptionsJson: JSON.stringify(job.pipelineOptions),
