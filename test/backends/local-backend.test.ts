@@ -35,11 +35,13 @@ describe("LocalBackend", () => {
   it("when its worker process is killed mid-attempt, the attempt fails as an infrastructure loss, to be retried", async () => {
     const { backend, store } = localBackend(1);
     try {
-      const { spec } = await mergeTaskOver(store, { jobId: "local-test", records: ["a"], copies: 1 });
+      // A merge of 300 copies of a 100 KB object (30 MB): long enough that a kill sent as the
+      // attempt starts lands before it ends (a one-record merge sometimes finished first).
+      const records = Array.from({ length: 100 }, (_, i) => String(i).padEnd(1024, "x"));
+      const { spec } = await mergeTaskOver(store, { jobId: "local-test", records, copies: 300 });
       const { workerPid } = await backend.invoke(spec);
 
-      const attempt = backend.invoke({ ...spec, attempt: 1 });
-      process.kill(workerPid, "SIGKILL");
+      const attempt = backend.invoke({ ...spec, attempt: 1 }, () => process.kill(workerPid, "SIGKILL"));
 
       expect(await attempt).toMatchObject({ ok: false, retryable: true, cause: "infrastructure", workerPid });
       expect((await backend.invoke({ ...spec, attempt: 2 })).ok).toBe(true);

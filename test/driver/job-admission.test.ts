@@ -27,7 +27,7 @@ beforeEach(async () => {
   stub = new grpc.Server();
   registry = new JobRegistry();
   addJobService(stub, registry, {
-    plan: () => ({}) as ExecutionPlan,
+    plan: (): ExecutionPlan => ({ stages: [], environments: {} }),
     // As the job server's: RUNNING, then until the test ends it or it is cancelled.
     execute: (job: Job) => {
       executed.push(job.name);
