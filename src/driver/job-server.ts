@@ -335,7 +335,7 @@ export class JobServer {
       await this.runJob(job, resumed?.journaled.partitions ?? partitions, maxAttempts, journal, resumed?.journaled, jobLog);
       ended = true;
     } finally {
-      job.progress.jobEnded(!ended);
+      job.progress.jobEnded(ended ? "done" : job.abort.signal.aborted ? "cancelled" : "failed");
       // A failed job may leave attempts of other stages running: stop them first.
       this.backend.cancelJob(job.id);
       // A journaled job's scratch space goes once its end is recorded (a resumed run may need it until then).

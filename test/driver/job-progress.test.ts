@@ -63,13 +63,13 @@ describe("JobProgress", () => {
     expect(snapshots.at(-1)).toBe(5);
   });
 
-  it("marks a stage still running when the job fails as failed", () => {
+  it.each(["failed", "cancelled"] as const)("marks a stage still running when the job is %s as such, and leaves waiting ones waiting", (how) => {
     const plan = handBuiltPlan({ A: {}, B: { reads: "A" } });
     const progress = new JobProgress(plan);
     progress.stageLaunched(plan.stages[0]!, 1);
-    progress.jobEnded(true);
+    progress.jobEnded(how);
     const [a, b] = progress.snapshot().stages;
-    expect(a!.state).toBe("failed");
+    expect(a!.state).toBe(how);
     expect(a!.endedAt).toBeDefined();
     expect(b!.state).toBe("waiting");
   });

@@ -1,13 +1,15 @@
 // The job UI's HTTP side: with bearer tokens on, its API answers only a request that carries one
 // (header, or the cookie /?token= sets) and shows only that token's jobs; the page's files are served.
 // Jobs are prepared through the CLI's own Job API client, with its token file.
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import * as https from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { JobServiceClient } from "apache-beam/proto/beam_job_api.grpc-client";
 import { Pipeline } from "apache-beam/proto/beam_runner_api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jobServiceClient } from "../../src/cli/job-client.js";
+import { jobServiceClient, listJobs } from "../../src/cli/job-client.js";
 import { JobServer } from "../../src/driver/index.js";
 import { unary } from "./job-api.js";
 
@@ -81,5 +83,35 @@ describe("the job UI's server", () => {
     const optional = await JobServer.start({ port: 0, workers: 1, ui: { port, optional: true } });
     expect(optional.uiUrl).toBeUndefined();
     await optional.stop();
+  });
+});
+
+describe("the job UI and the CLI's client over TLS", () => {
+  it("serves HTTPS with the job server's certificate, and the client commands connect with --tls-ca", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ui-tls-"));
+    const [cert, key] = [join(dir, "cert.pem"), join(dir, "key.pem")];
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", cert], { stdio: "ignore" });
+    const secure = await JobServer.start({ port: 0, workers: 1, authTokens: [ALICE], tls: { certFile: cert, keyFile: key }, ui: { port: 0 } });
+    try {
+      expect(secure.uiUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      const body = await new Promise<string>((resolve, reject) => {
+        https
+          .get(`${secure.uiUrl}/api/jobs`, { ca: readFileSync(cert), headers: { authorization: `Bearer ${ALICE}` } }, (res) => {
+            let text = "";
+            res.on("data", (d: Buffer) => (text += d.toString()));
+            res.on("end", () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`${res.statusCode}: ${text}`))));
+          })
+          .on("error", reject);
+      });
+      expect(JSON.parse(body)).toEqual({ jobs: [] });
+      const client = jobServiceClient({ endpoint: `localhost:${secure.address.split(":").at(-1)}`, tlsCa: cert, authTokenFile: tokenFile(ALICE) });
+      try {
+        expect(await listJobs(client, false)).toBe("no jobs");
+      } finally {
+        client.close();
+      }
+    } finally {
+      await secure.stop();
+    }
   });
 });

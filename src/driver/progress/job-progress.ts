@@ -43,7 +43,8 @@ function requestsOf(template: AttemptEvent["template"]): { reads: number; writes
 export interface StageProgress {
   id: string;
   name: string;
-  state: "waiting" | "running" | "done" | "failed";
+  /** `failed` / `cancelled`: it was still running when the job failed or was cancelled. */
+  state: "waiting" | "running" | "done" | "failed" | "cancelled";
   /** Tasks the stage runs; undefined until it launches (one per partition, fewer for small inputs). */
   tasks?: number;
   running: number;
@@ -157,11 +158,11 @@ export class JobProgress {
     this.changed();
   }
 
-  /** The job failed or was cancelled: stages still going end with it. */
-  jobEnded(failed: boolean): void {
+  /** The job has ended (`done`, or `failed` or `cancelled` with stages still running): those stages end with it. */
+  jobEnded(how: "done" | "failed" | "cancelled"): void {
     const now = Date.now();
     for (const s of this.stages.values()) {
-      if (s.state === "running" && failed) s.state = "failed";
+      if (s.state === "running" && how !== "done") s.state = how;
       if (s.state !== "waiting") s.endedAt ??= now;
     }
     this.changed();
