@@ -129,7 +129,7 @@ export const CONFIG = {
   verbose: {
     name: "BEAM_LAMBDA_VERBOSE",
     readBy: "driver",
-    meaning: "Print each job's messages and state changes, and the emulated Lambda environments' logs, to stderr.",
+    meaning: "Copy the emulated Lambda environments' output to stderr. (Jobs' messages and state changes are always logged, at the levels BEAM_LAMBDA_LOG_LEVEL lets through.)",
     ...flag,
   },
   logFormat: {
