@@ -6,6 +6,7 @@
 import { spawn } from "node:child_process";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { JobState_Enum } from "apache-beam/proto/beam_job_api";
+import type { JobServiceClient } from "apache-beam/proto/beam_job_api.grpc-client";
 import { CONFIG } from "../common/config.js";
 import { type LogLevel, configureLogging } from "../common/log.js";
 import { workerEnv } from "../common/worker-env.js";
@@ -132,55 +133,46 @@ function program(): Command {
 
   client("jobs", "list the jobs on a job server: id, name, state and since when")
     .option("--json", "print JSON")
-    .action(async (opts: EndpointFlags & { json?: boolean }) => {
-      const jobs = jobServiceClient(opts);
-      try {
-        process.stdout.write(`${await listJobs(jobs, opts.json === true)}\n`);
-      } finally {
-        jobs.close();
-      }
-    });
+    .action((opts: EndpointFlags & { json?: boolean }) => withJobService(opts, async (jobs) => print(await listJobs(jobs, opts.json === true))));
 
   client("status", "show a job's state and user metrics")
     .argument("<job>", "the job's id (beam-lambda jobs lists them)")
     .option("--json", "print JSON")
-    .action(async (jobId: string, opts: EndpointFlags & { json?: boolean }) => {
-      const jobs = jobServiceClient(opts);
-      try {
-        process.stdout.write(`${await jobStatus(jobs, jobId, opts.json === true)}\n`);
-      } finally {
-        jobs.close();
-      }
-    });
+    .action((jobId: string, opts: EndpointFlags & { json?: boolean }) => withJobService(opts, async (jobs) => print(await jobStatus(jobs, jobId, opts.json === true))));
 
   client("cancel", "cancel a job")
     .argument("<job>", "the job's id")
-    .action(async (jobId: string, opts: EndpointFlags) => {
-      const jobs = jobServiceClient(opts);
-      try {
-        process.stdout.write(`${await cancelJob(jobs, jobId)}\n`);
-      } finally {
-        jobs.close();
-      }
-    });
+    .action((jobId: string, opts: EndpointFlags) => withJobService(opts, async (jobs) => print(await cancelJob(jobs, jobId))));
 
   client("logs", "print a job's messages")
     .argument("<job>", "the job's id")
     .option("-f, --follow", "keep printing new messages until the job ends; exit 1 unless it ends DONE")
-    .action(async (jobId: string, opts: EndpointFlags & { follow?: boolean }) => {
-      const jobs = jobServiceClient(opts);
-      try {
-        const state = await streamLogs(jobs, jobId, opts.follow === true, (line) => process.stdout.write(`${line}\n`));
+    .action((jobId: string, opts: EndpointFlags & { follow?: boolean }) =>
+      withJobService(opts, async (jobs) => {
+        const state = await streamLogs(jobs, jobId, opts.follow === true, print);
         if (opts.follow) {
-          process.stdout.write(`job ${jobId}: ${JobState_Enum[state]}\n`);
+          print(`job ${jobId}: ${JobState_Enum[state]}`);
           if (state !== JobState_Enum.DONE) exitCode = 1;
         }
-      } finally {
-        jobs.close();
-      }
-    });
+      }),
+    );
 
   return cli;
+}
+
+/** One line on stdout. */
+function print(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+/** Runs `use` with a JobService client for `flags`, closing it afterwards. */
+async function withJobService(flags: EndpointFlags, use: (client: JobServiceClient) => Promise<void>): Promise<void> {
+  const client = jobServiceClient(flags);
+  try {
+    await use(client);
+  } finally {
+    client.close();
+  }
 }
 
 async function lambdaEmulator(opts: {
