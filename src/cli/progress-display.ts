@@ -7,7 +7,7 @@ import type { Job } from "../driver/index.js";
 
 /** The progress of one job in one line: "job NAME RUNNING · stages 2/5 · tasks 9/20 (3 running) · 4.1s". */
 export function progressLine(job: Job, now = Date.now()): string {
-  const { totals } = job.progress.snapshot();
+  const totals = job.progress.totals();
   const elapsed = ((now - job.createdAt.getTime()) / 1000).toFixed(1);
   const trouble = [totals.failed > 0 && `${totals.failed} failed`, totals.lost > 0 && `${totals.lost} lost`].filter(Boolean).join(", ");
   return [
@@ -48,7 +48,7 @@ export class ProgressDisplay {
     const stagesDone = new Set<string>();
     const onProgress = () => {
       if (this.tty) return;
-      for (const stage of job.progress.snapshot().stages) {
+      for (const stage of job.progress.stageViews()) {
         if (stage.state !== "done" || stagesDone.has(stage.id)) continue;
         stagesDone.add(stage.id);
         const seconds = ((stage.endedAt! - (stage.startedAt ?? stage.endedAt!)) / 1000).toFixed(1);

@@ -239,11 +239,16 @@ export class JobProgress {
     this.changed();
   }
 
-  snapshot(): ProgressSnapshot {
-    const stages = [...this.stages.values()].map((s) => {
+  /** Each stage's progress as of now (copies), without the attempts: what a progress line needs. */
+  stageViews(): StageProgress[] {
+    return [...this.stages.values()].map((s) => {
       const read = this.mainSources.get(s.id)!.map((id) => this.written.get(id) ?? { elements: 0, bytes: 0 });
       return { ...s, elementsIn: read.reduce((sum, w) => sum + w.elements, 0), bytesIn: read.reduce((sum, w) => sum + w.bytes, 0) };
     });
+  }
+
+  /** The sums over `stages` (stageViews() unless given). */
+  totals(stages: StageProgress[] = this.stageViews()): ProgressSnapshot["totals"] {
     const totals = { stages: stages.length, stagesDone: 0, tasks: 0, tasksDone: 0, running: 0, failed: 0, lost: 0 };
     for (const s of stages) {
       if (s.state === "done") totals.stagesDone++;
@@ -253,6 +258,13 @@ export class JobProgress {
       totals.failed += s.failed;
       totals.lost += s.lost;
     }
-    return { stages, attempts: this.attempts.map((a) => ({ ...a })), totals };
+    return totals;
   }
+
+  /** Stages, totals and every attempt (copies), for the UI. */
+  snapshot(): ProgressSnapshot {
+    const stages = this.stageViews();
+    return { stages, attempts: this.attempts.map((a) => ({ ...a })), totals: this.totals(stages) };
+  }
+
 }
