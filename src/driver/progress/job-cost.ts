@@ -31,8 +31,9 @@ export function jobUsage(snapshot: ProgressSnapshot, options: JobCostOptions, no
     const seconds = attempts.reduce((sum, a) => sum + Math.ceil((a.endedAt ?? now) - a.startedAt!) / 1000, 0);
     return [{ label: kind === "bundle" ? "tasks" : "merge tasks", architecture: options.architecture, memoryMb: options.memoryMb, invocations: attempts.length, secondsEach: seconds / attempts.length }];
   });
-  const firstStart = Math.min(...ran.map((a) => a.startedAt!));
-  const end = options.endedAt ?? Math.max(...ran.map((a) => a.endedAt ?? now));
+  // Reduced, not spread into Math.min: a big job's attempts would exceed the engine's argument limit.
+  const firstStart = ran.reduce((min, a) => Math.min(min, a.startedAt!), Infinity);
+  const end = options.endedAt ?? ran.reduce((max, a) => Math.max(max, a.endedAt ?? now), -Infinity);
   const bytesWritten = snapshot.stages.reduce((sum, s) => sum + s.bytesOut, 0);
   return {
     lambda,

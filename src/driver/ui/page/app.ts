@@ -198,7 +198,7 @@ function timelineSvg(stages: StageProgress[], attempts: AttemptRecord[], end: nu
   });
   const shown = rows.slice(0, TIMELINE_ROWS);
   const rowOf = new Map(shown.map((r, i) => [r, i]));
-  const start = Math.min(...attempts.map((a) => a.launchedAt));
+  const start = attempts.reduce((min, a) => Math.min(min, a.launchedAt), Infinity);
   const span = Math.max(1, end - start);
   const [labelWidth, width, rowHeight] = [120, 900, shown.length > 100 ? 5 : 12];
   const x = (t: number) => labelWidth + ((t - start) / span) * (width - labelWidth);
