@@ -17,6 +17,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ATTEMPTS_PER_RUN } from "../../src/driver/scheduler/index.js";
 import { unary } from "../driver/job-api.js";
 import { parentOf, runCases } from "./run-cases.js";
+import { until } from "./until.js";
 
 const CASE = "chaos_million_records";
 const root = new URL("../..", import.meta.url).pathname;
@@ -124,16 +125,6 @@ const stageOf = (task: string) => task.slice(0, task.lastIndexOf("/"));
 function attemptsOf(record: string): number[] {
   const { outputs } = JSON.parse(record) as { outputs: { key: string }[] };
   return outputs.map((o) => Number(/\/attempt-(\d+)\//.exec(o.key)![1]));
-}
-
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 function journaledJobId(): string | undefined {

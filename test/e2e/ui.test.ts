@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultPython } from "../../src/driver/index.js";
 import type { JobDetail, JobSummary } from "../../src/driver/ui/job-view.js";
 import { startJobServerProcess } from "../driver/job-api.js";
+import { until } from "./until.js";
 
 const PIPELINE = new URL("../cli/gated_pipeline.py", import.meta.url).pathname;
 const SCREENSHOTS = new URL("../../test-results/ui/", import.meta.url).pathname;
@@ -22,16 +23,6 @@ function chromiumPath(): string {
     return execFileSync("bash", [new URL("../../scripts/setup-browser.sh", import.meta.url).pathname], { encoding: "utf8" }).trim();
   } catch (e) {
     throw new Error(`no Chromium for the UI test: run scripts/setup-browser.sh as root (${(e as Error).message})`, { cause: e });
-  }
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
   }
 }
 
@@ -86,9 +77,9 @@ describe("the job UI in Chromium", () => {
       { stdio: "ignore" },
     );
     const clientExit = new Promise<number | null>((resolve) => client!.on("exit", resolve));
-    const job = await waitFor("the job to run", async () => (await api<{ jobs: JobSummary[] }>("/api/jobs")).jobs.find((j) => j.name === "ui-watched" && j.state === "RUNNING"));
+    const job = await until("the job to run", async () => (await api<{ jobs: JobSummary[] }>("/api/jobs")).jobs.find((j) => j.name === "ui-watched" && j.state === "RUNNING"));
     // The gated stage has started: some task of it is running.
-    await waitFor("a running task", async () => ((await api<JobDetail>(`/api/jobs/${job.id}`)).progress.totals.running > 0 ? true : undefined));
+    await until("a running task", async () => ((await api<JobDetail>(`/api/jobs/${job.id}`)).progress.totals.running > 0 ? true : undefined));
 
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     await page.goto(`${ui}/#/jobs/${job.id}`);
@@ -114,7 +105,7 @@ describe("the job UI in Chromium", () => {
     writeFileSync(gate, "");
     await expect.poll(() => page.getByTestId("job-state").textContent(), { timeout: 120_000 }).toBe("DONE");
     expect(await clientExit).toBe(0);
-    const final = await waitFor("the final counts", async () => {
+    const final = await until("the final counts", async () => {
       const s = await shown(page);
       return s.stagesDone === s.stagesTotal ? s : undefined;
     });
