@@ -325,6 +325,10 @@ const cases: Case[] = [
     check: async (o) => {
       expect((o.error as Error).message).toBe("job-1 was cancelled");
       expect(o.backend.events).toContain("end B/0#0 failed");
+      // A ends after the cancel. Its late result must not rewrite the feed without the failure:
+      // give anything it set off time to reach the store before reading the feed.
+      expect(o.backend.events).toContain("end A/0#0 ok");
+      await new Promise((resolve) => setTimeout(resolve, 100));
       const [feed] = await o.store.list(`jobs/${JOB}/feeds/`);
       const content = JSON.parse((await o.store.get(feed!)).toString()) as FeedContent;
       expect(content.failed).toBe("job-1 was cancelled");

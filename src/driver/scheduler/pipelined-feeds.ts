@@ -15,6 +15,8 @@ import type { StageRun, StageRuns } from "./stage-state.js";
 /** The feeds of one job's materializations, each written once some task reads it. */
 export class Feeds {
   private readonly watched = new Map<Materialization, { key: string; writes: Promise<void> }>();
+  /** Why the job ended, once it has: every later write carries it, so no feed forgets it. */
+  private failed?: string;
 
   constructor(
     private readonly store: ObjectStore,
@@ -43,17 +45,17 @@ export class Feeds {
   }
 
   /** Rewrites `m`'s feed, if read, with every output readers may take so far; writes stay in order. */
-  write(m: Materialization, failed?: string): void {
+  write(m: Materialization): void {
     const feed = this.watched.get(m);
     if (!feed) return;
-    const content: FeedContent = { outputs: [...m.outputs], failed };
+    const content: FeedContent = { outputs: [...m.outputs], failed: this.failed };
     feed.writes = feed.writes.then(() => this.store.put(feed.key, Buffer.from(JSON.stringify(content)))).catch(this.onWriteFailed);
   }
 
   /** Tells tasks waiting on feeds that the job failed, so none waits for outputs that never come. */
   async close(e: unknown): Promise<void> {
-    const message = e instanceof Error ? e.message : String(e);
-    for (const m of this.materializations.all()) this.write(m, message);
+    this.failed = e instanceof Error ? e.message : String(e);
+    for (const m of this.materializations.all()) this.write(m);
     await Promise.all([...this.watched.values()].map((feed) => feed.writes));
   }
 }

@@ -188,6 +188,8 @@ class JobScheduler {
         this.wakeup = this.nextWakeup();
       }
     } catch (e) {
+      // A cancelled job ends here too: attempts still running then commit nothing more.
+      this.failure ??= e;
       await this.feeds.close(e);
       throw e;
     }
@@ -242,7 +244,8 @@ class JobScheduler {
     void task
       .then(
         (outputs) => {
-          if (!run.recordCommit()) return;
+          // Once the job has failed or been cancelled, a late commit starts no merge and feeds no one.
+          if (this.failure !== undefined || !run.recordCommit()) return;
           this.materializations.addCommitted(outputs);
           this.afterCommit(run);
           this.notify();
@@ -266,7 +269,7 @@ class JobScheduler {
     void merge.outputs
       .then(
         (outputs) => {
-          if (run.state.kind === "failed") return;
+          if (this.failure !== undefined || run.state.kind === "failed") return;
           m.merged.push(...outputs);
           this.options.onMergeCommitted?.(m.id, merge.inputs);
           this.feeds.write(m);
