@@ -3,7 +3,7 @@
 // every attempt's descriptor and input-range GETs and output PUTs are S3 requests; the objects it
 // wrote are stored until the job ends; each invocation costs three SQS requests (its result's
 // send, receive and delete). The same figures apply to an embedded run ("on Lambda with N MB
-// this job would cost ..."). Pure, so the UI's page computes it too, for the memory it is asked.
+// this job would cost ..."). Pure: the UI server computes it again for each memory size asked.
 // docs/ui.md lists what it leaves out.
 import { type AwsCostEstimate, type AwsPrices, type AwsUsage, type LambdaArchitecture, AWS_PRICES, estimateAwsCost } from "../../common/aws-cost.js";
 import type { ProgressSnapshot } from "./job-progress.js";

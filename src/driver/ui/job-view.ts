@@ -6,7 +6,7 @@ import type { LambdaArchitecture } from "../../common/aws-cost.js";
 import type { Job } from "../job.js";
 import { type MetricView, describeMetrics } from "../metrics.js";
 import { DEFAULT_LAMBDA_MEMORY_MB, estimateJobCost } from "../progress/job-cost.js";
-import type { ProgressSnapshot } from "../progress/job-progress.js";
+import type { AttemptRecord, ProgressSnapshot, StageProgress } from "../progress/job-progress.js";
 
 export interface JobSummary {
   id: string;
@@ -39,10 +39,25 @@ export interface GraphEdge {
   pcollection: string;
 }
 
+/** Tasks the timeline draws at most: a huge job's page shows its first tasks, and each update stays small. */
+export const TIMELINE_TASKS = 400;
+
+/** What the task timeline draws: the attempts of the job's first tasks, not every attempt. */
+export interface Timeline {
+  /** When the job's first attempt launched (ms since the epoch): the time axis starts there. */
+  startedAt?: number;
+  /** Tasks with an attempt so far, drawn or not. */
+  tasks: number;
+  /** The drawn tasks' attempts, task by task (stage order, then bundles before merges, then index). */
+  attempts: AttemptRecord[];
+}
+
 export interface JobDetail {
   job: JobSummary;
   graph: { nodes: GraphNode[]; edges: GraphEdge[] };
-  progress: ProgressSnapshot;
+  /** Stages and totals; the attempts are in `timeline`, for the tasks drawn. */
+  progress: Omit<ProgressSnapshot, "attempts">;
+  timeline: Timeline;
   messages: { time: string; importance: string; text: string }[];
   metrics: MetricView[];
   cost: { memoryMb: number; architecture: LambdaArchitecture; backend: string; totalUsd: number; lines: { item: string; quantity: number; unit: string; usd: number }[] };
@@ -94,16 +109,37 @@ export function stageGraph(job: Job): JobDetail["graph"] {
   return { nodes, edges };
 }
 
+/** The timeline of `attempts`: at most `limit` tasks, so that a job of a hundred thousand attempts sends kilobytes, not megabytes. */
+export function timelineOf(stages: Pick<StageProgress, "id">[], attempts: AttemptRecord[], limit = TIMELINE_TASKS): Timeline {
+  const order = new Map(stages.map((s, i) => [s.id, i]));
+  const byTask = new Map<string, AttemptRecord[]>();
+  for (const a of attempts) {
+    const key = `${a.stageId}/${a.task}/${a.taskIndex}`;
+    const task = byTask.get(key);
+    if (task) task.push(a);
+    else byTask.set(key, [a]);
+  }
+  const tasks = [...byTask.values()].sort(([a], [b]) => order.get(a!.stageId)! - order.get(b!.stageId)! || a!.task.localeCompare(b!.task) || a!.taskIndex - b!.taskIndex);
+  // Reduced, not spread into Math.min: a big job's attempts would exceed the engine's argument limit.
+  const startedAt = attempts.reduce((min, a) => Math.min(min, a.launchedAt), Infinity);
+  return {
+    ...(attempts.length > 0 && { startedAt }),
+    tasks: tasks.length,
+    attempts: tasks.slice(0, limit).flatMap((task) => task.sort((a, b) => a.attempt - b.attempt)),
+  };
+}
+
 export function jobDetail(job: Job, backend: string, lambda: { memoryMb?: number; architecture?: LambdaArchitecture } = {}): JobDetail {
   const transforms = job.pipeline.components?.transforms ?? {};
-  const progress = job.progress.snapshot();
+  const { attempts, ...progress } = job.progress.snapshot();
   const memoryMb = lambda.memoryMb ?? DEFAULT_LAMBDA_MEMORY_MB;
   const architecture = lambda.architecture ?? "x86_64";
-  const estimate = estimateJobCost(progress, { memoryMb, architecture, ...(job.terminal && { endedAt: job.stateTimestamp.getTime() }) });
+  const estimate = estimateJobCost({ ...progress, attempts }, { memoryMb, architecture, ...(job.terminal && { endedAt: job.stateTimestamp.getTime() }) });
   return {
     job: jobSummary(job, backend),
     graph: stageGraph(job),
     progress,
+    timeline: timelineOf(progress.stages, attempts),
     messages: job.messages.slice(-MESSAGES_SHOWN).map((m) => ({
       time: m.time,
       importance: (JobMessage_MessageImportance[m.importance] ?? "").replace(/^JOB_MESSAGE_/, ""),

@@ -4,7 +4,7 @@
 // A running job's page follows /api/jobs/ID/events (server-sent events); the list polls.
 import dagreModule from "@dagrejs/dagre";
 import type { AttemptRecord, StageProgress } from "../../progress/job-progress.js";
-import type { GraphEdge, JobDetail, JobSummary } from "../job-view.js";
+import type { GraphEdge, JobDetail, JobSummary, Timeline } from "../job-view.js";
 
 /**
  * The part of dagre the page uses. Its bundled declarations import their modules without file
@@ -116,7 +116,7 @@ function renderJob(d: JobDetail): void {
     </section>
     <section class="graph"><h2>Stage graph</h2>${graphSvg(d)}</section>
     <section class="stages"><h2>Stages</h2>${stageTable(progress.stages)}</section>
-    <section class="timeline"><h2>Task timeline</h2>${timelineSvg(progress.stages, progress.attempts, end)}</section>
+    <section class="timeline"><h2>Task timeline</h2>${timelineSvg(d.timeline, end)}</section>
     <div class="grid">
       <section><h2>Estimated AWS cost</h2>${costTable(d)}</section>
       <section><h2>User metrics</h2>${metricsTable(d)}</section>
@@ -184,35 +184,23 @@ function stageTable(stages: StageProgress[]): string {
     <tbody>${rows.join("")}</tbody></table>`;
 }
 
-/** Rows the timeline draws at most: a huge job shows its first tasks. */
-const TIMELINE_ROWS = 400;
-
-function timelineSvg(stages: StageProgress[], attempts: AttemptRecord[], end: number): string {
-  if (attempts.length === 0) return `<p class="muted">No task has started yet.</p>`;
-  const order = new Map(stages.map((s, i) => [s.id, i]));
+/** The server sends the attempts of the first tasks only (job-view.ts's TIMELINE_TASKS), in row order. */
+function timelineSvg({ startedAt: start, tasks, attempts }: Timeline, end: number): string {
+  if (start === undefined) return `<p class="muted">No task has started yet.</p>`;
   const rowKey = (a: AttemptRecord) => `${a.stageId}/${a.task}/${a.taskIndex}`;
-  const rows = [...new Set(attempts.map(rowKey))].sort((a, b) => {
-    const [sa, ka, ia] = a.split("/");
-    const [sb, kb, ib] = b.split("/");
-    return order.get(sa!)! - order.get(sb!)! || ka!.localeCompare(kb!) || Number(ia) - Number(ib);
-  });
-  const shown = rows.slice(0, TIMELINE_ROWS);
+  const shown = [...new Set(attempts.map(rowKey))];
   const rowOf = new Map(shown.map((r, i) => [r, i]));
-  const start = attempts.reduce((min, a) => Math.min(min, a.launchedAt), Infinity);
   const span = Math.max(1, end - start);
   const [labelWidth, width, rowHeight] = [120, 900, shown.length > 100 ? 5 : 12];
   const x = (t: number) => labelWidth + ((t - start) / span) * (width - labelWidth);
-  const bars = attempts.flatMap((a) => {
-    const row = rowOf.get(rowKey(a));
-    if (row === undefined) return [];
+  const bars = attempts.map((a) => {
+    const row = rowOf.get(rowKey(a))!;
     const y = 20 + row * (rowHeight + 2);
     const outcome = a.outcome ?? "running";
     const title = `${a.stageId} ${a.task} ${a.taskIndex} attempt ${a.attempt}${a.speculative ? " (speculative)" : ""}: ${outcome}${a.startedAt ? `, ${seconds((a.endedAt ?? end) - a.startedAt)}` : ""}${a.error ? ` — ${a.error}` : ""}`;
     const queued = a.startedAt && a.startedAt > a.launchedAt ? `<rect class="attempt queued" x="${x(a.launchedAt)}" y="${y}" width="${Math.max(0.5, x(a.startedAt) - x(a.launchedAt))}" height="${rowHeight}"/>` : "";
     const from = a.startedAt ?? a.launchedAt;
-    return [
-      `${queued}<rect class="attempt ${outcome}${a.speculative ? " speculative" : ""}" data-outcome="${outcome}" x="${x(from).toFixed(1)}" y="${y}" width="${Math.max(1, x(a.endedAt ?? end) - x(from)).toFixed(1)}" height="${rowHeight}"><title>${escape(title)}</title></rect>`,
-    ];
+    return `${queued}<rect class="attempt ${outcome}${a.speculative ? " speculative" : ""}" data-outcome="${outcome}" x="${x(from).toFixed(1)}" y="${y}" width="${Math.max(1, x(a.endedAt ?? end) - x(from)).toFixed(1)}" height="${rowHeight}"><title>${escape(title)}</title></rect>`;
   });
   const labels =
     rowHeight >= 10
@@ -222,7 +210,7 @@ function timelineSvg(stages: StageProgress[], attempts: AttemptRecord[], end: nu
         })
       : [];
   const height = 24 + shown.length * (rowHeight + 2);
-  const more = rows.length > shown.length ? `<p class="muted">${rows.length - shown.length} more tasks not drawn.</p>` : "";
+  const more = tasks > shown.length ? `<p class="muted">${tasks - shown.length} more tasks not drawn.</p>` : "";
   const legend = ["committed", "running", "failed", "lost", "superseded", "queued"].map((o) => `<span><i class="${o}"></i>${o}</span>`);
   return `<div class="legend">${legend.join("")}</div>
     <svg data-testid="timeline" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}">
