@@ -29,7 +29,12 @@ fi
 # starts the engine when needed and stops only an engine it started.
 started_docker=0
 if ! docker info > /dev/null 2>&1; then started_docker=1; fi
+# The tests' temporary files (stores, spill files, outputs, harness and browser profiles) go under
+# one directory, removed when the run ends: they are left behind otherwise (hundreds of megabytes
+# a run), and repeated runs filled the disk.
+test_tmp=$(mktemp -d "${TMPDIR:-/tmp}/blr-test-XXXXXX")
 stop_services() {
+  rm -rf "$test_tmp"
   if [ "$started_localstack" = 1 ]; then bash localstack/stop.sh; fi
   if [ "$started_moto" = 1 ]; then bash moto/stop.sh; fi
   if [ "$started_docker" = 1 ]; then bash scripts/docker.sh stop; fi
@@ -38,4 +43,4 @@ trap stop_services EXIT
 images_started=$(date +%s)
 bash scripts/docker.sh build
 echo "test.sh: the images took $(( $(date +%s) - images_started )) s (engine, bases and both builds)"
-npx vitest run "$@"
+TMPDIR="$test_tmp" npx vitest run "$@"
