@@ -266,5 +266,4 @@ export class JobProgress {
     const stages = this.stageViews();
     return { stages, attempts: this.attempts.map((a) => ({ ...a })), totals: this.totals(stages) };
   }
-
 }

@@ -269,7 +269,8 @@ class JobScheduler {
     void merge.outputs
       .then(
         (outputs) => {
-          if (this.failure !== undefined || run.state.kind === "failed") return;
+          // A failed stage failed the job (fail() sets both): a merge ending after that changes nothing.
+          if (this.failure !== undefined) return;
           m.merged.push(...outputs);
           this.options.onMergeCommitted?.(m.id, merge.inputs);
           this.feeds.write(m);
